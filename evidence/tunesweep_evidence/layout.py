@@ -1,0 +1,38 @@
+"""Where each evidence file lives below a sweep's evidence folder.
+
+    <evidence.uri>/<namespace>/<sweep-name>/<sweep-uid>/
+      plan.json
+      trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
+      ray/                                  (Ray Tune experiment state, for restore)
+      sweep_summary.json
+      promoted/best_config.yaml  promoted/best_params.json
+      report.html
+"""
+
+from __future__ import annotations
+
+PLAN = "plan.json"
+SWEEP_SUMMARY = "sweep_summary.json"
+RAY_STATE = "ray"
+REPORT = "report.html"
+BEST_CONFIG = "promoted/best_config.yaml"
+BEST_PARAMS = "promoted/best_params.json"
+RUN_MANIFEST = "run_manifest.json"
+EVAL_SUMMARY = "eval_summary.json"
+METRICS = "metrics.jsonl"
+
+
+def join(root: str, *parts: str) -> str:
+    """Join URI/path parts with single slashes (works for file://, s3://, gs:// and plain paths)."""
+    out = root.rstrip("/")
+    for part in parts:
+        out = f"{out}/{part.strip('/')}"
+    return out
+
+
+def sweep_root(evidence_uri: str, namespace: str, name: str, uid: str) -> str:
+    return join(evidence_uri, namespace, name, uid)
+
+
+def trial_dir(root: str, trial_id: str) -> str:
+    return join(root, "trials", trial_id)
