@@ -1,0 +1,1 @@
+"""Subcommands of `tunesweep` that need only the evidence package."""

@@ -1,0 +1,1 @@
+"""Test support: the real control plane, its fixtures, and the KubeRay stand-in."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for the real Kubernetes control plane (being written)."""

@@ -1,0 +1,1 @@
+"""Subcommands of `tunesweep` that need the trainer."""
