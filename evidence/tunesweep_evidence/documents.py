@@ -6,42 +6,62 @@ these models and is what writers and `tunesweep evidence verify` validate agains
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from ._model import SnakeModel
+from .training_config import Backend
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
+
+Mode = Literal["production", "smoke"]
+ObjectiveMode = Literal["max", "min"]
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+"""A primary score: a mean of answer correctness, always in 0..1."""
 
 
-class SweepRef(SnakeModel):
+def _require_schema_version(schema: dict[str, Any]) -> None:
+    # `schema_version` has a default for writers, yet every document on disk must carry it.
+    if "schema_version" in schema.get("properties", {}):
+        schema["required"] = ["schema_version", *schema.get("required", [])]
+
+
+class _Evidence(SnakeModel):
+    """Base of every evidence model: strict JSON (no NaN/inf, which JSON cannot carry)."""
+
+    model_config = SnakeModel.model_config | ConfigDict(
+        allow_inf_nan=False, json_schema_extra=_require_schema_version
+    )
+
+
+class SweepRef(_Evidence):
     name: str
     namespace: str
     uid: str
     """The TuningSweep's metadata.uid (also called tuning_job_id)."""
 
 
-class AcceleratorInfo(SnakeModel):
+class AcceleratorInfo(_Evidence):
     platform: str
     """JAX platform: cpu, gpu or tpu (`mock` runs say cpu)."""
     device_kind: str = ""
     count: int = 0
 
 
-class HostInfo(SnakeModel):
+class HostInfo(_Evidence):
     hostname: str
     python: str
     accelerator: AcceleratorInfo
 
 
-class RunManifest(SnakeModel):
+class RunManifest(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
     tuning_job_id: str | None = None
     """The sweep's uid; null for a standalone `tunesweep train`."""
     trial_id: str | None = None
-    backend: Literal["flax-lm", "mock"]
+    backend: Backend
     params: dict[str, Any] = Field(default_factory=dict)
     """The sampled hyperparameters, flat dotted paths."""
     config: dict[str, Any]
@@ -51,13 +71,14 @@ class RunManifest(SnakeModel):
     versions: dict[str, str] = Field(default_factory=dict)
     """tunesweep and framework versions (jax, flax, optax, tunix, ray)."""
     host: HostInfo
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "early_stopped"]
+    """`early_stopped`: the search algorithm (e.g. ASHA) stopped the trial before `max_steps`."""
     error: str | None = None
     started_at: str
     finished_at: str | None = None
 
 
-class EvalRow(SnakeModel):
+class EvalRow(_Evidence):
     id: str
     prompt: str
     expected: str
@@ -71,64 +92,68 @@ class EvalRow(SnakeModel):
     """The declared scale of `score`: `0..1` or `0..100`."""
 
 
-class JudgeInfo(SnakeModel):
+class JudgeInfo(_Evidence):
     name: str
     version: str = "1"
 
 
-class EvalSummary(SnakeModel):
+class EvalSummary(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
     trial_id: str | None = None
-    mode: Literal["production", "smoke"]
-    backend: Literal["flax-lm", "mock"]
-    primary_score: float | None
-    n_examples: int
+    mode: Mode
+    backend: Backend
+    primary_score: Score | None
+    """Mean answer correctness of `rows` (see `primary_score.py`); null when no row was scorable."""
+    n_examples: int = Field(ge=0)
     metrics: dict[str, float] = Field(default_factory=dict)
     """Means of each per-row metric."""
     judge: JudgeInfo
     rows: list[EvalRow]
 
 
-class MetricsLine(SnakeModel):
+class MetricsLine(_Evidence):
     """One line of metrics.jsonl (extra keys allowed for backend-specific metrics)."""
 
-    model_config = SnakeModel.model_config | {"extra": "allow"}
-    step: int
+    model_config = _Evidence.model_config | ConfigDict(extra="allow")
+    schema_version: Literal[1] = SCHEMA_VERSION
+    step: int = Field(ge=0)
     loss: float | None = None
+    """Null when the loss is not finite (JSON carries no NaN)."""
     learning_rate: float | None = None
-    elapsed_s: float
+    elapsed_s: float = Field(ge=0)
 
 
 TrialState = Literal["pending", "running", "succeeded", "failed", "early_stopped"]
 
 
-class TrialRecord(SnakeModel):
+class TrialRecord(_Evidence):
     trial_id: str
     status: TrialState
     params: dict[str, Any] = Field(default_factory=dict)
-    primary_score: float | None = None
+    primary_score: Score | None = None
     error: str | None = None
-    iterations: int = 0
+    iterations: int = Field(0, ge=0)
     started_at: str | None = None
     finished_at: str | None = None
 
 
-class ObjectiveRecord(SnakeModel):
+class ObjectiveRecord(_Evidence):
     metric: str
-    mode: Literal["max", "min"]
+    mode: ObjectiveMode
 
 
-class BestTrialRecord(SnakeModel):
+class BestTrialRecord(_Evidence):
     trial_id: str
     params: dict[str, Any]
-    primary_score: float
+    primary_score: Score | None
+    """Null only in smoke mode, where a sweep without any scored trial still promotes."""
 
 
-class SweepSummary(SnakeModel):
+class SweepSummary(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     sweep: SweepRef
-    mode: Literal["production", "smoke"]
+    mode: Mode
     objective: ObjectiveRecord
     status: Literal["running", "succeeded", "failed"]
     reason: str = ""
@@ -138,7 +163,7 @@ class SweepSummary(SnakeModel):
     updated_at: str
 
 
-class BestParams(SnakeModel):
+class BestParams(_Evidence):
     """The flat audit record of a promotion."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
@@ -146,10 +171,11 @@ class BestParams(SnakeModel):
     trial_id: str
     run_id: str
     params: dict[str, Any]
-    primary_score: float
+    primary_score: Score | None
+    """Null only in smoke mode (production refuses to promote a null score)."""
     objective: ObjectiveRecord
-    mode: Literal["production", "smoke"]
-    backend: Literal["flax-lm", "mock"]
+    mode: Mode
+    backend: Backend
     image: str = ""
     evidence_uri: str
     """The sweep's evidence folder this promotion was computed from."""
@@ -158,7 +184,7 @@ class BestParams(SnakeModel):
     trial_finished_at: str | None = None
 
 
-class Plan(SnakeModel):
+class Plan(_Evidence):
     """plan.json: the validated spec, frozen when the sweep starts; the driver's only input."""
 
     schema_version: Literal[1] = SCHEMA_VERSION

@@ -1,0 +1,208 @@
+"""Writes a consistent sweep evidence tree (plan, trials, summary, promotion) through the real bucket API.
+
+Tests tamper with what it writes to check that verify and promotion notice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.commands import evidence
+from tunesweep_evidence.documents import (
+    AcceleratorInfo,
+    BestTrialRecord,
+    EvalRow,
+    EvalSummary,
+    HostInfo,
+    MetricsLine,
+    ObjectiveRecord,
+    Plan,
+    RunManifest,
+    SweepRef,
+    SweepSummary,
+    TrialRecord,
+)
+from tunesweep_evidence.primary_score import primary_score
+from tunesweep_evidence.promotion import fold_params, promote, resolved_config
+from tunesweep_evidence.selection import best_trial
+
+SWEEP = SweepRef(name="lr-sweep", namespace="team-a", uid="0b7c6f1e-uid")
+BASE_CONFIG: dict[str, Any] = {
+    "model": {"name": "tiny", "max_length": 64},
+    "training": {"learning_rate": 1.0e-3, "per_device_batch_size": 8, "max_steps": 20, "seed": 0},
+    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic"},
+}
+PROMOTED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@dataclass
+class TrialSpec:
+    params: dict[str, Any]
+    correctness: Sequence[float] | None
+    """answer_correctness per eval row; None writes no eval_summary.json."""
+    status: str = "succeeded"
+    finished_at: str | None = "2026-01-01T00:10:00+00:00"
+    rows: list[dict[str, Any]] | None = field(default=None)
+    """Raw eval rows, instead of rows built from `correctness`."""
+
+
+def lr_trials(*scores: Sequence[float] | None) -> dict[str, TrialSpec]:
+    """Trials "0", "1", ... each with its own learning rate and per-row correctness, finishing in order."""
+    return {
+        str(i): TrialSpec(
+            params={"training.learning_rate": 1e-3 * (i + 1), "training.per_device_batch_size": 4},
+            correctness=correctness,
+            finished_at=f"2026-01-01T00:{10 + i:02d}:00+00:00",
+        )
+        for i, correctness in enumerate(scores)
+    }
+
+
+def spec(
+    root: str, *, mode: str = "production", objective_mode: str = "max", min_score: float | None = None
+) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "trainer": {"backend": "mock", "image": "trainer:test", "baseConfig": BASE_CONFIG},
+        "searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+        "objective": {"metric": "primary_score", "mode": objective_mode},
+        "trials": {"count": 3, "parallel": 1},
+        "evidence": {"uri": root},
+        "promotion": {"minScore": min_score},
+    }
+
+
+def write_plan(root: str, **spec_options: Any) -> Plan:
+    plan = Plan(
+        sweep=SWEEP,
+        spec=spec(root, **spec_options),
+        evidence_uri=root,
+        image="trainer:test",
+        created_at="2026-01-01T00:00:00+00:00",
+    )
+    bucket.write_document(layout.join(root, layout.PLAN), plan)
+    return plan
+
+
+def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "production") -> float | None:
+    """Write one trial's evidence; returns its primary score."""
+    folder = layout.trial_dir(root, trial_id)
+    run_id = f"run-{trial_id}"
+    manifest = RunManifest(
+        run_id=run_id,
+        tuning_job_id=SWEEP.uid,
+        trial_id=trial_id,
+        backend="mock",
+        params=trial.params,
+        config=resolved_config(fold_params(BASE_CONFIG, trial.params)),
+        seed=0,
+        image="trainer:test",
+        host=HostInfo(hostname="node-1", python="3.11", accelerator=AcceleratorInfo(platform="cpu")),
+        status=trial.status,
+        started_at="2026-01-01T00:01:00+00:00",
+        finished_at=trial.finished_at,
+    )
+    bucket.write_document(layout.join(folder, layout.RUN_MANIFEST), manifest)
+    lines = [MetricsLine(step=step, loss=1.0 / step, elapsed_s=0.1 * step) for step in (1, 2)]
+    bucket.write_jsonl(layout.join(folder, layout.METRICS), lines)
+    if trial.correctness is None and trial.rows is None:
+        return None
+    rows = [EvalRow.model_validate(row) for row in trial.rows] if trial.rows is not None else _rows(trial)
+    score = primary_score(rows)
+    summary = EvalSummary(
+        run_id=run_id,
+        trial_id=trial_id,
+        mode=mode,
+        backend="mock",
+        primary_score=score,
+        n_examples=len(rows),
+        judge={"name": "answer-correctness"},
+        rows=rows,
+    )
+    bucket.write_document(layout.join(folder, layout.EVAL_SUMMARY), summary)
+    return score
+
+
+def _rows(trial: TrialSpec) -> list[EvalRow]:
+    return [
+        EvalRow(
+            id=f"q{i}",
+            prompt=f"Q: {i}+1=?",
+            expected=str(i + 1),
+            prediction=str(i + 1),
+            metrics={"answer_correctness": value},
+        )
+        for i, value in enumerate(trial.correctness or ())
+    ]
+
+
+@dataclass(frozen=True)
+class BuiltSweep:
+    root: str
+    plan: Plan
+    scores: dict[str, float | None]
+    best_trial_id: str | None
+
+
+def build_sweep(
+    root: str,
+    trials: Mapping[str, TrialSpec],
+    *,
+    mode: str = "production",
+    objective_mode: str = "max",
+    min_score: float | None = None,
+    promote_best: bool = True,
+) -> BuiltSweep:
+    """A finished sweep: plan, each trial, sweep_summary.json and (optionally) the promotion."""
+    plan = write_plan(root, mode=mode, objective_mode=objective_mode, min_score=min_score)
+    scores = {trial_id: write_trial(root, trial_id, trial, mode=mode) for trial_id, trial in trials.items()}
+    records = [
+        TrialRecord(
+            trial_id=trial_id,
+            status=trial.status,
+            params=trial.params,
+            primary_score=scores[trial_id],
+            finished_at=trial.finished_at,
+        )
+        for trial_id, trial in trials.items()
+    ]
+    best = best_trial(records, objective_mode, allow_unscored=mode == "smoke" and min_score is None)
+    best_record = None
+    if promote_best:
+        best_record = promote(root, now=PROMOTED_AT).best_trial_record
+    elif best is not None:
+        best_record = BestTrialRecord(
+            trial_id=best.trial_id, params=best.params, primary_score=best.primary_score
+        )
+    summary = SweepSummary(
+        sweep=SWEEP,
+        mode=mode,
+        objective=ObjectiveRecord(metric="primary_score", mode=objective_mode),
+        status="succeeded",
+        trials=records,
+        best_trial=best_record,
+        updated_at="2026-01-01T01:00:00+00:00",
+    )
+    bucket.write_document(layout.join(root, layout.SWEEP_SUMMARY), summary)
+    return BuiltSweep(root, plan, scores, best.trial_id if best else None)
+
+
+def edit_json(uri: str, change: Any) -> None:
+    """Tamper with a JSON document behind the writers' back: `change(data)` edits it in place."""
+    data = bucket.read_json(uri)
+    change(data)
+    bucket.write_text(uri, json.dumps(data, indent=2))
+
+
+def run_evidence_cli(*argv: str) -> int:
+    """`tunesweep evidence ARGV...` through the command's own parser (the other commands are not needed)."""
+    parser = argparse.ArgumentParser(prog="tunesweep")
+    evidence.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["evidence", *argv])
+    return int(args.func(args))

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.verify import verify
+
+from tests.evidence.builders import build_sweep, edit_json, lr_trials, run_evidence_cli
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> str:
+    """Trial 0 scores 0.5, trial 1 scores 1.0 (the best), trial 2 has no evaluation."""
+    root = str(tmp_path / "sweep")
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0], None))
+    return root
+
+
+def verify_lines(root: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = run_evidence_cli("verify", root)
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_a_consistent_sweep_is_ok(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = verify_lines(sweep, capsys)
+    assert code == 0
+    assert lines == [f"OK {sweep}: 3 trials (2 scored), best trial 1 primary_score 1.0; 12 files checked"]
+
+
+def test_a_changed_summary_score_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_json(layout.join(sweep, "trials/0/eval_summary.json"), lambda d: d.update(primary_score=0.25))
+    edit_json(layout.join(sweep, layout.SWEEP_SUMMARY), lambda d: d["trials"][1].update(primary_score=0.75))
+    assert verify_lines(sweep, capsys) == (
+        1,
+        [
+            "trials/0/eval_summary.json: primary_score 0.25 != recomputed 0.5",
+            "sweep_summary.json: trials[1] (trial 1) primary_score 0.75 != recomputed 1.0",
+        ],
+    )
+
+
+def test_rescored_rows_that_change_the_best_are_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    def all_correct(summary: dict[str, Any]) -> None:
+        summary["rows"][1]["metrics"]["answer_correctness"] = 1.0
+        summary["primary_score"] = 1.0
+
+    # Trial 0 now ties trial 1 at 1.0 and finished first, so it is the best.
+    edit_json(layout.join(sweep, "trials/0/eval_summary.json"), all_correct)
+    assert verify_lines(sweep, capsys) == (
+        1,
+        [
+            "sweep_summary.json: trials[0] (trial 0) primary_score 0.5 != recomputed 1.0",
+            "sweep_summary.json: best_trial 1 != recomputed 0",
+            "promoted/best_params.json: trial_id 1 != recomputed best 0",
+            "promoted/best_config.yaml: training.learning_rate 0.002 != expected 0.001",
+        ],
+    )
+
+
+def test_a_claimed_best_that_is_not_the_best_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_json(
+        layout.join(sweep, layout.SWEEP_SUMMARY),
+        lambda d: d.update(best_trial={"trial_id": "0", "params": {}, "primary_score": 0.5}),
+    )
+    edit_json(
+        layout.join(sweep, layout.BEST_PARAMS), lambda d: d.update(params={"training.learning_rate": 9})
+    )
+    assert verify_lines(sweep, capsys) == (
+        1,
+        [
+            "sweep_summary.json: best_trial 0 != recomputed 1",
+            "promoted/best_params.json: params {'training.learning_rate': 9} != expected "
+            "{'training.learning_rate': 0.002, 'training.per_device_batch_size': 4}",
+        ],
+    )
+
+
+def test_an_edited_best_config_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = layout.join(sweep, layout.BEST_CONFIG)
+    bucket.write_text(uri, bucket.read_text(uri).replace("learning_rate: 0.002", "learning_rate: 0.5"))
+    assert verify_lines(sweep, capsys) == (
+        1,
+        ["promoted/best_config.yaml: training.learning_rate 0.5 != expected 0.002"],
+    )
+
+
+def test_broken_schemas_are_named_by_file_and_field(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_json(layout.join(sweep, "trials/2/run_manifest.json"), lambda d: d.update(surprise=True))
+    edit_json(layout.join(sweep, layout.PLAN), lambda d: d.pop("created_at"))
+    metrics = layout.join(sweep, "trials/0/metrics.jsonl")
+    bucket.write_text(metrics, bucket.read_text(metrics).replace('"step": 2', '"step": "two"'))
+    bucket.write_text(layout.join(sweep, layout.BEST_CONFIG), "model: {name: tiny, layers: 3}\n")
+    code, lines = verify_lines(sweep, capsys)
+    assert code == 1
+    assert lines == [
+        "plan.json: (document): 'created_at' is a required property",
+        "trials/2/run_manifest.json: (document): Additional properties are not allowed "
+        "('surprise' was unexpected)",
+        "trials/0/metrics.jsonl:2: step: 'two' is not of type 'integer'",
+        "sweep_summary.json: trials[2] (trial 2) has no valid evidence under trials/2/",
+        "promoted/best_config.yaml: model: Additional properties are not allowed ('layers' was unexpected)",
+    ]
+
+
+def test_a_missing_promoted_file_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    Path(sweep, layout.BEST_CONFIG).unlink()
+    assert verify_lines(sweep, capsys) == (1, ["promoted/best_config.yaml: missing"])
+
+
+def test_a_single_trial_folder(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    trial = layout.join(sweep, "trials/0")
+    assert verify(trial).summary == "trial 0: primary_score 0.5; 3 files checked"
+    edit_json(layout.join(trial, layout.EVAL_SUMMARY), lambda d: d.update(n_examples=3))
+    assert verify_lines(trial, capsys) == (1, ["eval_summary.json: n_examples 3 != 2 rows"])
+
+
+def test_nothing_to_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, lines = verify_lines(str(tmp_path), capsys)
+    assert code == 1
+    assert lines == [
+        f"{tmp_path}: no evidence here: expected plan.json and trials/ (a sweep) "
+        "or run_manifest.json (a trial)"
+    ]
+
+
+def test_an_unusable_location_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_evidence_cli("verify", "ftp://host/x") == 2
+    assert "unsupported scheme 'ftp'" in capsys.readouterr().err
