@@ -1,17 +1,27 @@
 """The TuningSweep resource (tunesweep.dev/v1alpha1): spec and status models.
 
-These models are the one source of truth: the CRD's OpenAPI schema is generated from them
-(`tunesweep_evidence.crd`), and `tunesweep validate` runs them offline.
+These models are the one source of truth: the CRD's OpenAPI schema and its CEL rules are generated
+from them (`tunesweep_evidence.crd`), and `tunesweep validate` runs them offline. Field constraints
+become schema keywords; cross-field rules are `spec_rules.Rule`s on the model they read; checks
+against the training config (search-space paths, sampled values, baseConfig) are Python only
+(`training_config_checks`), as the CRD leaves baseConfig free-form.
+
+`None` always means "absent": the CRD marks no field nullable, so the API server prunes nulls and
+CEL rules only need `has()`.
 """
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from ._model import WireModel
+from .spec_rules import Rule, RuleModel, Violation
+from .training_config import Backend
+from .training_config_checks import training_config_violations
 
 GROUP = "tunesweep.dev"
 VERSION = "v1alpha1"
@@ -20,6 +30,52 @@ KIND = "TuningSweep"
 PLURAL = "tuningsweeps"
 SINGULAR = "tuningsweep"
 SHORT_NAMES = ["tsweep", "tsw"]
+
+IMMUTABLE_SPEC_FIELDS = (
+    "mode",
+    "trainer",
+    "searchSpace",
+    "objective",
+    "algorithm",
+    "earlyStopping",
+    "trials",
+    "evidence",
+)
+"""What the sweep searches and where its evidence goes: frozen into plan.json when it starts, so the
+CRD refuses changes (CEL `self == oldSelf`). resources, promotion and ttlSecondsAfterFinished stay
+editable."""
+
+MAX_DIMENSIONS = 32
+MAX_VALUES = 64
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+OPTIONAL_DNS_SUBDOMAIN = rf"^({DNS_SUBDOMAIN})?$"
+OPTIONAL_DNS_LABEL = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
+QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+EVIDENCE_URI = r"^(file:///.+|(s3|gs)://[a-z0-9][-a-z0-9._]*[a-z0-9](/.*)?)$"
+"""An absolute local folder, or a bucket with an optional prefix; shared by pydantic and CEL."""
+PATTERN_MEANINGS = {
+    OPTIONAL_DNS_SUBDOMAIN: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.') or empty",
+    OPTIONAL_DNS_LABEL: "a DNS-1123 label (lowercase letters, digits and '-', at most 63) or empty",
+}
+"""Words for the patterns above, for messages (pydantic only quotes the regular expression)."""
+
+
+def _number_as_text(value: Any) -> Any:
+    # YAML `cpu: 4` is a number; Kubernetes quantities are int-or-string.
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def _positive_quantity(text: str) -> bool:
+    return re.search(QUANTITY, text) is not None and float(re.sub(r"[^0-9.].*", "", text) or 0) > 0
+
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    Field(max_length=64, json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+"""A Kubernetes quantity: `4`, `500m`, `16Gi`. Its format is a rule, not a pattern: the API server
+applies no pattern to an int-or-string value."""
 
 
 class Mode(StrEnum):
@@ -34,126 +90,330 @@ class Accelerator(StrEnum):
 
 
 class TrainerSpec(WireModel):
-    image: str = ""
+    """What runs each trial."""
+
+    image: str = Field("", max_length=512)
     """Trainer image; empty means the operator's default for the accelerator (Helm values)."""
-    backend: str = "flax-lm"
+    backend: Backend = "flax-lm"
     """`flax-lm` (real Flax fine-tuning) or `mock` (the CPU mock trainer, for operator tests on kind)."""
     base_config: dict[str, Any] = Field(default_factory=dict)
-    """Nested training config (model / training / data / eval); searchSpace paths point into it."""
+    """Nested training config (model / training / data / eval), the shape of the promoted
+    best_config.yaml; omitted keys take the trainer's defaults. searchSpace paths point into it."""
 
 
-class SearchDimension(WireModel):
-    """Exactly one distribution."""
+FloatPair = Annotated[list[float], Field(min_length=2, max_length=2)]
+IntPair = Annotated[list[int], Field(min_length=2, max_length=2)]
+Values = Annotated[list[Any], Field(min_length=1, max_length=MAX_VALUES)]
 
-    loguniform: list[float] | None = None
-    """[low, high], low > 0: sampled uniformly in log space."""
-    uniform: list[float] | None = None
-    """[low, high]: sampled uniformly."""
-    randint: list[int] | None = None
-    """[low, high): an integer, high exclusive."""
-    choice: list[Any] | None = None
-    """Values sampled uniformly."""
-    grid: list[Any] | None = None
-    """Every value is tried (with `trials.count` repeats of the grid)."""
+
+def _grid_key(value: Any) -> Any:
+    # Numbers compare by value as CEL and JSON see them (1 == 1.0); booleans are not numbers.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return (type(value).__name__, repr(value))
+    return ("number", float(value))
+
+
+class SearchDimension(RuleModel):
+    """How one config value is sampled: exactly one distribution."""
+
+    loguniform: FloatPair | None = None
+    """[low, high], 0 < low < high: sampled uniformly in log space."""
+    uniform: FloatPair | None = None
+    """[low, high], low < high: sampled uniformly."""
+    randint: IntPair | None = None
+    """[low, high), low < high: an integer, high exclusive."""
+    choice: Values | None = None
+    """Values sampled uniformly (any JSON values the config field accepts)."""
+    grid: Values | None = None
+    """Distinct values, every one tried (`trials.count` passes over the grid)."""
+
+    schema_extra: ClassVar[dict[str, Any]] = {"minProperties": 1, "maxProperties": 1}
+    rules = (
+        Rule(
+            "give exactly one distribution: loguniform, uniform, randint, choice or grid",
+            lambda d: sum(v is not None for v in d.distributions().values()) == 1,
+            cel=None,
+            server="minProperties/maxProperties 1",
+        ),
+        Rule(
+            "loguniform needs [low, high] with 0 < low < high",
+            lambda d: d.loguniform is None or 0 < d.loguniform[0] < d.loguniform[1],
+            cel="!has(self.loguniform) || (self.loguniform[0] > 0.0 && self.loguniform[0] < self.loguniform[1])",
+            field=("loguniform",),
+        ),
+        Rule(
+            "uniform needs [low, high] with low < high",
+            lambda d: d.uniform is None or d.uniform[0] < d.uniform[1],
+            cel="!has(self.uniform) || self.uniform[0] < self.uniform[1]",
+            field=("uniform",),
+        ),
+        Rule(
+            "randint needs [low, high) with low < high (high is exclusive)",
+            lambda d: d.randint is None or d.randint[0] < d.randint[1],
+            cel="!has(self.randint) || self.randint[0] < self.randint[1]",
+            field=("randint",),
+        ),
+        Rule(
+            "grid values must be distinct",
+            lambda d: d.grid is None or len({_grid_key(v) for v in d.grid}) == len(d.grid),
+            cel=None,
+            field=("grid",),
+            server="none: CEL cannot read untyped (mixed-type) items",
+        ),
+    )
+
+    def distributions(self) -> dict[str, list[Any] | None]:
+        return {
+            "loguniform": self.loguniform,
+            "uniform": self.uniform,
+            "randint": self.randint,
+            "choice": self.choice,
+            "grid": self.grid,
+        }
+
+    def kind(self) -> str:
+        """The name of the one distribution given."""
+        return next(name for name, values in self.distributions().items() if values is not None)
 
 
 class Objective(WireModel):
-    metric: str = "primary_score"
-    """The trial metric to optimise."""
-    mode: str = "max"
+    """What the sweep optimises."""
+
+    metric: str = Field("primary_score", min_length=1, max_length=128)
+    """The trial metric to optimise; `primary_score` is the mean answer correctness (0..1)."""
+    mode: Literal["max", "min"] = "max"
     """`max` or `min`."""
 
 
 class Algorithm(WireModel):
-    name: str = "random"
-    """`random`, `grid` or `tpe` (Optuna)."""
-    seed: int = 0
+    """How trials are chosen."""
+
+    name: Literal["random", "grid", "tpe"] = "random"
+    """`random`, `grid` (every combination of grid/choice values) or `tpe` (Optuna)."""
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    """Seeds the search algorithm, so a sweep samples the same trials again."""
 
 
 class EarlyStopping(WireModel):
-    name: str = "none"
-    """`none` or `asha`."""
-    grace_period: int = 1
+    """Stopping unpromising trials early."""
+
+    name: Literal["none", "asha"] = "none"
+    """`none` (every trial runs to max_steps) or `asha`."""
+    grace_period: int = Field(1, ge=1, le=100_000)
     """ASHA: reports a trial makes before it can be stopped."""
-    reduction_factor: int = 3
+    reduction_factor: int = Field(3, ge=2, le=100)
     """ASHA: the fraction (1/reductionFactor) of trials kept at each rung."""
 
 
 class Trials(WireModel):
-    count: int = 8
-    """Trials to run (samples of the search space)."""
-    parallel: int = 2
-    """Trials running at once."""
-    max_failed: int = 0
+    """How many trials, how many at once, and their limits."""
+
+    count: int = Field(8, ge=1, le=10_000)
+    """Trials to run (samples of the search space); with grid values, passes over the grid."""
+    parallel: int = Field(2, ge=1, le=1_000)
+    """Trials running at once (at most count, unless algorithm is grid)."""
+    max_failed: int = Field(0, ge=0, le=10_000)
     """Failed trials tolerated before the sweep stops."""
-    timeout_seconds: int = 3600
+    timeout_seconds: int = Field(3600, ge=1, le=30 * 24 * 3600)
     """Wall-clock limit of one trial."""
 
 
-class PerTrialResources(WireModel):
+class PerTrialResources(RuleModel):
+    """What one trial gets."""
+
     accelerator: Accelerator = Accelerator.none
-    count: int = 0
-    """Accelerators per trial (GPUs, or TPU chips)."""
-    cpu: str = "1"
-    memory: str = "4Gi"
+    """`none` (CPU only), `nvidia.com/gpu` or `google.com/tpu`."""
+    count: int = Field(0, ge=0, le=256)
+    """Accelerators per trial (GPUs, or TPU chips); 0 exactly when accelerator is none."""
+    cpu: Quantity = "1"
+    """CPU cores per trial, a Kubernetes quantity (`4`, `500m`)."""
+    memory: Quantity = "4Gi"
+    """Memory per trial, a Kubernetes quantity (`16Gi`)."""
+
+    rules = (
+        Rule(
+            "count must be 0 when accelerator is none, and at least 1 otherwise",
+            lambda r: (r.accelerator == Accelerator.none) == (r.count == 0),
+            cel="(self.accelerator == 'none') == (self.count == 0)",
+            field=("count",),
+        ),
+        Rule(
+            "cpu must be a positive Kubernetes quantity, e.g. 4 or 500m",
+            lambda r: _positive_quantity(r.cpu),
+            cel="isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0'))",
+            field=("cpu",),
+        ),
+        Rule(
+            "memory must be a positive Kubernetes quantity, e.g. 16Gi",
+            lambda r: _positive_quantity(r.memory),
+            cel="isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0'))",
+            field=("memory",),
+        ),
+    )
 
 
 class Toleration(WireModel):
-    key: str | None = None
-    operator: str | None = None
-    value: str | None = None
-    effect: str | None = None
+    """A Kubernetes toleration for the Ray worker pods."""
+
+    key: str | None = Field(None, max_length=317)
+    operator: Literal["Exists", "Equal"] | None = None
+    value: str | None = Field(None, max_length=63)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
     toleration_seconds: int | None = None
 
 
 class Workers(WireModel):
-    replicas: int = 1
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
+    """The Ray worker pods that run the trials."""
+
+    replicas: int = Field(1, ge=0, le=1_000)
+    """Ray worker pods (TPU: slices); 0 runs the trials on the head pod."""
+    node_selector: dict[str, Annotated[str, Field(max_length=63)]] = Field(default_factory=dict, max_length=32)
+    """Node labels the worker pods require."""
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
+    """Tolerations of the worker pods."""
 
 
 class TpuSpec(WireModel):
-    accelerator_type: str
+    """The TPU slice each worker group gets (GKE)."""
+
+    accelerator_type: str = Field(pattern=r"^tpu[-a-z0-9]*$", max_length=63)
     """GKE TPU accelerator, e.g. `tpu-v6e-slice` (node label cloud.google.com/gke-tpu-accelerator)."""
-    topology: str
+    topology: str = Field(pattern=r"^[1-9][0-9]*(x[1-9][0-9]*){1,2}$", max_length=32)
     """TPU slice topology, e.g. `2x2` or `2x2x4` (node label cloud.google.com/gke-tpu-topology)."""
 
 
-class Resources(WireModel):
+class Resources(RuleModel):
+    """Where and on what the trials run."""
+
     per_trial: PerTrialResources = Field(default_factory=PerTrialResources)
+    """What one trial gets."""
     workers: Workers = Field(default_factory=Workers)
+    """The Ray worker pods."""
     tpu: TpuSpec | None = None
-    queue_name: str = ""
-    """Kueue LocalQueue; sets the kueue.x-k8s.io/queue-name label on the RayJob."""
+    """Required with perTrial.accelerator google.com/tpu, and only then."""
+    queue_name: str = Field("", pattern=OPTIONAL_DNS_LABEL, max_length=63)
+    """Kueue LocalQueue; sets the kueue.x-k8s.io/queue-name label on the RayJob. Empty: no Kueue."""
+
+    rules = (
+        Rule(
+            "tpu (acceleratorType, topology) is required when perTrial.accelerator is google.com/tpu",
+            lambda r: r.per_trial.accelerator != Accelerator.google_tpu or r.tpu is not None,
+            cel="self.perTrial.accelerator != 'google.com/tpu' || has(self.tpu)",
+            field=("tpu",),
+        ),
+        Rule(
+            "tpu is only used with perTrial.accelerator google.com/tpu",
+            lambda r: r.tpu is None or r.per_trial.accelerator == Accelerator.google_tpu,
+            cel="!has(self.tpu) || self.perTrial.accelerator == 'google.com/tpu'",
+            field=("tpu",),
+        ),
+    )
 
 
-class EvidenceSpec(WireModel):
-    uri: str
-    """Where evidence goes: `file://`, `s3://` or `gs://` prefix."""
-    credentials_secret: str = ""
+class EvidenceSpec(RuleModel):
+    """Where the sweep's evidence goes."""
+
+    uri: str = Field("", max_length=1024)
+    """`file:///<folder>`, `s3://<bucket>[/prefix]` or `gs://<bucket>[/prefix]`; empty means the
+    operator's default (Helm values). Local mode (`tunesweep run`) writes under its own folder."""
+    credentials_secret: str = Field("", pattern=OPTIONAL_DNS_SUBDOMAIN, max_length=253)
     """Secret in the sweep's namespace with bucket credentials (mounted as env, never copied)."""
+
+    rules = (
+        Rule(
+            "uri must be file:///<absolute folder>, s3://<bucket>[/prefix] or gs://<bucket>[/prefix]",
+            lambda e: e.uri == "" or re.search(EVIDENCE_URI, e.uri) is not None,
+            cel=f"self.uri == '' || self.uri.matches('{EVIDENCE_URI}')",
+            field=("uri",),
+        ),
+        Rule(
+            "credentialsSecret is only used with s3:// or gs:// uris",
+            lambda e: e.credentials_secret == "" or not e.uri.startswith("file:"),
+            cel="self.credentialsSecret == '' || !self.uri.startsWith('file:')",
+            field=("credentialsSecret",),
+        ),
+    )
 
 
 class Promotion(WireModel):
-    config_map_name: str = ""
+    """What happens to the best trial."""
+
+    config_map_name: str = Field("", pattern=OPTIONAL_DNS_SUBDOMAIN, max_length=253)
     """ConfigMap receiving the promoted config; empty means `<sweep-name>-best`."""
     min_score: float | None = None
-    """Refuse to promote a best primary score below this."""
+    """Refuse to promote a best score below this (0..1 for primary_score)."""
 
 
-class TuningSweepSpec(WireModel):
+def _continuous(dim: SearchDimension) -> bool:
+    return dim.kind() in ("loguniform", "uniform", "randint")
+
+
+class TuningSweepSpec(RuleModel):
+    """A hyperparameter sweep: trials sample searchSpace into baseConfig; the best one is promoted."""
+
     mode: Mode = Mode.production
+    """`production` refuses to promote a null score; `smoke` allows it."""
     trainer: TrainerSpec = Field(default_factory=TrainerSpec)
-    search_space: dict[str, SearchDimension] = Field(default_factory=dict)
+    """What runs each trial."""
+    search_space: dict[str, SearchDimension] = Field(min_length=1, max_length=MAX_DIMENSIONS)
+    """Dotted paths into baseConfig (e.g. `training.learning_rate`), each with one distribution."""
     objective: Objective = Field(default_factory=Objective)
+    """What the sweep optimises."""
     algorithm: Algorithm = Field(default_factory=Algorithm)
+    """How trials are chosen."""
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    """Stopping unpromising trials early."""
     trials: Trials = Field(default_factory=Trials)
+    """How many trials, how many at once, and their limits."""
     resources: Resources = Field(default_factory=Resources)
-    evidence: EvidenceSpec
+    """Where and on what the trials run."""
+    evidence: EvidenceSpec = Field(default_factory=EvidenceSpec)
+    """Where the evidence goes."""
     promotion: Promotion = Field(default_factory=Promotion)
-    ttl_seconds_after_finished: int | None = None
+    """What happens to the best trial."""
+    ttl_seconds_after_finished: int | None = Field(None, ge=0)
     """Seconds the finished Ray cluster is kept (KubeRay's ttlSecondsAfterFinished)."""
+
+    rules = (
+        Rule(
+            "algorithm grid enumerates values: every searchSpace entry must use grid or choice",
+            lambda s: s.algorithm.name != "grid" or not any(map(_continuous, s.search_space.values())),
+            cel=(
+                "self.algorithm.name != 'grid' || self.searchSpace.all(k, !has(self.searchSpace[k].loguniform)"
+                " && !has(self.searchSpace[k].uniform) && !has(self.searchSpace[k].randint))"
+            ),
+            field=("searchSpace",),
+        ),
+        Rule(
+            "algorithm tpe (Optuna) cannot enumerate a grid: use choice, or algorithm grid",
+            lambda s: s.algorithm.name != "tpe" or all(d.grid is None for d in s.search_space.values()),
+            cel=None,
+            field=("searchSpace",),
+            server="none: CEL cannot read grid (untyped items)",
+        ),
+        Rule(
+            "trials.parallel must be at most trials.count (unless algorithm is grid)",
+            lambda s: s.trials.parallel <= s.trials.count or s.algorithm.name == "grid",
+            cel="self.trials.parallel <= self.trials.count || self.algorithm.name == 'grid'",
+            field=("trials", "parallel"),
+        ),
+        Rule(
+            "promotion.minScore must be in 0..1 when objective.metric is primary_score",
+            lambda s: (
+                s.promotion.min_score is None
+                or s.objective.metric != "primary_score"
+                or 0 <= s.promotion.min_score <= 1
+            ),
+            cel=(
+                "!has(self.promotion.minScore) || self.objective.metric != 'primary_score'"
+                " || (self.promotion.minScore >= 0.0 && self.promotion.minScore <= 1.0)"
+            ),
+            field=("promotion", "minScore"),
+        ),
+    )
+
+    def more_violations(self) -> list[Violation]:
+        return training_config_violations(self.trainer.base_config, self.search_space)
 
 
 class ObjectMeta(WireModel):
@@ -167,13 +427,16 @@ class ObjectMeta(WireModel):
 
 
 class TuningSweep(WireModel):
+    """A hyperparameter sweep of LLM fine-tuning, run by Ray Tune on KubeRay; the best trial's config
+    is promoted to a ConfigMap, with evidence for every trial in the evidence bucket."""
+
     api_version: str = API_VERSION
     kind: str = KIND
     metadata: ObjectMeta
     spec: TuningSweepSpec
 
 
-# ---- status ----
+# ---- status (written by the operator; the CRD checks its shape only) ----
 
 
 class Phase(StrEnum):
@@ -186,8 +449,10 @@ class Phase(StrEnum):
 
 
 class Condition(WireModel):
+    """A metav1.Condition."""
+
     type: str
-    status: str
+    status: Literal["True", "False", "Unknown"]
     """`True`, `False` or `Unknown`."""
     reason: str
     message: str = ""
@@ -196,6 +461,8 @@ class Condition(WireModel):
 
 
 class RayJobStatus(WireModel):
+    """The KubeRay RayJob running the sweep driver."""
+
     name: str = ""
     ray_cluster: str = ""
     dashboard_url: str = Field("", alias="dashboardURL")
@@ -214,7 +481,9 @@ class TrialCounts(WireModel):
 class BestTrial(WireModel):
     id: str
     params: dict[str, Any] = Field(default_factory=dict)
+    """The sampled values, by searchSpace path."""
     primary_score: float | None = None
+    """Absent when no trial was scorable (smoke mode only)."""
 
 
 class Promoted(WireModel):
@@ -223,9 +492,15 @@ class Promoted(WireModel):
 
 
 class TuningSweepStatus(WireModel):
+    """What the operator observed; written through the status subresource only."""
+
     phase: Phase = Phase.pending
+    """Pending, Provisioning, Running, Promoting, Succeeded or Failed."""
     observed_generation: int = 0
-    conditions: list[Condition] = Field(default_factory=list)
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     evidence_uri: str = Field("", alias="evidenceURI")
     """The sweep's own evidence folder (`<uri>/<namespace>/<name>/<uid>`)."""
     ray_job: RayJobStatus | None = None

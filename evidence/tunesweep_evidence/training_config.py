@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ._model import SnakeModel
+
+TINY = "tiny"
+DEFAULT_LORA_TARGETS = ".*(q_einsum|kv_einsum|qkv_einsum|attn_vec_einsum|gate_proj|up_proj|down_proj)"
 
 
 class LoraConfig(SnakeModel):
@@ -18,27 +21,45 @@ class LoraConfig(SnakeModel):
     """LoRA rank of the adapted projections."""
     alpha: float = Field(8.0, gt=0)
     """LoRA scaling numerator (the update is scaled by alpha / rank)."""
+    target_modules: str = Field(DEFAULT_LORA_TARGETS, min_length=1)
+    """Regular expression over module paths (e.g. `layers/0/attn/q_einsum`) that get adapters."""
 
 
 class ModelConfig(SnakeModel):
-    name: str = "tiny"
-    """Model preset: `tiny` (random-init byte-level Gemma, trains on CPU) or a real architecture
-    such as `gemma-2b` / `gemma2-2b` / `gemma3-1b` loaded from `checkpoint`."""
+    name: str = Field(TINY, pattern=r"^(tiny|gemma-[0-9a-z.\-]+)$")
+    """Model preset: `tiny` (a byte-level Gemma that trains on CPU, random init unless `checkpoint`
+    is set) or a Gemma architecture by its Hugging Face name, loaded from `checkpoint`:
+    `gemma-2b-it`, `gemma-7b-it`, `gemma-1.1-2b-it`, `gemma-2-2b-it`, `gemma-2-9b-it`,
+    `gemma-3-1b-it`, `gemma-3-4b-it`, ..."""
     checkpoint: str | None = None
-    """Local path or bucket URI of the checkpoint (weights + tokenizer) for a real model preset."""
+    """Local path or bucket URI of a Hugging Face-layout checkpoint folder: `*.safetensors` weights
+    and, for a real Gemma, its SentencePiece `tokenizer.model`. Required for every preset but `tiny`."""
     max_length: int = Field(64, ge=8, le=32768)
     """Tokens per training sequence (prompt + target), right-padded."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Parameter dtype; bfloat16 halves the memory of a real checkpoint."""
     lora: LoraConfig | None = None
     """LoRA adapters; null means full fine-tuning."""
+
+    @model_validator(mode="after")
+    def _checkpoint_for_real_models(self) -> ModelConfig:
+        if self.name != TINY and not self.checkpoint:
+            raise ValueError(f"model {self.name!r} needs `checkpoint` (a folder with its safetensors)")
+        return self
 
 
 class TrainingSection(SnakeModel):
     learning_rate: float = Field(3.0e-3, gt=0, le=1.0)
+    """Peak learning rate: linear warmup from 0 over `warmup_steps`, then cosine decay to 0 at `max_steps`."""
     per_device_batch_size: int = Field(32, ge=1, le=65536)
     weight_decay: float = Field(0.0, ge=0, le=1.0)
+    """AdamW decoupled weight decay."""
     warmup_steps: int = Field(10, ge=0)
-    max_steps: int = Field(1200, ge=1)
+    max_steps: int = Field(600, ge=1)
     seed: int = Field(0, ge=0)
+    """Seeds parameter initialisation and the order of training examples."""
+    max_grad_norm: float = Field(1.0, gt=0)
+    """Gradients are clipped to this global norm."""
     report_every_steps: int = Field(50, ge=1)
     """How often intermediate metrics are reported (to Ray Tune / ASHA and metrics.jsonl)."""
 
@@ -50,12 +71,21 @@ class DataConfig(SnakeModel):
     train_size: int = Field(8000, ge=1)
     """Examples drawn from a builtin source for training (ignored for files)."""
     eval_size: int = Field(100, ge=1)
-    """Held-out examples evaluated (a builtin source draws them disjoint from training)."""
+    """Held-out examples evaluated: a builtin source draws them disjoint from training; a file
+    gives its first `eval_size` records."""
+    seed: int = Field(0, ge=0)
+    """Seeds the builtin sources, so trials of a sweep train and evaluate on the same examples."""
+    prompt_template: str = Field("{prompt}\n", pattern=r"\{prompt\}")
+    """How a record's prompt is shown to the model, in training and evaluation; the target
+    (`<trace> ANSWER <answer>`) follows it. Instruction-tuned Gemma expects its turn markers:
+    `<start_of_turn>user\\n{prompt}<end_of_turn>\\n<start_of_turn>model\\n`."""
 
 
 class EvalConfig(SnakeModel):
-    max_generation_steps: int = Field(40, ge=1, le=4096)
-    """Greedy decoding budget per evaluation prompt."""
+    max_generation_steps: int = Field(64, ge=1, le=4096)
+    """Greedy decoding budget per evaluation prompt (it must cover the trace and the answer)."""
+    batch_size: int = Field(50, ge=1, le=4096)
+    """Prompts decoded together."""
 
 
 class TrainingConfig(SnakeModel):

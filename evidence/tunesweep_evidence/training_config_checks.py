@@ -1,0 +1,106 @@
+"""searchSpace and baseConfig against the training config. Python only: the CRD leaves baseConfig
+free-form (the trainer owns its shape), so the API server cannot check these.
+
+A searchSpace path names a field of `TrainingConfig` whether or not baseConfig sets it (omitted keys
+take the defaults), and every value a dimension can sample must have that field's type, checked
+strictly: `choice: ["16", "32"]` for an integer field is an error, not a silent conversion.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from .spec_rules import Violation
+from .training_config import TrainingConfig
+
+if TYPE_CHECKING:
+    from .spec import SearchDimension
+
+_INTEGER_ERRORS = frozenset({"int_type", "int_from_float", "int_parsing"})
+
+
+def training_config_violations(
+    base_config: Mapping[str, Any], search_space: Mapping[str, SearchDimension]
+) -> list[Violation]:
+    found = [
+        Violation(("trainer", "baseConfig", *error["loc"]), _base_config_message(error))
+        for error in _errors(TrainingConfig, base_config)
+    ]
+    for path, dimension in search_space.items():
+        field = _field_at(path)
+        if isinstance(field, str):
+            found.append(Violation(("searchSpace", path), field))
+        else:
+            found += _sample_violations(path, field, dimension)
+    return found
+
+
+def _errors(target: Any, value: Any) -> list[Any]:
+    # JSON in strict mode: what the API server stores, with no str->number coercion.
+    try:
+        TypeAdapter(target).validate_json(json.dumps(value, default=str), strict=True)
+    except ValidationError as error:
+        return list(error.errors(include_url=False))
+    return []
+
+
+def _base_config_message(error: Any) -> str:
+    if error["type"] != "extra_forbidden":
+        return str(error["msg"])
+    *section, key = map(str, error["loc"])
+    known = _field_at(".".join([*section, key]), unknown="unknown key")
+    return known if isinstance(known, str) else str(error["msg"])
+
+
+def _field_at(path: str, unknown: str = "unknown path") -> FieldInfo | str:
+    """The TrainingConfig field a dotted path names, or what is wrong with the path."""
+    model: type[BaseModel] = TrainingConfig
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        fields = model.model_fields
+        if part not in fields:
+            section = ".".join(parts[:depth]) or "baseConfig"
+            return f"{unknown}; known keys under {section}: {', '.join(fields)}"
+        if depth == len(parts) - 1:
+            return fields[part]
+        section_model = _model_in(fields[part].annotation)
+        if section_model is None:
+            return f"{unknown}: {'.'.join(parts[: depth + 1])} is a value, not a section"
+        model = section_model
+    raise AssertionError("unreachable: str.split returns at least one part")
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model of a section field (`LoraConfig | None` -> LoraConfig), None for a plain value."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        return next(filter(None, map(_model_in, get_args(annotation))), None)
+    return None
+
+
+def _sample_violations(path: str, field: FieldInfo, dimension: SearchDimension) -> list[Violation]:
+    # Types only: a value outside the field's range fails its trial (tests rely on that to make
+    # trials fail); a value of the wrong type is a mistake in the spec.
+    kind = dimension.kind()
+    values = dimension.distributions()[kind] or []
+    where = ("searchSpace", path, kind)
+    if kind in ("loguniform", "uniform", "randint"):
+        errors = _errors(field.annotation, values[0])
+        if not errors:
+            return []
+        if errors[0]["type"] in _INTEGER_ERRORS:
+            return [Violation(where, f"{kind} samples floats, but {path} takes integers: use randint or choice")]
+        return [Violation(where, f"{kind} samples numbers, but {path} does not take them: {errors[0]['msg']}")]
+    found: list[Violation] = []
+    for index, value in enumerate(values):
+        errors = _errors(field.annotation, value)
+        if errors:
+            found.append(Violation((*where, index), f"{json.dumps(value)} is not a valid {path}: {errors[0]['msg']}"))
+    return found

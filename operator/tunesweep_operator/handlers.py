@@ -1,0 +1,352 @@
+"""The kopf handlers: each reads what it needs, calls the pure core, writes the outcome.
+
+- start (create/resume of a TuningSweep): validate, freeze plan.json, create or adopt the RayJob;
+- rayjob_changed (every RayJob event): mirror it into the sweep's status; success -> Promoting,
+  failure -> Failed;
+- promote (status.phase becomes Promoting): recompute every trial's score from the evidence,
+  write the promoted files and the ConfigMap -> Succeeded;
+- refresh_progress (timer, Provisioning/Running only): trial counts and best-so-far from the bucket;
+- spec_changed (a spec edit the CRD let through): report it, keep running the frozen plan;
+- sweep_seen (every sweep event): the phase gauge.
+
+Bucket failures raise kopf.TemporaryError with exponential backoff (timers just wait for their next
+tick); a spec or promotion that can never work raises kopf.PermanentError after saying why in the
+status. Kopf keeps its own bookkeeping in `tunesweep.dev/*` annotations; the one finalizer it adds
+(`tunesweep.dev/progress-timer`) exists only while the progress timer runs, so that kopf can stop it.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import kopf
+from kubernetes.client.rest import ApiException
+from tunesweep_evidence import bucket, layout, promotion
+from tunesweep_evidence.documents import Plan, SweepSummary
+from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, BestTrial, Phase, Promoted, TuningSweepStatus
+
+from . import kube as k8s
+from . import names, status, validation
+from .defaults import evidence_uri, trainer_image
+from .events import transition_events
+from .metrics import OperatorMetrics
+from .ownership import SweepRef, controlling_sweep, owned_by
+from .plan import build_plan, same_plan
+from .promotion_configmap import build_config_map
+from .rayjob import render_rayjob
+from .settings import OperatorSettings
+from .status import Clock
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = 2.0
+BACKOFF_MAX_SECONDS = 60.0
+Change = Callable[[TuningSweepStatus, Clock], TuningSweepStatus]
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: OperatorSettings
+    kube: k8s.Kube
+    metrics: OperatorMetrics
+
+
+def register_handlers(registry: kopf.OperatorRegistry, deps: Deps) -> None:
+    h = Handlers(deps)
+    sweeps = (GROUP, VERSION, PLURAL)
+
+    def wrap(name: str, fn: Callable[..., None]) -> Callable[..., None]:
+        return _instrumented(name, fn, deps.metrics)
+
+    kopf.on.create(*sweeps, id="start", registry=registry)(wrap("start", h.start))
+    kopf.on.resume(*sweeps, id="start", registry=registry)(wrap("start", h.start))
+    kopf.on.field(*sweeps, field="status.phase", new=Phase.promoting.value, id="promote", registry=registry)(
+        wrap("promote", h.promote)
+    )
+    kopf.on.update(*sweeps, field="spec", id="spec_changed", registry=registry)(
+        wrap("spec_changed", h.spec_changed)
+    )
+    kopf.timer(
+        *sweeps,
+        id="refresh_progress",
+        interval=deps.settings.progress_interval_seconds,
+        when=_in_progress,
+        registry=registry,
+    )(wrap("refresh_progress", h.refresh_progress))
+    kopf.on.event(*sweeps, id="sweep_seen", registry=registry)(h.sweep_seen)
+    kopf.on.event(
+        k8s.RAY_GROUP,
+        k8s.RAY_VERSION,
+        k8s.RAYJOBS,
+        labels={names.LABEL_MANAGED_BY: names.MANAGED_BY},
+        id="rayjob_changed",
+        registry=registry,
+    )(wrap("rayjob_changed", h.rayjob_changed))
+
+
+class Handlers:
+    def __init__(self, deps: Deps) -> None:
+        self.settings = deps.settings
+        self.kube = deps.kube
+        self.metrics = deps.metrics
+
+    # ---- handlers ----
+
+    def start(self, body: kopf.Body, retry: int, **_: Any) -> None:
+        ref = _ref(body)
+        if status.is_final(status.parse_status(_plain(body).get("status"))):
+            return
+        try:
+            sweep = validation.parse_sweep(_plain(body))
+        except validation.InvalidSweep as error:
+            raise self._invalid(ref, error.problems) from None
+        found = validation.problems(sweep, self.settings)
+        if found:
+            raise self._invalid(ref, found)
+        # Fail before the first trial, not after the last, when the promotion target is taken.
+        config_map = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
+        self._require_config_map_free(ref, config_map)
+        root = layout.sweep_root(evidence_uri(sweep.spec, self.settings), ref.namespace, ref.name, ref.uid)
+        plan_uri = layout.join(root, layout.PLAN)
+        fresh = build_plan(sweep, root, trainer_image(sweep.spec, self.settings), _now())
+        try:
+            frozen_as_is = self._freeze_plan(plan_uri, fresh)
+        except bucket.BucketError as error:
+            raise self._bucket_down(ref, error, retry) from None
+        except bucket.DocumentError as error:
+            self._fail(ref, status.INVALID_SPEC, f"plan.json cannot be written or read back: {error}")
+            raise kopf.PermanentError(str(error)) from None
+        rayjob = render_rayjob(sweep, plan_uri, self.settings)
+        self._create_or_adopt(ref, rayjob)
+        rayjob_name = rayjob["metadata"]["name"]
+
+        def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+            new = status.started(old, evidence_uri=root, rayjob_name=rayjob_name, clock=clock)
+            if not frozen_as_is:
+                new = status.spec_changed(new, ["plan.json (frozen before) differs from the spec"], clock)
+            return new
+
+        self._update(ref, change)
+
+    def rayjob_changed(self, event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        rayjob = _plain(body)
+        owner = controlling_sweep(rayjob)
+        if owner is None:
+            return
+        name = rayjob["metadata"]["name"]
+        if event.get("type") == "DELETED":
+            self._update(owner, lambda old, clock: status.rayjob_deleted(old, name, clock))
+            return
+        summary = None
+        if status.rayjob_outcome(rayjob.get("status") or {}).phase is Phase.failed:
+            summary = self._summary_or_none(owner)  # the driver may say why
+        self._update(owner, lambda old, clock: status.mirrored(old, rayjob, summary, clock))
+
+    def promote(self, body: kopf.Body, retry: int, **_: Any) -> None:
+        ref = _ref(body)
+        current = status.parse_status(_plain(body).get("status"))
+        if current.phase is not Phase.promoting:
+            return
+        sweep = validation.parse_sweep(_plain(body))
+        cm_name = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
+        self._require_config_map_free(ref, cm_name)  # before anything lands in the bucket
+        started = time.monotonic()
+        root = current.evidence_uri
+        try:
+            result = promotion.promote(root)
+        except promotion.PromotionError as error:
+            self._fail(ref, error.reason.value, str(error))
+            raise kopf.PermanentError(f"{error.reason.value}: {error}") from None
+        except bucket.BucketError as error:
+            raise self._bucket_down(ref, error, retry) from None
+        self._write_config_map(ref, build_config_map(sweep, cm_name, result.config_yaml, result.best_params))
+        score = result.best_params.primary_score
+        best = BestTrial(id=result.best.trial_id, params=result.best_params.params, primary_score=score)
+        promoted_to = Promoted(config_map=cm_name, evidence_uri=layout.join(root, "promoted"))
+        message = (
+            f"promoted trial {best.id} (primary score {'null' if score is None else f'{score:.4f}'}) "
+            f"to ConfigMap {cm_name} and {promoted_to.evidence_uri}"
+        )
+        summary = self._summary_or_none(ref)
+
+        def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+            counted = status.with_progress(old, summary, clock) if summary is not None else old
+            return status.promoted(counted, best, promoted_to, message, clock)
+
+        self._update(ref, change)
+        self.metrics.promotion_seconds.observe(time.monotonic() - started)
+
+    def refresh_progress(self, body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
+        ref = _ref(body)
+        root = status.parse_status(_plain(body).get("status")).evidence_uri
+        if not root:
+            return
+        try:
+            summary = bucket.read_document(layout.join(root, layout.SWEEP_SUMMARY), SweepSummary)
+        except bucket.ObjectNotFound:
+            self._update(ref, status.evidence_reachable)  # reachable; the driver has not written yet
+            return
+        except bucket.BucketError as error:
+            message = str(error)
+            self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
+            return  # the next tick retries
+        except bucket.DocumentError as error:
+            logger.warning(f"ignoring an invalid {layout.SWEEP_SUMMARY}: {error}")
+            return
+        self._update(ref, lambda old, clock: status.with_progress(old, summary, clock))
+
+    def spec_changed(self, body: kopf.Body, diff: kopf.Diff, **_: Any) -> None:
+        current = status.parse_status(_plain(body).get("status"))
+        if not current.evidence_uri:
+            return  # no plan frozen yet: start() reads the new spec on its next attempt
+        changed = sorted({".".join(["spec", *map(str, item[1])]) for item in diff})
+        self._update(_ref(body), lambda old, clock: status.spec_changed(old, changed, clock))
+
+    def sweep_seen(self, event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
+        uid = body.get("metadata", {}).get("uid", "")
+        if event.get("type") == "DELETED":
+            self.metrics.forget_sweep(uid)
+        else:
+            self.metrics.observe_sweep(uid, (body.get("status") or {}).get("phase", ""))
+
+    # ---- steps ----
+
+    def _freeze_plan(self, plan_uri: str, fresh: Plan) -> bool:
+        """Write plan.json unless it exists; never rewrite it. True when the stored plan is `fresh`."""
+        try:
+            frozen = bucket.read_document(plan_uri, Plan)
+        except bucket.ObjectNotFound:
+            bucket.write_document(plan_uri, fresh)
+            return True
+        return same_plan(frozen, fresh)
+
+    def _create_or_adopt(self, ref: SweepRef, rayjob: dict[str, Any]) -> None:
+        name = rayjob["metadata"]["name"]
+        try:
+            self.kube.create_rayjob(rayjob)
+            return
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        existing = self.kube.get_rayjob(ref.namespace, name)
+        if existing is None:
+            raise kopf.TemporaryError(f"RayJob {name} existed a moment ago; retrying", delay=BACKOFF_SECONDS)
+        if not owned_by(existing, ref.uid):
+            message = f"RayJob {name} already exists and is not owned by this sweep; delete or rename it"
+            self._fail(ref, status.RAYJOB_CONFLICT, message)
+            raise kopf.PermanentError(message)
+
+    def _require_config_map_free(self, ref: SweepRef, name: str) -> None:
+        existing = self.kube.get_config_map(ref.namespace, name)
+        if existing is not None and not owned_by(existing, ref.uid):
+            raise self._config_map_conflict(ref, name)
+
+    def _write_config_map(self, ref: SweepRef, body: dict[str, Any]) -> None:
+        name = body["metadata"]["name"]
+        try:
+            self.kube.create_config_map(body)
+            return
+        except ApiException as error:
+            if error.status != 409:
+                raise
+        existing = self.kube.get_config_map(ref.namespace, name)
+        if existing is None or not owned_by(existing, ref.uid):
+            raise self._config_map_conflict(ref, name)
+        # Ours from an earlier attempt (the operator restarted mid-promotion): bring it up to date.
+        self.kube.replace_config_map(body, existing["metadata"]["resourceVersion"])
+
+    def _config_map_conflict(self, ref: SweepRef, name: str) -> kopf.PermanentError:
+        message = (
+            f"ConfigMap {name} exists and is not owned by this sweep; it was left untouched and nothing "
+            "was promoted (set spec.promotion.configMapName to a free name or remove that ConfigMap)"
+        )
+        self._fail(ref, status.CONFIG_MAP_CONFLICT, message)
+        return kopf.PermanentError(message)
+
+    def _summary_or_none(self, ref: SweepRef) -> SweepSummary | None:
+        sweep = self.kube.get_sweep(ref.namespace, ref.name)
+        root = status.parse_status((sweep or {}).get("status")).evidence_uri
+        if not root:
+            return None
+        try:
+            return bucket.read_document(layout.join(root, layout.SWEEP_SUMMARY), SweepSummary)
+        except (bucket.BucketError, bucket.DocumentError) as error:
+            log.info("no usable sweep summary under %s: %s", root, error)
+            return None
+
+    def _invalid(self, ref: SweepRef, problems: list[str]) -> kopf.PermanentError:
+        message = "invalid spec: " + "; ".join(problems)
+        self._fail(ref, status.INVALID_SPEC, message)
+        return kopf.PermanentError(message)
+
+    def _bucket_down(self, ref: SweepRef, error: bucket.BucketError, retry: int) -> kopf.TemporaryError:
+        message = str(error)
+        self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
+        delay = min(BACKOFF_SECONDS * 2**retry, BACKOFF_MAX_SECONDS)
+        return kopf.TemporaryError(
+            f"evidence location unreachable, retrying in {delay:.0f}s: {error}", delay=delay
+        )
+
+    def _fail(self, ref: SweepRef, reason: str, message: str) -> None:
+        self._update(ref, lambda old, clock: status.failed(old, reason, message, clock))
+
+    def _update(self, ref: SweepRef, change: Change) -> None:
+        """Write the changed status (unless the sweep is gone or going) and announce its transitions."""
+
+        def apply(old: TuningSweepStatus, sweep: dict[str, Any]) -> TuningSweepStatus:
+            if sweep["metadata"].get("deletionTimestamp"):
+                return old
+            return change(old, Clock(generation=int(sweep["metadata"].get("generation") or 0), now=_now()))
+
+        outcome = self.kube.update_sweep_status(ref.namespace, ref.name, ref.uid, apply)
+        if outcome is None:
+            return
+        old, new, sweep = outcome
+        self.metrics.observe_sweep(ref.uid, new.phase.value)
+        target = kopf.Body(cast(kopf.RawBody, sweep))
+        for event in transition_events(old, new):
+            kopf.event(target, type=event.type, reason=event.reason, message=event.message)
+
+
+def _instrumented(name: str, fn: Callable[..., None], metrics: OperatorMetrics) -> Callable[..., None]:
+    """Count a handler's failures by kind; kopf logs and retries them as usual."""
+
+    @functools.wraps(fn)
+    def handler(**kwargs: Any) -> None:
+        try:
+            fn(**kwargs)
+        except kopf.TemporaryError:
+            metrics.reconcile_errors.labels(name, "temporary").inc()
+            raise
+        except kopf.PermanentError:
+            metrics.reconcile_errors.labels(name, "permanent").inc()
+            raise
+        except Exception:
+            metrics.reconcile_errors.labels(name, "unexpected").inc()
+            raise
+
+    return handler
+
+
+def _in_progress(body: kopf.Body, **_: Any) -> bool:
+    return (body.get("status") or {}).get("phase") in (Phase.provisioning.value, Phase.running.value)
+
+
+def _ref(body: kopf.Body) -> SweepRef:
+    meta = body["metadata"]
+    return SweepRef(meta["namespace"], meta["name"], meta["uid"])
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    return copy.deepcopy(dict(body))
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

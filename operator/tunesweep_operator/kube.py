@@ -1,0 +1,115 @@
+"""The Kubernetes API calls of the operator (kubernetes client), and nothing else.
+
+Status writes are read-modify-write with the object's resourceVersion (PUT on /status): several
+handlers (RayJob events, the progress timer, promotion) update one sweep, and none may undo
+another's write. A conflict re-reads and recomputes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, TuningSweepStatus
+
+from .status import dump_status, parse_status
+
+RAY_GROUP, RAY_VERSION, RAYJOBS = "ray.io", "v1", "rayjobs"
+_ATTEMPTS = 6
+
+
+def new_api_client() -> client.ApiClient:
+    """In a Pod, its service account; elsewhere $KUBECONFIG (as kopf logs in)."""
+    try:
+        config.load_incluster_config()
+        return client.ApiClient()
+    except config.ConfigException:
+        return config.new_client_from_config()
+
+
+class Kube:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+
+    # ---- sweeps ----
+
+    def get_sweep(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return _absent_on_404(
+            lambda: self._custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+        )
+
+    def update_sweep_status(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        change: Callable[[TuningSweepStatus, dict[str, Any]], TuningSweepStatus],
+    ) -> tuple[TuningSweepStatus, TuningSweepStatus, dict[str, Any]] | None:
+        """Apply `change(old status, sweep)`; return (old, new, sweep), or None if the sweep is gone
+        (or is a new object with the same name)."""
+        for attempt in range(_ATTEMPTS):
+            sweep = self.get_sweep(namespace, name)
+            if sweep is None or sweep["metadata"]["uid"] != uid:
+                return None
+            old = parse_status(sweep.get("status"))
+            new = change(old, sweep)
+            if dump_status(new) == dump_status(old):
+                return old, new, sweep
+            sweep["status"] = dump_status(new)
+            try:
+                self._custom.replace_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, PLURAL, name, sweep
+                )
+                return old, new, sweep
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                if error.status != 409 and (error.status or 0) < 500:
+                    raise
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+        raise RuntimeError(f"could not update the status of {namespace}/{name} after {_ATTEMPTS} attempts")
+
+    # ---- RayJobs ----
+
+    def get_rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return _absent_on_404(
+            lambda: self._custom.get_namespaced_custom_object(
+                RAY_GROUP, RAY_VERSION, namespace, RAYJOBS, name
+            )
+        )
+
+    def create_rayjob(self, body: dict[str, Any]) -> None:
+        """Create; raises ApiException 409 when the name is taken."""
+        self._custom.create_namespaced_custom_object(
+            RAY_GROUP, RAY_VERSION, body["metadata"]["namespace"], RAYJOBS, body
+        )
+
+    # ---- ConfigMaps ----
+
+    def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = _absent_on_404(lambda: self._core.read_namespaced_config_map(name, namespace))
+        return None if found is None else cast(dict[str, Any], self._api.sanitize_for_serialization(found))
+
+    def create_config_map(self, body: dict[str, Any]) -> None:
+        """Create; raises ApiException 409 when the name is taken."""
+        self._core.create_namespaced_config_map(body["metadata"]["namespace"], cast(Any, body))
+
+    def replace_config_map(self, body: dict[str, Any], resource_version: str) -> None:
+        meta = {**body["metadata"], "resourceVersion": resource_version}
+        self._core.replace_namespaced_config_map(
+            meta["name"], meta["namespace"], cast(Any, {**body, "metadata": meta})
+        )
+
+
+def _absent_on_404(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise

@@ -1,0 +1,57 @@
+"""Prometheus metrics of the operator, served on --metrics-port.
+
+- tunesweep_sweeps{phase}: sweeps the operator sees, by phase (gauge);
+- tunesweep_reconcile_errors_total{handler, kind}: handler failures; kind is temporary (retried),
+  permanent (not retried) or unexpected (a bug or an API failure; kopf retries it);
+- tunesweep_promotion_seconds: how long promoting a sweep took, from re-reading its evidence to
+  the ConfigMap written (histogram).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from tunesweep_evidence.spec import Phase
+
+
+class OperatorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.sweeps = Gauge("tunesweep_sweeps", "TuningSweeps by phase", ["phase"], registry=self.registry)
+        self.reconcile_errors = Counter(
+            "tunesweep_reconcile_errors",
+            "Handler failures by handler and kind (temporary, permanent, unexpected)",
+            ["handler", "kind"],
+            registry=self.registry,
+        )
+        self.promotion_seconds = Histogram(
+            "tunesweep_promotion_seconds",
+            "Time to promote a sweep: evidence re-read, scores recomputed, files and ConfigMap written",
+            buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=self.registry,
+        )
+        self._phases: dict[str, str] = {}
+        self._lock = threading.Lock()
+        for phase in Phase:
+            self.sweeps.labels(phase.value).set(0)
+
+    def observe_sweep(self, uid: str, phase: str) -> None:
+        with self._lock:
+            self._phases[uid] = phase or Phase.pending.value
+            self._publish()
+
+    def forget_sweep(self, uid: str) -> None:
+        with self._lock:
+            self._phases.pop(uid, None)
+            self._publish()
+
+    def _publish(self) -> None:
+        counts = {phase.value: 0 for phase in Phase}
+        for phase in self._phases.values():
+            counts[phase] = counts.get(phase, 0) + 1
+        for phase, count in counts.items():
+            self.sweeps.labels(phase).set(count)
+
+    def serve(self, port: int) -> None:
+        start_http_server(port, registry=self.registry)

@@ -1,0 +1,22 @@
+"""plan.json: the validated spec, frozen when the sweep starts; the driver's only input. Pure."""
+
+from __future__ import annotations
+
+from tunesweep_evidence.documents import Plan, SweepRef
+from tunesweep_evidence.spec import TuningSweep
+
+
+def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> Plan:
+    meta = sweep.metadata
+    return Plan(
+        sweep=SweepRef(name=meta.name, namespace=meta.namespace, uid=meta.uid),
+        spec=sweep.spec.model_dump(mode="json", by_alias=True),
+        evidence_uri=evidence_root,
+        image=image,
+        created_at=now,
+    )
+
+
+def same_plan(frozen: Plan, fresh: Plan) -> bool:
+    """Whether `fresh` says what `frozen` says (when it was written does not count)."""
+    return frozen.model_dump(exclude={"created_at"}) == fresh.model_dump(exclude={"created_at"})

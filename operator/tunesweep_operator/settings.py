@@ -1,0 +1,108 @@
+"""OperatorSettings: what the Helm chart tells the operator, read once from the environment.
+
+- TUNESWEEP_TRAINER_IMAGE_CPU, _CUDA, _TPU: the trainer image per accelerator, used when
+  `spec.trainer.image` is empty.
+- TUNESWEEP_OPERATOR_IMAGE: the operator's own image, recorded on each RayJob (audit).
+- TUNESWEEP_NAMESPACES: watched namespaces, comma-separated, or `*` for all (CLI flags win).
+- TUNESWEEP_EVIDENCE_URI: the evidence location when `spec.evidence.uri` is empty.
+- TUNESWEEP_FILE_EVIDENCE_VOLUME: one pod volume source as JSON, e.g.
+  `{"persistentVolumeClaim": {"claimName": "evidence"}}`: the volume the operator and the Ray pods
+  share for `file://` evidence.
+- TUNESWEEP_FILE_EVIDENCE_PATH (/evidence): where that volume is mounted, in the operator's pod and
+  in the Ray pods alike; `file://` evidence must lie below it.
+- TUNESWEEP_RAY_SERVICE_ACCOUNT: service account of the Ray pods (e.g. Workload Identity for gs://).
+- TUNESWEEP_HEAD_CPU (1), TUNESWEEP_HEAD_MEMORY (2Gi): the Ray head pod (it runs the driver, not trials).
+- TUNESWEEP_PROGRESS_INTERVAL_SECONDS (10): how often a running sweep's progress is read from the bucket.
+- TUNESWEEP_RAYJOB_BACKOFF_LIMIT (2): KubeRay's retries of a failed Ray job (the driver restores
+  from the evidence's `ray/` state).
+- TUNESWEEP_DEADLINE_SLACK_SECONDS (900): added to the trials' time in activeDeadlineSeconds.
+
+Without TUNESWEEP_FILE_EVIDENCE_VOLUME, `file://` paths are passed to the Ray pods as they are:
+right for a single-node setup or nodes sharing a mount, wrong anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tunesweep_evidence.spec import Accelerator
+
+Number = TypeVar("Number", int, float)
+
+
+class SettingsError(ValueError):
+    """An environment variable the operator cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    trainer_images: Mapping[Accelerator, str] = field(default_factory=dict)
+    operator_image: str = ""
+    namespaces: tuple[str, ...] = ()
+    """Empty: not configured; ("*",): all namespaces."""
+    default_evidence_uri: str = ""
+    file_evidence_volume: Mapping[str, Any] | None = None
+    file_evidence_path: str = "/evidence"
+    ray_service_account: str = ""
+    head_cpu: str = "1"
+    head_memory: str = "2Gi"
+    progress_interval_seconds: float = 10.0
+    rayjob_backoff_limit: int = 2
+    deadline_slack_seconds: int = 900
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
+        env = os.environ if environ is None else environ
+        images = {
+            Accelerator.none: env.get("TUNESWEEP_TRAINER_IMAGE_CPU", ""),
+            Accelerator.nvidia_gpu: env.get("TUNESWEEP_TRAINER_IMAGE_CUDA", ""),
+            Accelerator.google_tpu: env.get("TUNESWEEP_TRAINER_IMAGE_TPU", ""),
+        }
+        namespaces = tuple(n.strip() for n in env.get("TUNESWEEP_NAMESPACES", "").split(",") if n.strip())
+        return cls(
+            trainer_images={k: v for k, v in images.items() if v},
+            operator_image=env.get("TUNESWEEP_OPERATOR_IMAGE", ""),
+            namespaces=namespaces,
+            default_evidence_uri=env.get("TUNESWEEP_EVIDENCE_URI", ""),
+            file_evidence_volume=_json_object(env, "TUNESWEEP_FILE_EVIDENCE_VOLUME"),
+            file_evidence_path=env.get("TUNESWEEP_FILE_EVIDENCE_PATH", "/evidence").rstrip("/") or "/",
+            ray_service_account=env.get("TUNESWEEP_RAY_SERVICE_ACCOUNT", ""),
+            head_cpu=env.get("TUNESWEEP_HEAD_CPU", "1"),
+            head_memory=env.get("TUNESWEEP_HEAD_MEMORY", "2Gi"),
+            progress_interval_seconds=_number(env, "TUNESWEEP_PROGRESS_INTERVAL_SECONDS", 10.0, float),
+            rayjob_backoff_limit=_number(env, "TUNESWEEP_RAYJOB_BACKOFF_LIMIT", 2, int),
+            deadline_slack_seconds=_number(env, "TUNESWEEP_DEADLINE_SLACK_SECONDS", 900, int),
+        )
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} is not JSON: {exc}") from None
+    if not isinstance(value, dict) or len(value) != 1:
+        raise SettingsError(
+            f"{name} must be one pod volume source, e.g. "
+            '{"persistentVolumeClaim": {"claimName": "evidence"}}; got ' + raw
+        )
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: Number, kind: type[Number]) -> Number:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value < 0:
+        raise SettingsError(f"{name}={raw!r} must not be negative")
+    return value

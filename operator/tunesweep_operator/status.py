@@ -1,0 +1,297 @@
+"""The sweep's `.status`, computed from what the operator observed. Pure: no clock, no API.
+
+Phases: Pending -> Provisioning (RayJob created, cluster coming up, queued or retrying) -> Running
+(the Ray job runs) -> Promoting (the Ray job succeeded) -> Succeeded; any of them -> Failed.
+Succeeded and Failed are final: nothing observed later moves a sweep out of them.
+
+Conditions (see `conditions.py`): Ready, Failed, EvidenceReachable, SpecApplied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from tunesweep_evidence.documents import SweepSummary
+from tunesweep_evidence.spec import (
+    BestTrial,
+    Phase,
+    Promoted,
+    RayJobStatus,
+    TrialCounts,
+    TuningSweepStatus,
+)
+
+from . import conditions as cond
+
+FINAL_PHASES = frozenset({Phase.succeeded, Phase.failed})
+
+# Reasons of our own; failures of the Ray job carry KubeRay's (AppFailed, DeadlineExceeded, ...).
+INVALID_SPEC = "InvalidSpec"
+BUCKET_UNREACHABLE = "BucketUnreachable"
+CONFIG_MAP_CONFLICT = "ConfigMapConflict"
+RAYJOB_CONFLICT = "RayJobConflict"
+RAYJOB_DELETED = "RayJobDeleted"
+RAYJOB_FAILED = "RayJobFailed"
+PROMOTED = "Promoted"
+QUEUED = "Queued"
+RETRYING = "Retrying"
+SPEC_CHANGED = "SpecChangedAfterStart"
+_DRIVER_CODE = re.compile(r"[A-Z][A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class Clock:
+    """When and at which generation a status is computed (the shell supplies both)."""
+
+    generation: int
+    now: str
+
+
+@dataclass(frozen=True)
+class RayJobOutcome:
+    phase: Phase
+    reason: str
+    message: str
+
+
+def parse_status(raw: dict[str, Any] | None) -> TuningSweepStatus:
+    return TuningSweepStatus.model_validate(raw or {})
+
+
+def dump_status(status: TuningSweepStatus) -> dict[str, Any]:
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def is_final(status: TuningSweepStatus) -> bool:
+    return status.phase in FINAL_PHASES
+
+
+def started(
+    prev: TuningSweepStatus, *, evidence_uri: str, rayjob_name: str, clock: Clock
+) -> TuningSweepStatus:
+    """The plan is frozen and the RayJob exists (created now, or adopted on resume)."""
+    new = _touched(prev, clock)
+    new.evidence_uri = evidence_uri
+    new.ray_job = (prev.ray_job or RayJobStatus()).model_copy(update={"name": rayjob_name})
+    new.start_time = prev.start_time or clock.now
+    new = evidence_reachable(new, clock)
+    if not any(c.type == cond.SPEC_APPLIED for c in new.conditions):
+        new.conditions = cond.set_condition(
+            new.conditions,
+            cond.SPEC_APPLIED,
+            True,
+            "PlanFrozen",
+            "the plan was frozen from this spec",
+            generation=clock.generation,
+            now=clock.now,
+        )
+    if prev.phase is Phase.pending:
+        new = _in_phase(
+            new,
+            Phase.provisioning,
+            "Provisioning",
+            f"RayJob {rayjob_name} created; waiting for its Ray cluster",
+            clock,
+        )
+    return new
+
+
+def rayjob_outcome(rayjob_status: dict[str, Any]) -> RayJobOutcome:
+    """What KubeRay's RayJob status means for the sweep (KubeRay v1 semantics)."""
+    deployment = rayjob_status.get("jobDeploymentStatus") or ""
+    job = rayjob_status.get("jobStatus") or ""
+    reason = rayjob_status.get("reason") or ""
+    message = rayjob_status.get("message") or ""
+    if job == "SUCCEEDED":
+        return RayJobOutcome(Phase.promoting, "Promoting", "the Ray job succeeded; promoting the best trial")
+    if deployment in ("Failed", "ValidationFailed") or (
+        deployment == "Complete" and job in ("FAILED", "STOPPED")
+    ):
+        return RayJobOutcome(Phase.failed, reason or RAYJOB_FAILED, message or f"the Ray job ended {job}")
+    if deployment == "Running" and job == "RUNNING":
+        cluster = rayjob_status.get("rayClusterName") or "its cluster"
+        return RayJobOutcome(Phase.running, "Running", f"the sweep driver runs on {cluster}")
+    if deployment in ("Suspending", "Suspended"):
+        return RayJobOutcome(Phase.provisioning, QUEUED, "the RayJob is suspended, waiting for admission")
+    if deployment == "Retrying" or int(rayjob_status.get("failed") or 0) > 0:
+        return RayJobOutcome(
+            Phase.provisioning,
+            RETRYING,
+            f"KubeRay retries the Ray job after {rayjob_status.get('failed') or 1} failure(s)",
+        )
+    return RayJobOutcome(
+        Phase.provisioning, "Provisioning", f"the Ray cluster is starting ({deployment or 'New'})"
+    )
+
+
+def mirrored(
+    prev: TuningSweepStatus, rayjob: dict[str, Any], summary: SweepSummary | None, clock: Clock
+) -> TuningSweepStatus:
+    """The RayJob's state mirrored into the sweep; its outcome moves the phase unless that is final."""
+    rayjob_status = rayjob.get("status") or {}
+    new = _touched(prev, clock)
+    new.ray_job = RayJobStatus(
+        name=rayjob["metadata"]["name"],
+        ray_cluster=rayjob_status.get("rayClusterName") or "",
+        dashboard_url=rayjob_status.get("dashboardURL") or "",
+        job_deployment_status=rayjob_status.get("jobDeploymentStatus") or "",
+        job_status=rayjob_status.get("jobStatus") or "",
+    )
+    if is_final(prev) or prev.phase is Phase.promoting:
+        return new
+    outcome = rayjob_outcome(rayjob_status)
+    if summary is not None:
+        new = with_progress(new, summary, clock)
+    if outcome.phase is Phase.failed:
+        reason, message = failure(outcome, summary)
+        return failed(new, reason, message, clock)
+    return _in_phase(new, outcome.phase, outcome.reason, outcome.message, clock)
+
+
+def rayjob_deleted(prev: TuningSweepStatus, rayjob_name: str, clock: Clock) -> TuningSweepStatus:
+    if is_final(prev) or prev.phase is Phase.promoting:
+        return prev
+    return failed(prev, RAYJOB_DELETED, f"RayJob {rayjob_name} was deleted before the sweep finished", clock)
+
+
+def failure(outcome: RayJobOutcome, summary: SweepSummary | None) -> tuple[str, str]:
+    """Reason and message of a failed Ray job: the driver's own when it recorded why (its reasons
+    start with a CamelCase code, e.g. `NoScoredTrial: ...`), else KubeRay's."""
+    if summary is not None and summary.status == "failed" and summary.reason:
+        code, _, detail = summary.reason.partition(": ")
+        if _DRIVER_CODE.fullmatch(code) and detail:
+            return code, f"{detail} (RayJob {outcome.reason}: {outcome.message})"
+        return outcome.reason, f"sweep driver: {summary.reason}; RayJob: {outcome.message}"
+    return outcome.reason, outcome.message
+
+
+def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) -> TuningSweepStatus:
+    """Trial counts and the best trial so far from the driver's sweep_summary.json.
+
+    After promotion the best trial is the one promotion recomputed, so a Succeeded sweep keeps it.
+    """
+    new = _touched(prev, clock)
+    states = Counter(t.status for t in summary.trials)
+    new.trials = TrialCounts(
+        total=len(summary.trials),
+        running=states["running"],
+        succeeded=states["succeeded"],
+        failed=states["failed"],
+        early_stopped=states["early_stopped"],
+    )
+    if prev.phase is not Phase.succeeded and summary.best_trial is not None:
+        best = summary.best_trial
+        new.best_trial = BestTrial(id=best.trial_id, params=best.params, primary_score=best.primary_score)
+    return evidence_reachable(new, clock)
+
+
+def promoted(
+    prev: TuningSweepStatus, best: BestTrial, promoted_to: Promoted, message: str, clock: Clock
+) -> TuningSweepStatus:
+    new = _touched(prev, clock)
+    new.best_trial = best
+    new.promoted = promoted_to
+    new.completion_time = clock.now
+    new = evidence_reachable(new, clock)
+    new = _in_phase(new, Phase.succeeded, PROMOTED, message, clock)
+    new.conditions = cond.set_condition(
+        new.conditions, cond.FAILED, False, PROMOTED, "", generation=clock.generation, now=clock.now
+    )
+    return new
+
+
+def failed(prev: TuningSweepStatus, reason: str, message: str, clock: Clock) -> TuningSweepStatus:
+    """Final failure: evidence written so far stays where it is; nothing is promoted."""
+    if is_final(prev):
+        return prev
+    new = _in_phase(_touched(prev, clock), Phase.failed, reason, message, clock)
+    new.completion_time = clock.now
+    new.conditions = cond.set_condition(
+        new.conditions, cond.FAILED, True, reason, message, generation=clock.generation, now=clock.now
+    )
+    return new
+
+
+def evidence_reachable(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+    new = _touched(prev, clock)
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.EVIDENCE_REACHABLE,
+        True,
+        "Reachable",
+        "",
+        generation=clock.generation,
+        now=clock.now,
+    )
+    return new
+
+
+def evidence_unreachable(prev: TuningSweepStatus, error: str, clock: Clock) -> TuningSweepStatus:
+    """The bucket failed; the operator retries with backoff and the phase stays as it was."""
+    new = _touched(prev, clock)
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.EVIDENCE_REACHABLE,
+        False,
+        BUCKET_UNREACHABLE,
+        error,
+        generation=clock.generation,
+        now=clock.now,
+    )
+    return new
+
+
+def spec_changed(prev: TuningSweepStatus, changed: list[str], clock: Clock) -> TuningSweepStatus:
+    frozen = cond.find(prev.conditions, cond.SPEC_APPLIED)
+    since = f" at generation {frozen.observed_generation}" if frozen is not None else ""
+    message = (
+        f"the spec changed after the plan was frozen{since} ({', '.join(changed) or 'spec'}); "
+        "the sweep keeps running the frozen plan"
+    )
+    new = _touched(prev, clock)
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.SPEC_APPLIED,
+        False,
+        SPEC_CHANGED,
+        message,
+        generation=clock.generation,
+        now=clock.now,
+    )
+    return new
+
+
+def _touched(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+    new = prev.model_copy(deep=True)
+    new.observed_generation = clock.generation
+    return new
+
+
+def _in_phase(
+    prev: TuningSweepStatus, phase: Phase, reason: str, message: str, clock: Clock
+) -> TuningSweepStatus:
+    new = prev.model_copy(deep=True)
+    new.phase = phase
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.READY,
+        phase is Phase.succeeded,
+        reason,
+        message,
+        generation=clock.generation,
+        now=clock.now,
+    )
+    if phase is not Phase.failed and cond.find(new.conditions, cond.FAILED) is None:
+        new.conditions = cond.set_condition(
+            new.conditions,
+            cond.FAILED,
+            False,
+            "NotFailed",
+            "",
+            generation=clock.generation,
+            now=clock.now,
+        )
+    return new

@@ -1,0 +1,64 @@
+"""TPU slices on GKE: how many chips a topology holds and how many hosts (Pods) carry them.
+
+chips = product of the topology's dimensions (`2x2x4` -> 16). Each host is one Kubernetes node
+(one Ray worker Pod, `numOfHosts` of them per slice) and gets `google.com/tpu: <chips per host>`.
+
+Chips per host, by GKE accelerator (node label cloud.google.com/gke-tpu-accelerator):
+- 4: tpu-v3-slice, tpu-v3-device, tpu-v4-podslice, tpu-v5p-slice, tpu7x (Ironwood);
+- tpu-v5-lite-podslice, tpu-v5-lite-device (v5e) and tpu-v6e-slice (Trillium): a slice of at most
+  8 chips is one host with all of them (1x1, 2x2, 2x4); larger slices have 4 chips per host
+  (4x4 -> 4 hosts, 8x8 -> 16).
+
+(GKE's multi-host v5e/v6e node pools use the 4-chip machine types, ct5lp-hightpu-4t and
+ct6e-standard-4t; the 8-chip machines only make single-host slices.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+_FOUR_PER_HOST = frozenset({"tpu-v3-slice", "tpu-v3-device", "tpu-v4-podslice", "tpu-v5p-slice", "tpu7x"})
+_SINGLE_HOST_UP_TO_8 = frozenset({"tpu-v5-lite-podslice", "tpu-v5-lite-device", "tpu-v6e-slice"})
+SUPPORTED_ACCELERATORS = tuple(sorted(_FOUR_PER_HOST | _SINGLE_HOST_UP_TO_8))
+
+
+class TpuTopologyError(ValueError):
+    """An accelerator type or topology this table does not know; the message says what is known."""
+
+
+@dataclass(frozen=True)
+class TpuSlice:
+    accelerator_type: str
+    topology: str
+    chips: int
+    hosts: int
+
+    @property
+    def chips_per_host(self) -> int:
+        return self.chips // self.hosts
+
+
+def tpu_slice(accelerator_type: str, topology: str) -> TpuSlice:
+    chips = topology_chips(topology)
+    if accelerator_type in _FOUR_PER_HOST:
+        per_host = 4
+    elif accelerator_type in _SINGLE_HOST_UP_TO_8:
+        per_host = chips if chips <= 8 else 4
+    else:
+        raise TpuTopologyError(
+            f"unknown TPU accelerator type {accelerator_type!r}; known: {', '.join(SUPPORTED_ACCELERATORS)}"
+        )
+    if chips % per_host:
+        raise TpuTopologyError(
+            f"topology {topology} has {chips} chips, not a whole number of {accelerator_type} hosts "
+            f"({per_host} chips each)"
+        )
+    return TpuSlice(accelerator_type, topology, chips, chips // per_host)
+
+
+def topology_chips(topology: str) -> int:
+    parts = topology.lower().split("x")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise TpuTopologyError(f"topology {topology!r} is not like 2x2 or 2x2x4")
+    return math.prod(int(p) for p in parts)

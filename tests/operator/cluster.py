@@ -1,0 +1,197 @@
+"""The operator as it runs in production, for the integration tests: `tunesweep operator --namespace NS`
+as a subprocess, logged in with a service account bound to exactly charts/tunesweep/files/operator-rules.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from tests.support.controlplane import REPO_ROOT, ControlPlane, free_port
+
+RULES = REPO_ROOT / "charts" / "tunesweep" / "files" / "operator-rules.yaml"
+SERVICE_ACCOUNT = "tunesweep-operator"
+TUNESWEEP = Path(sys.executable).parent / "tunesweep"
+T = TypeVar("T")
+
+
+def bind_operator_rules(cp: ControlPlane, namespace: str) -> Path:
+    """A Role with exactly the operator's rules, bound to its service account; that account's kubeconfig."""
+    rules = yaml.safe_load(RULES.read_text())
+    rbac = client.RbacAuthorizationV1Api(cp.api_client())
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": SERVICE_ACCOUNT}, "rules": rules})
+    kubeconfig = cp.kubeconfig_for_service_account(namespace, SERVICE_ACCOUNT)
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": SERVICE_ACCOUNT},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": SERVICE_ACCOUNT},
+            "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}],
+        },
+    )
+    return kubeconfig
+
+
+class OperatorProcess:
+    """One `tunesweep operator` subprocess; its JSON log lines go to `log`."""
+
+    def __init__(self, namespace: str, kubeconfig: Path, log: Path, env: Mapping[str, str]) -> None:
+        self.namespace = namespace
+        self.log = log
+        self.liveness_port = free_port()
+        self.metrics_port = free_port()
+        full_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TUNESWEEP_"))},
+            "KUBECONFIG": str(kubeconfig),
+            "TUNESWEEP_TRAINER_IMAGE_CPU": "tunesweep-trainer:cpu-test",
+            "TUNESWEEP_TRAINER_IMAGE_CUDA": "tunesweep-trainer:cuda-test",
+            "TUNESWEEP_TRAINER_IMAGE_TPU": "tunesweep-trainer:tpu-test",
+            "TUNESWEEP_PROGRESS_INTERVAL_SECONDS": "1",
+            **env,
+        }
+        with log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                [
+                    str(TUNESWEEP),
+                    "operator",
+                    "--namespace",
+                    namespace,
+                    f"--liveness-port={self.liveness_port}",
+                    f"--metrics-port={self.metrics_port}",
+                ],
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until kopf answers its liveness probe (it is watching by then)."""
+        url = f"http://127.0.0.1:{self.liveness_port}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise AssertionError(f"the operator exited with {self.popen.returncode}:\n{self.tail()}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"the operator did not become live within {timeout}s:\n{self.tail()}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, as when a node dies."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def log_records(self) -> list[dict[str, Any]]:
+        records = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                records.append(json.loads(line))
+        return records
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float, what: Callable[[], str] | str) -> T:
+    """Poll `probe` until it returns something truthy; return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {described}")
+        time.sleep(0.25)
+
+
+class Cluster:
+    """Admin reads of what the operator made, for assertions."""
+
+    def __init__(self, cp: ControlPlane, namespace: str) -> None:
+        self.namespace = namespace
+        self.custom = client.CustomObjectsApi(cp.api_client())
+        self.core = client.CoreV1Api(cp.api_client())
+
+    def sweep(self, name: str) -> dict[str, Any] | None:
+        return self._get(lambda: self.custom.get_namespaced_custom_object(
+            "tunesweep.dev", "v1alpha1", self.namespace, "tuningsweeps", name
+        ))  # fmt: skip
+
+    def sweep_status(self, name: str) -> dict[str, Any]:
+        return (self.sweep(name) or {}).get("status") or {}
+
+    def wait_for_phase(self, name: str, phases: str | tuple[str, ...], timeout: float) -> dict[str, Any]:
+        wanted = (phases,) if isinstance(phases, str) else phases
+        return wait_until(
+            lambda: (s := self.sweep_status(name)) and s.get("phase") in wanted and s,
+            timeout,
+            lambda: f"sweep {name} in {wanted}; status now {json.dumps(self.sweep_status(name), indent=1)}",
+        )
+
+    def rayjobs(self) -> list[dict[str, Any]]:
+        found = self.custom.list_namespaced_custom_object("ray.io", "v1", self.namespace, "rayjobs")
+        items: list[dict[str, Any]] = found["items"]
+        return items
+
+    def rayjob(self, name: str) -> dict[str, Any] | None:
+        return self._get(lambda: self.custom.get_namespaced_custom_object(
+            "ray.io", "v1", self.namespace, "rayjobs", name
+        ))  # fmt: skip
+
+    def config_map(self, name: str) -> client.V1ConfigMap | None:
+        return self._get(lambda: self.core.read_namespaced_config_map(name, self.namespace))
+
+    def events(self, name: str) -> list[tuple[str, str, str]]:
+        """(type, reason, message) of the Events about sweep `name`, oldest first."""
+        found = self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=TuningSweep"
+        )
+        items = sorted(found.items, key=lambda e: e.event_time or e.metadata.creation_timestamp)
+        return [(e.type, e.reason, e.message or "") for e in items]
+
+    @staticmethod
+    def _get(call: Callable[[], T]) -> T | None:
+        try:
+            return call()
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+
+def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
+    found = [c for c in status.get("conditions", []) if c["type"] == type_]
+    assert found, f"no {type_} condition in {status}"
+    return found[0]

@@ -1,0 +1,119 @@
+"""What the operator asks of the cluster, as the API server stores it (KubeRay's CRD schema applies:
+a field it does not know would be pruned here). No KubeRay stand-in: the RayJobs stay as created."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunesweep_evidence import bucket
+
+from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.conftest import StartOperator
+from tests.operator.sweeps import sweep_manifest
+from tests.operator.test_sweep_lifecycle import apply
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def stored_rayjob(cluster: Cluster, sweep: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        found = [r for r in cluster.rayjobs() if r["metadata"]["labels"]["tunesweep.dev/sweep"] == sweep]
+        return found[0] if found else None
+
+    return wait_until(find, 60, f"the RayJob of {sweep}")
+
+
+def worker(rayjob: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    (group,) = rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"]
+    (container,) = group["template"]["spec"]["containers"]
+    return group, container
+
+
+def test_gpu_and_tpu_sweeps_render_the_right_rayjobs(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    start_operator()
+    evidence = f"file://{tmp_path}/evidence"
+    gpu = sweep_manifest(
+        "gpu-sweep",
+        evidence,
+        resources={
+            "perTrial": {"accelerator": "nvidia.com/gpu", "count": 1, "cpu": "4", "memory": "16Gi"},
+            "workers": {"replicas": 2, "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"}},
+        },
+    )
+    tpu = sweep_manifest(
+        "tpu-sweep",
+        evidence,
+        resources={
+            "perTrial": {"accelerator": "google.com/tpu", "count": 16, "cpu": "8", "memory": "32Gi"},
+            "workers": {"replicas": 1},
+            "tpu": {"acceleratorType": "tpu-v6e-slice", "topology": "4x4"},
+            "queueName": "tpu-queue",
+        },
+        ttlSecondsAfterFinished=300,
+    )
+    apply(kubectl, namespace, gpu, tmp_path)
+    apply(kubectl, namespace, tpu, tmp_path)
+
+    group, container = worker(stored_rayjob(cluster, "gpu-sweep"))
+    assert container["image"] == "tunesweep-trainer:cuda-test"
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert group["rayStartParams"] == {"num-cpus": "4", "num-gpus": "1"}
+    assert group["replicas"] == 2
+    assert group["template"]["spec"]["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert group["template"]["spec"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+
+    rayjob = stored_rayjob(cluster, "tpu-sweep")
+    group, container = worker(rayjob)
+    assert container["image"] == "tunesweep-trainer:tpu-test"
+    assert group["numOfHosts"] == 4 and group["replicas"] == 1
+    assert container["resources"]["requests"]["google.com/tpu"] == "4"
+    assert container["resources"]["limits"]["google.com/tpu"] == "4"
+    assert group["template"]["spec"]["nodeSelector"] == {
+        "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
+        "cloud.google.com/gke-tpu-topology": "4x4",
+    }
+    assert {"name": "JAX_PLATFORMS", "value": "tpu"} in container["env"]
+    assert group["rayStartParams"]["resources"] == '"{\\"TPU\\": 4}"'
+    assert rayjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "tpu-queue"
+    assert rayjob["spec"]["suspend"] is True and rayjob["spec"]["ttlSecondsAfterFinished"] == 300
+    assert rayjob["spec"]["backoffLimit"] == 2 and rayjob["spec"]["shutdownAfterJobFinishes"] is True
+
+    for name in ("gpu-sweep", "tpu-sweep"):
+        status = cluster.wait_for_phase(name, "Provisioning", timeout=30)
+        assert condition(status, "Ready")["reason"] == "Provisioning"
+
+
+def test_a_spec_only_the_operator_can_refuse_fails_once_without_retries(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    operator = start_operator()
+    evidence = f"file://{tmp_path}/evidence"
+    manifest = sweep_manifest(
+        "odd-tpu",
+        evidence,
+        resources={
+            "perTrial": {"accelerator": "google.com/tpu", "count": 2},
+            "tpu": {"acceleratorType": "tpu-v4-podslice", "topology": "1x1x2"},
+        },
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    status = cluster.wait_for_phase("odd-tpu", "Failed", timeout=60)
+    failed = condition(status, "Failed")
+    assert failed["reason"] == "InvalidSpec"
+    assert "topology 1x1x2 has 2 chips, not a whole number of tpu-v4-podslice hosts" in failed["message"]
+    assert cluster.events("odd-tpu") == [("Warning", "InvalidSpec", failed["message"])]
+    assert cluster.rayjobs() == []
+    assert not bucket.exists(f"{evidence}/{namespace}/odd-tpu")  # nothing written
+    time.sleep(3)  # a retry would come within kopf's default backoff
+    messages = [str(record.get("message", "")) for record in operator.log_records()]
+    attempts = [m for m in messages if m.startswith("Handler 'start' failed")]
+    assert len(attempts) == 1 and "permanently" in attempts[0], attempts

@@ -1,0 +1,62 @@
+"""OperatorSettings from the environment, and the operator's import boundary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from tunesweep_evidence.spec import Accelerator
+from tunesweep_operator.settings import OperatorSettings, SettingsError
+
+
+def test_defaults() -> None:
+    settings = OperatorSettings.from_env({})
+    assert settings == OperatorSettings()
+    assert settings.progress_interval_seconds == 10.0 and settings.rayjob_backoff_limit == 2
+
+
+def test_from_env() -> None:
+    settings = OperatorSettings.from_env(
+        {
+            "TUNESWEEP_TRAINER_IMAGE_CPU": "t-cpu:1",
+            "TUNESWEEP_TRAINER_IMAGE_TPU": "t-tpu:1",
+            "TUNESWEEP_OPERATOR_IMAGE": "op:1",
+            "TUNESWEEP_NAMESPACES": "a, b,",
+            "TUNESWEEP_EVIDENCE_URI": "s3://bucket/prefix",
+            "TUNESWEEP_FILE_EVIDENCE_VOLUME": '{"hostPath": {"path": "/srv/evidence"}}',
+            "TUNESWEEP_FILE_EVIDENCE_PATH": "/srv/evidence/",
+            "TUNESWEEP_PROGRESS_INTERVAL_SECONDS": "2.5",
+            "TUNESWEEP_RAYJOB_BACKOFF_LIMIT": "0",
+        }
+    )
+    assert settings.trainer_images == {Accelerator.none: "t-cpu:1", Accelerator.google_tpu: "t-tpu:1"}
+    assert settings.namespaces == ("a", "b")
+    assert settings.file_evidence_volume == {"hostPath": {"path": "/srv/evidence"}}
+    assert settings.file_evidence_path == "/srv/evidence"
+    assert settings.progress_interval_seconds == 2.5 and settings.rayjob_backoff_limit == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("TUNESWEEP_FILE_EVIDENCE_VOLUME", "{nope", "is not JSON"),
+        ("TUNESWEEP_FILE_EVIDENCE_VOLUME", '{"a": {}, "b": {}}', "one pod volume source"),
+        ("TUNESWEEP_RAYJOB_BACKOFF_LIMIT", "two", "is not a int"),
+        ("TUNESWEEP_PROGRESS_INTERVAL_SECONDS", "-1", "must not be negative"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        OperatorSettings.from_env({name: value})
+    assert message in str(caught.value)
+
+
+def test_the_operator_imports_no_jax_ray_or_trainer() -> None:
+    code = (
+        "import sys, tunesweep_operator.cli, tunesweep_operator.handlers; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'ray', 'flax', "
+        "'tunesweep_trainer')); print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

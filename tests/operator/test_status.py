@@ -1,0 +1,295 @@
+"""Status computation: phases from KubeRay's RayJob status, progress, conditions, events (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tunesweep_evidence.documents import SweepSummary
+from tunesweep_evidence.spec import BestTrial, Phase, Promoted, TuningSweepStatus
+from tunesweep_operator import conditions as cond
+from tunesweep_operator import status
+from tunesweep_operator.events import Event, transition_events
+from tunesweep_operator.status import Clock
+
+T0, T1, T2 = (
+    Clock(1, "2026-01-01T00:00:00Z"),
+    Clock(1, "2026-01-01T00:01:00Z"),
+    Clock(2, "2026-01-01T00:02:00Z"),
+)
+
+
+def rayjob(**st: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "lr-sweep-abc123"}, "status": st}
+
+
+def summary(
+    *states: str, best: float | None = None, outcome: str = "running", reason: str = ""
+) -> SweepSummary:
+    trials = [
+        {"trial_id": f"t{i}", "status": s, "params": {"training.learning_rate": 0.001 * (i + 1)}}
+        for i, s in enumerate(states)
+    ]
+    doc: dict[str, Any] = {
+        "sweep": {"name": "lr-sweep", "namespace": "team-a", "uid": "uid-1"},
+        "mode": "production",
+        "objective": {"metric": "primary_score", "mode": "max"},
+        "status": outcome,
+        "reason": reason,
+        "trials": trials,
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    if best is not None:
+        doc["best_trial"] = {"trial_id": "t0", "params": trials[0]["params"], "primary_score": best}
+    return SweepSummary.model_validate(doc)
+
+
+APP_FAILED = rayjob(jobDeploymentStatus="Failed", jobStatus="FAILED", reason="AppFailed", message="exit 1")
+
+
+def running_sweep() -> TuningSweepStatus:
+    new = status.started(
+        TuningSweepStatus(), evidence_uri="file:///e/ns/s/uid-1", rayjob_name="s-1", clock=T0
+    )
+    return status.mirrored(new, rayjob(jobDeploymentStatus="Running", jobStatus="RUNNING"), None, T0)
+
+
+def condition(st: TuningSweepStatus, type_: str) -> tuple[str, str]:
+    found = cond.find(st.conditions, type_)
+    assert found is not None, f"no {type_} condition in {st.conditions}"
+    return found.status, found.reason
+
+
+@pytest.mark.parametrize(
+    ("rayjob_status", "phase", "reason"),
+    [
+        ({}, Phase.provisioning, "Provisioning"),
+        ({"jobDeploymentStatus": "Initializing"}, Phase.provisioning, "Provisioning"),
+        ({"jobDeploymentStatus": "Running", "jobStatus": "PENDING"}, Phase.provisioning, "Provisioning"),
+        ({"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, Phase.running, "Running"),
+        ({"jobDeploymentStatus": "Suspended"}, Phase.provisioning, "Queued"),
+        (
+            {"jobDeploymentStatus": "Retrying", "jobStatus": "FAILED", "failed": 1},
+            Phase.provisioning,
+            "Retrying",
+        ),
+        ({"jobDeploymentStatus": "Initializing", "failed": 2}, Phase.provisioning, "Retrying"),
+        ({"jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}, Phase.promoting, "Promoting"),
+        (
+            {
+                "jobDeploymentStatus": "Failed",
+                "jobStatus": "FAILED",
+                "reason": "AppFailed",
+                "message": "boom",
+            },
+            Phase.failed,
+            "AppFailed",
+        ),
+        (
+            {"jobDeploymentStatus": "Failed", "jobStatus": "RUNNING", "reason": "DeadlineExceeded"},
+            Phase.failed,
+            "DeadlineExceeded",
+        ),
+        ({"jobDeploymentStatus": "Failed", "reason": "SubmissionFailed"}, Phase.failed, "SubmissionFailed"),
+        ({"jobDeploymentStatus": "Complete", "jobStatus": "STOPPED"}, Phase.failed, "RayJobFailed"),
+        (
+            {"jobDeploymentStatus": "ValidationFailed", "reason": "ValidationFailed"},
+            Phase.failed,
+            "ValidationFailed",
+        ),
+    ],
+)
+def test_rayjob_outcome(rayjob_status: dict[str, Any], phase: Phase, reason: str) -> None:
+    outcome = status.rayjob_outcome(rayjob_status)
+    assert (outcome.phase, outcome.reason) == (phase, reason)
+
+
+def test_started_from_pending() -> None:
+    new = status.started(TuningSweepStatus(), evidence_uri="s3://b/ns/s/u", rayjob_name="s-1", clock=T0)
+    assert new.phase is Phase.provisioning
+    assert new.evidence_uri == "s3://b/ns/s/u" and new.ray_job is not None and new.ray_job.name == "s-1"
+    assert new.start_time == T0.now and new.observed_generation == 1
+    assert condition(new, cond.READY) == ("False", "Provisioning")
+    assert condition(new, cond.FAILED) == ("False", "NotFailed")
+    assert condition(new, cond.EVIDENCE_REACHABLE) == ("True", "Reachable")
+    assert condition(new, cond.SPEC_APPLIED) == ("True", "PlanFrozen")
+
+
+def test_started_again_on_resume_changes_no_phase() -> None:
+    current = running_sweep()
+    again = status.started(current, evidence_uri=current.evidence_uri, rayjob_name="s-1", clock=T1)
+    assert again.phase is Phase.running and again.start_time == T0.now
+
+
+def test_mirror_running_then_success() -> None:
+    current = running_sweep()
+    assert current.phase is Phase.running
+    assert current.ray_job is not None and current.ray_job.job_status == "RUNNING"
+    done = status.mirrored(
+        current,
+        rayjob(
+            jobDeploymentStatus="Complete",
+            jobStatus="SUCCEEDED",
+            rayClusterName="s-1-xyz",
+            dashboardURL="s-1-xyz-head-svc.ns.svc.cluster.local:8265",
+        ),
+        None,
+        T1,
+    )
+    assert done.phase is Phase.promoting
+    assert done.ray_job is not None
+    assert (done.ray_job.ray_cluster, done.ray_job.dashboard_url, done.ray_job.job_deployment_status) == (
+        "s-1-xyz",
+        "s-1-xyz-head-svc.ns.svc.cluster.local:8265",
+        "Complete",
+    )
+    assert condition(done, cond.READY) == ("False", "Promoting")
+
+
+def test_failure_takes_the_drivers_reason_code() -> None:
+    failed_job = APP_FAILED
+    driver = summary("failed", "failed", outcome="failed", reason="TooManyFailedTrials: 2 of 2 trials failed")
+    new = status.mirrored(running_sweep(), failed_job, driver, T1)
+    assert new.phase is Phase.failed and new.completion_time == T1.now
+    assert condition(new, cond.FAILED) == ("True", "TooManyFailedTrials")
+    assert condition(new, cond.READY) == ("False", "TooManyFailedTrials")
+    failed_condition = cond.find(new.conditions, cond.FAILED)
+    assert failed_condition is not None
+    assert failed_condition.message == "2 of 2 trials failed (RayJob AppFailed: exit 1)"
+    assert new.trials.failed == 2
+
+
+@pytest.mark.parametrize(
+    ("driver", "reason", "message"),
+    [
+        (None, "AppFailed", "exit 1"),
+        (summary("running"), "AppFailed", "exit 1"),
+        (summary(outcome="failed", reason="it broke"), "AppFailed", "sweep driver: it broke; RayJob: exit 1"),
+    ],
+)
+def test_failure_without_a_driver_code_keeps_kuberays_reason(
+    driver: SweepSummary | None, reason: str, message: str
+) -> None:
+    failed_job = APP_FAILED
+    new = status.mirrored(running_sweep(), failed_job, driver, T1)
+    failed_condition = cond.find(new.conditions, cond.FAILED)
+    assert failed_condition is not None
+    assert (failed_condition.reason, failed_condition.message) == (reason, message)
+
+
+def test_final_phases_are_sticky() -> None:
+    failed = status.failed(running_sweep(), "AppFailed", "boom", T1)
+    later = status.mirrored(failed, rayjob(jobDeploymentStatus="Complete", jobStatus="SUCCEEDED"), None, T2)
+    assert later.phase is Phase.failed
+    assert status.failed(failed, "Other", "x", T2) == failed
+    assert status.rayjob_deleted(failed, "s-1", T2) == failed
+
+
+def test_promoting_is_not_undone_by_late_rayjob_events() -> None:
+    promoting = status.mirrored(
+        running_sweep(), rayjob(jobDeploymentStatus="Complete", jobStatus="SUCCEEDED"), None, T1
+    )
+    late = status.mirrored(promoting, rayjob(jobDeploymentStatus="Running", jobStatus="RUNNING"), None, T2)
+    assert late.phase is Phase.promoting
+
+
+def test_rayjob_deleted_mid_run_fails_the_sweep() -> None:
+    new = status.rayjob_deleted(running_sweep(), "s-1", T1)
+    assert new.phase is Phase.failed and condition(new, cond.FAILED) == ("True", "RayJobDeleted")
+
+
+def test_progress_counts_and_best_so_far() -> None:
+    new = status.with_progress(
+        running_sweep(), summary("succeeded", "running", "failed", "early_stopped", "pending", best=0.75), T1
+    )
+    assert new.trials.model_dump() == {
+        "total": 5,
+        "running": 1,
+        "succeeded": 1,
+        "failed": 1,
+        "early_stopped": 1,
+    }
+    assert new.best_trial is not None
+    assert (new.best_trial.id, new.best_trial.primary_score) == ("t0", 0.75)
+    assert new.phase is Phase.running
+
+
+def test_promoted_best_trial_is_not_replaced_by_the_drivers_summary() -> None:
+    best = BestTrial(id="t3", params={"training.learning_rate": 0.003}, primary_score=0.9)
+    done = status.promoted(
+        running_sweep(),
+        best,
+        Promoted(config_map="s-best", evidence_uri="file:///e/promoted"),
+        "promoted t3",
+        T1,
+    )
+    assert done.phase is Phase.succeeded and done.completion_time == T1.now
+    assert condition(done, cond.READY) == ("True", "Promoted")
+    assert condition(done, cond.FAILED) == ("False", "Promoted")
+    later = status.with_progress(done, summary("succeeded", best=0.5), T2)
+    assert later.best_trial == best
+
+
+def test_last_transition_time_moves_only_when_status_flips() -> None:
+    first = status.started(TuningSweepStatus(), evidence_uri="e", rayjob_name="s-1", clock=T0)
+    # Provisioning -> Running keeps Ready False: a new reason, the same transition time
+    running = status.mirrored(first, rayjob(jobDeploymentStatus="Running", jobStatus="RUNNING"), None, T1)
+    ready = cond.find(running.conditions, cond.READY)
+    assert ready is not None
+    assert (ready.status, ready.reason, ready.last_transition_time) == ("False", "Running", T0.now)
+    down = status.evidence_unreachable(first, "connection refused", T1)
+    down_again = status.evidence_unreachable(down, "still refused", T2)
+    reachable = cond.find(down_again.conditions, cond.EVIDENCE_REACHABLE)
+    assert reachable is not None
+    assert (reachable.status, reachable.reason, reachable.message) == (
+        "False",
+        "BucketUnreachable",
+        "still refused",
+    )
+    assert reachable.last_transition_time == T1.now and reachable.observed_generation == 2
+    back = status.evidence_reachable(down_again, T2)
+    back_condition = cond.find(back.conditions, cond.EVIDENCE_REACHABLE)
+    assert back_condition is not None and back_condition.status == "True"
+    assert back_condition.last_transition_time == T2.now
+
+
+def test_condition_messages_keep_start_and_end() -> None:
+    message = "Job entrypoint command failed with exit code 1" + "x" * 5000 + "ValueError: the real cause"
+    short = cond.short(message)
+    assert len(short) <= cond.MAX_MESSAGE
+    assert short.startswith("Job entrypoint command failed") and short.endswith("ValueError: the real cause")
+
+
+def test_spec_changed_after_start() -> None:
+    changed = status.spec_changed(running_sweep(), ["spec.trials.count"], T2)
+    applied = cond.find(changed.conditions, cond.SPEC_APPLIED)
+    assert applied is not None
+    assert (applied.status, applied.reason) == ("False", "SpecChangedAfterStart")
+    assert "spec.trials.count" in applied.message and "generation 1" in applied.message
+    assert changed.observed_generation == 2 and changed.phase is Phase.running
+
+
+def test_status_round_trips_through_the_wire_form() -> None:
+    current = running_sweep()
+    wire = status.dump_status(current)
+    assert wire["phase"] == "Running" and wire["evidenceURI"] == "file:///e/ns/s/uid-1"
+    assert {c["type"] for c in wire["conditions"]} == {"Ready", "Failed", "EvidenceReachable", "SpecApplied"}
+    assert all("lastTransitionTime" in c and "observedGeneration" in c for c in wire["conditions"])
+    assert status.parse_status(wire) == current
+
+
+def test_events_follow_transitions_not_retries() -> None:
+    pending = TuningSweepStatus()
+    started = status.started(pending, evidence_uri="e", rayjob_name="s-1", clock=T0)
+    assert transition_events(pending, started) == [
+        Event("Normal", "Provisioning", "RayJob s-1 created; waiting for its Ray cluster")
+    ]
+    down = status.evidence_unreachable(started, "refused", T1)
+    assert transition_events(started, down) == [Event("Warning", "BucketUnreachable", "refused")]
+    assert transition_events(down, status.evidence_unreachable(down, "refused", T2)) == []
+    up = status.evidence_reachable(down, T2)
+    assert transition_events(down, up) == [
+        Event("Normal", "BucketReachable", "the evidence location is reachable again")
+    ]
+    failed = status.failed(up, "AppFailed", "boom", T2)
+    assert transition_events(up, failed) == [Event("Warning", "AppFailed", "boom")]

@@ -1,0 +1,161 @@
+"""How sweeps fail, on a real control plane: a failing Ray job, no scored trial, a ConfigMap that
+belongs to someone else, an evidence bucket that is down and comes back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunesweep_evidence import bucket, layout
+
+from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.conftest import StartOperator
+from tests.operator.s3 import S3Server
+from tests.operator.sweeps import sweep_manifest
+from tests.operator.test_sweep_lifecycle import apply
+from tests.support.kuberay_standin import KubeRayStandIn
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def unreachable(status: dict[str, Any]) -> dict[str, Any] | None:
+    found = [c for c in status.get("conditions", []) if c["type"] == "EvidenceReachable"]
+    return status if found and found[0]["status"] == "False" else None
+
+
+def test_failing_ray_job_fails_the_sweep_after_kuberays_retries(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator()
+    apply(kubectl, namespace, sweep_manifest("failing", f"file://{tmp_path}/evidence"), tmp_path)
+    name = wait_until(lambda: [r["metadata"]["name"] for r in cluster.rayjobs()], 60, "the RayJob")[0]
+    for attempt in range(3):  # the first try and backoffLimit=2 retries
+        kuberay_standin.wait_for(
+            namespace,
+            name,
+            lambda job, n=attempt: (job.get("status") or {}).get("failed", 0) == n,
+            deployment_status="Running",
+        )
+        kuberay_standin.fail_job(namespace, name, f"injected failure #{attempt}")
+
+    status = cluster.wait_for_phase("failing", "Failed", timeout=60)
+    failed = condition(status, "Failed")
+    assert (failed["status"], failed["reason"]) == ("True", "AppFailed")
+    assert failed["message"] == "injected failure #2"
+    assert condition(status, "Ready")["status"] == "False"
+    assert status["rayJob"]["jobDeploymentStatus"] == "Failed" and status["completionTime"]
+    assert (cluster.rayjob(name) or {})["status"]["failed"] == 3
+    assert len(cluster.rayjobs()) == 1
+    # evidence written so far stays; nothing is promoted
+    assert bucket.exists(f"{status['evidenceURI']}/{layout.PLAN}")
+    assert not bucket.exists(f"{status['evidenceURI']}/{layout.BEST_PARAMS}")
+    assert cluster.config_map("failing-best") is None
+    assert "promoted" not in status
+    events = cluster.events("failing")
+    assert ("Normal", "Retrying", "KubeRay retries the Ray job after 1 failure(s)") in events
+    assert events[-1] == ("Warning", "AppFailed", "injected failure #2")
+
+
+def test_production_sweep_without_a_scored_trial_fails(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")  # the driver's verdict is final: no KubeRay retries
+    manifest = sweep_manifest(
+        "unscorable",
+        f"file://{tmp_path}/evidence",
+        # above TrainingConfig's limit (1.0): every trial refuses its config and fails
+        searchSpace={"training.weight_decay": {"choice": [2.0]}},
+        trials={"count": 2, "parallel": 2, "maxFailed": 2, "timeoutSeconds": 120},
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    status = cluster.wait_for_phase("unscorable", ("Succeeded", "Failed"), timeout=180)
+    failed = condition(status, "Failed")
+    assert (status["phase"], failed["reason"]) == ("Failed", "NoScoredTrial"), json.dumps(status, indent=1)
+    assert "production mode needs one" in failed["message"] and "RayJob AppFailed" in failed["message"]
+    assert status["trials"]["failed"] == 2 and "bestTrial" not in status
+    assert cluster.config_map("unscorable-best") is None
+    assert not bucket.exists(f"{status['evidenceURI']}/{layout.BEST_PARAMS}")
+
+
+def test_config_map_of_someone_else_is_never_overwritten(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator()
+    evidence = f"file://{tmp_path}/evidence"
+    kubectl("create", "configmap", "taken-best", "--from-literal=owner=someone-else", namespace=namespace)
+    # taken before the sweep starts: it fails at once, before any Ray cluster is asked for
+    apply(kubectl, namespace, sweep_manifest("taken", evidence), tmp_path)
+    status = cluster.wait_for_phase("taken", "Failed", timeout=60)
+    assert condition(status, "Failed")["reason"] == "ConfigMapConflict"
+    assert cluster.rayjobs() == []
+
+    # taken while the sweep runs: the sweep's trials finish, its promotion refuses
+    apply(kubectl, namespace, sweep_manifest("late", evidence), tmp_path)
+    cluster.wait_for_phase("late", "Running", timeout=60)
+    kubectl("create", "configmap", "late-best", "--from-literal=owner=someone-else", namespace=namespace)
+    status = cluster.wait_for_phase("late", ("Succeeded", "Failed"), timeout=180)
+    failed = condition(status, "Failed")
+    assert status["phase"] == "Failed", json.dumps(status, indent=1)
+    assert failed["reason"] == "ConfigMapConflict"
+    assert "ConfigMap late-best exists and is not owned by this sweep" in failed["message"]
+    assert status["rayJob"]["jobStatus"] == "SUCCEEDED" and "promoted" not in status
+    for name in ("taken-best", "late-best"):
+        config_map = cluster.config_map(name)
+        assert config_map is not None and config_map.data == {"owner": "someone-else"}
+        assert not config_map.metadata.owner_references
+    assert cluster.events("late")[-1][:2] == ("Warning", "ConfigMapConflict")
+
+
+def test_unreachable_evidence_bucket_is_retried_until_it_is_back(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    s3 = S3Server(tmp_path / "moto.log")  # not started yet: nothing listens on its port
+    secret_args = [f"--from-literal={key}={value}" for key, value in s3.credentials.items()]
+    kubectl("create", "secret", "generic", "bucket-creds", *secret_args, namespace=namespace)
+    start_operator(**s3.client_env)
+    evidence = {"uri": "s3://evidence-bucket/runs", "credentialsSecret": "bucket-creds"}
+    apply(kubectl, namespace, sweep_manifest("s3-sweep", evidence["uri"], evidence=evidence), tmp_path)
+    try:
+        down = wait_until(lambda: unreachable(cluster.sweep_status("s3-sweep")), 90, "the bucket down")
+        reachable = condition(down, "EvidenceReachable")
+        assert reachable["reason"] == "BucketUnreachable"
+        assert "s3://evidence-bucket/runs" in reachable["message"]
+        assert down.get("phase", "Pending") == "Pending" and cluster.rayjobs() == []
+        assert ("Warning", "BucketUnreachable") in [e[:2] for e in cluster.events("s3-sweep")]
+
+        s3.start("evidence-bucket")
+        status = cluster.wait_for_phase("s3-sweep", "Provisioning", timeout=120)
+        assert condition(status, "EvidenceReachable")["status"] == "True"
+        assert ("Normal", "BucketReachable") in [e[:2] for e in cluster.events("s3-sweep")]
+        prefix = status["evidenceURI"].removeprefix("s3://evidence-bucket/")
+        assert prefix.startswith(f"runs/{namespace}/s3-sweep/")
+        plan = s3.client().get_object(Bucket="evidence-bucket", Key=f"{prefix}/plan.json")["Body"].read()
+        (rayjob,) = cluster.rayjobs()
+        assert rayjob["spec"]["entrypoint"] == f"tunesweep drive --plan {status['evidenceURI']}/plan.json"
+        # the credentials reach the Ray pods by reference only, and never the plan
+        for key, value in s3.credentials.items():
+            if key.startswith("AWS_ACCESS") or key.startswith("AWS_SECRET"):
+                assert value not in json.dumps(rayjob) and value.encode() not in plan
+        (head,) = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"]
+        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in head["env"]}
+        assert refs["AWS_SECRET_ACCESS_KEY"] == "bucket-creds" and refs["AWS_ENDPOINT_URL"] == "bucket-creds"
+    finally:
+        s3.stop()

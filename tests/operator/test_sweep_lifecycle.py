@@ -1,0 +1,185 @@
+"""A sweep's life on a real control plane: `kubectl apply` -> RayJob -> driver -> promoted config.
+
+The operator runs as in production (`tunesweep operator --namespace NS`, its own service account bound
+to exactly the chart's rules); the KubeRay stand-in runs the real sweep driver as the RayJob's entrypoint.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import BestParams, Plan
+
+from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.conftest import StartOperator
+from tests.operator.sweeps import sweep_manifest
+from tests.support.kuberay_standin import KubeRayStandIn
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def apply(kubectl: Kubectl, namespace: str, manifest: dict[str, Any], folder: Path) -> None:
+    path = folder / f"{manifest['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    kubectl("apply", "-f", str(path), namespace=namespace)
+
+
+def test_mock_sweep_promotes_the_best_config(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    operator = start_operator()
+    evidence = f"file://{tmp_path}/evidence"
+    apply(kubectl, namespace, sweep_manifest("lr-sweep", evidence), tmp_path)
+
+    status = cluster.wait_for_phase("lr-sweep", ("Succeeded", "Failed"), timeout=180)
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    sweep = cluster.sweep("lr-sweep")
+    assert sweep is not None
+    uid = sweep["metadata"]["uid"]
+    root = f"{evidence}/{namespace}/lr-sweep/{uid}"
+    assert status["evidenceURI"] == root
+    assert status["observedGeneration"] == 1 and status["startTime"] and status["completionTime"]
+    assert status["trials"] == {"total": 4, "running": 0, "succeeded": 4, "failed": 0, "earlyStopped": 0}
+    ready = condition(status, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Promoted")
+    assert condition(status, "Failed")["status"] == "False"
+    assert condition(status, "EvidenceReachable")["status"] == "True"
+
+    # one RayJob, owned by the sweep, as the API server stored it
+    (rayjob,) = cluster.rayjobs()
+    assert rayjob["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert rayjob["spec"]["entrypoint"] == f"tunesweep drive --plan {root}/plan.json"
+    assert status["rayJob"]["name"] == rayjob["metadata"]["name"]
+    assert status["rayJob"]["jobStatus"] == "SUCCEEDED"
+    assert status["rayJob"]["rayCluster"] == rayjob["status"]["rayClusterName"]
+    assert status["rayJob"]["dashboardURL"] == rayjob["status"]["dashboardURL"]
+
+    # the promoted ConfigMap matches the promoted files, and the status says which trial won
+    best_params = bucket.read_document(f"{root}/{layout.BEST_PARAMS}", BestParams)
+    config_map = cluster.config_map("lr-sweep-best")
+    assert config_map is not None
+    assert config_map.data["best_config.yaml"] == bucket.read_text(f"{root}/{layout.BEST_CONFIG}")
+    assert json.loads(config_map.data["best_params.json"]) == best_params.model_dump(mode="json")
+    assert config_map.data["trial_id"] == best_params.trial_id == status["bestTrial"]["id"]
+    assert config_map.data["sweep_uid"] == uid
+    score = best_params.primary_score
+    assert float(config_map.data["primary_score"]) == score == status["bestTrial"]["primaryScore"]
+    assert status["bestTrial"]["params"] == best_params.params
+    assert config_map.metadata.owner_references[0].uid == uid
+    assert status["promoted"] == {"configMap": "lr-sweep-best", "evidenceURI": f"{root}/promoted"}
+    assert (
+        yaml.safe_load(config_map.data["best_config.yaml"])["training"]["learning_rate"]
+        == (best_params.params["training.learning_rate"])
+    )
+
+    plan = bucket.read_document(f"{root}/{layout.PLAN}", Plan)
+    assert plan.sweep.uid == uid and plan.image == "tunesweep-trainer:cpu-test"
+
+    events = cluster.events("lr-sweep")
+    reasons = [reason for _, reason, _ in events]
+    assert reasons == ["Provisioning", "Running", "Promoting", "Promoted"], events
+    assert all(kind == "Normal" for kind, _, _ in events)
+
+    table = kubectl("get", "tsweep", namespace=namespace).stdout
+    header, row = table.splitlines()
+    assert header.split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "AGE"]
+    assert row.split()[:5] == ["lr-sweep", "Succeeded", str(best_params.primary_score), "4", "0"]
+    described = kubectl("describe", "tsweep", "lr-sweep", namespace=namespace).stdout
+    print(f"\n$ kubectl get tsweep\n{table}\n$ kubectl describe tsweep lr-sweep (events)")
+    print(described[described.index("Events:") :])
+
+    metrics = operator.metrics()
+    assert 'tunesweep_sweeps{phase="Succeeded"} 1.0' in metrics
+    assert "tunesweep_promotion_seconds_count 1.0" in metrics
+    assert kuberay_standin.errors == []
+
+
+def test_operator_restart_mid_sweep_makes_no_second_rayjob(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    first = start_operator()
+    evidence = f"file://{tmp_path}/evidence"
+    apply(kubectl, namespace, sweep_manifest("restarted", evidence), tmp_path)
+    status = cluster.wait_for_phase("restarted", "Running", timeout=60)
+    plan_before = bucket.read_text(f"{status['evidenceURI']}/{layout.PLAN}")
+    first.kill()
+    (rayjob,) = cluster.rayjobs()
+
+    second = start_operator()
+    status = cluster.wait_for_phase("restarted", ("Succeeded", "Failed"), timeout=180)
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    assert [r["metadata"]["uid"] for r in cluster.rayjobs()] == [rayjob["metadata"]["uid"]]
+    assert bucket.read_text(f"{status['evidenceURI']}/{layout.PLAN}") == plan_before  # never rewritten
+    assert cluster.config_map("restarted-best") is not None
+    assert any(r.get("message") == "Handler 'start' succeeded." for r in second.log_records())
+
+
+def test_deleting_a_running_sweep_removes_its_rayjob_and_keeps_its_evidence(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator()
+    apply(kubectl, namespace, sweep_manifest("doomed", f"file://{tmp_path}/evidence"), tmp_path)
+    status = cluster.wait_for_phase("doomed", "Running", timeout=60)
+    (rayjob,) = cluster.rayjobs()
+    kubectl("delete", "tsweep", "doomed", "--wait=true", "--timeout=60s", namespace=namespace)
+    assert cluster.sweep("doomed") is None
+    wait_until(lambda: cluster.rayjob(rayjob["metadata"]["name"]) is None, 60, "the RayJob to be collected")
+    assert bucket.exists(f"{status['evidenceURI']}/{layout.PLAN}")
+    assert cluster.config_map("doomed-best") is None
+
+
+FLAX_TINY_CONFIG: dict[str, Any] = {
+    "model": {"name": "tiny", "max_length": 64},
+    "training": {"per_device_batch_size": 8, "warmup_steps": 2, "max_steps": 12, "report_every_steps": 4},
+    "data": {"train_size": 256, "eval_size": 8},
+    "eval": {"max_generation_steps": 16},
+}
+
+
+def test_flax_lm_tiny_sweep_promotes(
+    start_operator: StartOperator,
+    kuberay_standin: KubeRayStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator()
+    manifest = sweep_manifest(
+        "flax-sweep",
+        f"file://{tmp_path}/evidence",
+        trainer={"backend": "flax-lm", "baseConfig": FLAX_TINY_CONFIG},
+        searchSpace={"training.learning_rate": {"loguniform": [1.0e-3, 1.0e-2]}},
+        trials={"count": 2, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 300},
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    status = cluster.wait_for_phase("flax-sweep", ("Succeeded", "Failed"), timeout=240)
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    assert status["trials"]["succeeded"] == 2
+    config_map = cluster.config_map("flax-sweep-best")
+    assert config_map is not None
+    best_params = json.loads(config_map.data["best_params.json"])
+    assert best_params["backend"] == "flax-lm" and best_params["trial_id"] == status["bestTrial"]["id"]
+    assert 0.0 <= status["bestTrial"]["primaryScore"] <= 1.0
+    assert yaml.safe_load(config_map.data["best_config.yaml"])["training"]["max_steps"] == 12

@@ -1,0 +1,272 @@
+"""TuningSweep manifests for the spec tests: one good base, good variants, and bad ones that each
+have exactly one problem (so the API server, which skips CEL rules once the schema fails, reports
+that one too)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from tunesweep_evidence.spec import API_VERSION, KIND
+
+BASE: dict[str, Any] = {
+    "apiVersion": API_VERSION,
+    "kind": KIND,
+    "metadata": {"name": "spec-test"},
+    "spec": {
+        "trainer": {"backend": "mock", "baseConfig": {"training": {"max_steps": 100}}},
+        "searchSpace": {
+            "training.learning_rate": {"loguniform": [1.0e-4, 1.0e-2]},
+            "training.per_device_batch_size": {"choice": [16, 32]},
+        },
+        "trials": {"count": 4, "parallel": 2},
+        "evidence": {"uri": "s3://bucket/prefix"},
+    },
+}
+
+DROP = object()
+"""An edit value that removes the key."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    at: str
+    """Dotted path of the mapping to change (segments never hold dots; keys that do go in `values`)."""
+    values: dict[str, Any]
+
+
+def at(path: str, **values: Any) -> Edit:
+    return Edit(path, values)
+
+
+def with_edits(*edits: Edit) -> dict[str, Any]:
+    manifest = copy.deepcopy(BASE)
+    for edit in edits:
+        node = manifest
+        for key in edit.at.split("."):
+            node = node.setdefault(key, {})
+        for key, value in edit.values.items():
+            if value is DROP:
+                node.pop(key, None)
+            else:
+                node[key] = value
+    return manifest
+
+
+SAME = "<the same message>"
+
+
+@dataclass(frozen=True)
+class Bad:
+    id: str
+    edits: tuple[Edit, ...]
+    path: str
+    """The problem's field path, as `tunesweep validate` prints it."""
+    message: str
+    """Part of the problem's message."""
+    server: str | None
+    """Part of the API server's refusal (SAME: `message`); None when only Python can tell."""
+
+    def manifest(self) -> dict[str, Any]:
+        return with_edits(*self.edits)
+
+    def server_message(self) -> str | None:
+        return self.message if self.server == SAME else self.server
+
+
+def bad(id: str, edits: Edit | tuple[Edit, ...], path: str, message: str, server: str | None) -> Bad:
+    return Bad(id, edits if isinstance(edits, tuple) else (edits,), path, message, server)
+
+
+LR = 'spec.searchSpace["training.learning_rate"]'
+DECAY = "training.weight_decay"
+SPACE = "spec.searchSpace"
+ONE_OF = "give exactly one distribution"
+
+BAD: list[Bad] = [
+    # search space: distributions
+    bad("loguniform-low-zero", at(SPACE, **{"training.learning_rate": {"loguniform": [0, 1.0e-2]}}),
+        f"{LR}.loguniform", "loguniform needs [low, high] with 0 < low < high", SAME),
+    bad("loguniform-reversed", at(SPACE, **{"training.learning_rate": {"loguniform": [1.0e-2, 1.0e-4]}}),
+        f"{LR}.loguniform", "0 < low < high", SAME),
+    bad("loguniform-three-bounds", at(SPACE, **{"training.learning_rate": {"loguniform": [1.0e-4, 1.0e-3, 1.0e-2]}}),
+        f"{LR}.loguniform", "List should have at most 2 items", "must have at most 2 items"),
+    bad("uniform-reversed", at(SPACE, **{DECAY: {"uniform": [0.1, 0.0]}}),
+        f'{SPACE}["{DECAY}"].uniform', "uniform needs [low, high] with low < high", SAME),
+    bad("randint-empty-range", at(SPACE, **{"training.warmup_steps": {"randint": [10, 10]}}),
+        f'{SPACE}["training.warmup_steps"].randint', "randint needs [low, high) with low < high", SAME),
+    bad("randint-floats", at(SPACE, **{"training.warmup_steps": {"randint": [1.5, 10]}}),
+        f'{SPACE}["training.warmup_steps"].randint[0]', "valid integer", "must be of type integer"),
+    bad("two-distributions", at(SPACE, **{DECAY: {"uniform": [0.0, 0.1], "choice": [0.1]}}),
+        f'{SPACE}["{DECAY}"]', ONE_OF, "must have at most 1 item"),
+    bad("no-distribution", at(SPACE, **{DECAY: {}}),
+        f'{SPACE}["{DECAY}"]', ONE_OF, "should have at least 1 properties"),
+    bad("unknown-distribution", at(SPACE, **{DECAY: {"normal": [0.0, 0.1]}}),
+        f'{SPACE}["{DECAY}"].normal', "unknown field; known fields: loguniform, uniform, randint, choice, grid",
+        'unknown field "spec.searchSpace.training.weight_decay.normal"'),
+    bad("choice-empty", at(SPACE, **{DECAY: {"choice": []}}),
+        f'{SPACE}["{DECAY}"].choice', "List should have at least 1 item", "should have at least 1 items"),
+    bad("choice-too-many", at(SPACE, **{"training.max_steps": {"choice": list(range(1, 66))}}),
+        f'{SPACE}["training.max_steps"].choice', "List should have at most 64 items", "must have at most 64 items"),
+    bad("grid-empty", at(SPACE, **{DECAY: {"grid": []}}),
+        f'{SPACE}["{DECAY}"].grid', "List should have at least 1 item", "should have at least 1 items"),
+    bad("grid-duplicates", at(SPACE, **{"training.max_steps": {"grid": [100, 200, 100.0]}}),
+        f'{SPACE}["training.max_steps"].grid', "grid values must be distinct", None),
+    bad("search-space-empty", at("spec", searchSpace={}),
+        SPACE, "Dictionary should have at least 1 item", "should have at least 1 properties"),
+    bad("search-space-missing", at("spec", searchSpace=DROP), SPACE, "Field required", "Required value"),
+    bad("search-space-too-big", at("spec", searchSpace={f"model.x{i}": {"choice": [1]} for i in range(33)}),
+        SPACE, "Dictionary should have at most 32 items", "must have at most 32 items"),
+    # search space against the training config (Python only)
+    bad("unknown-path", at(SPACE, **{"training.lr": {"choice": [0.1]}}),
+        '{SPACE}["training.lr"]'.format(SPACE=SPACE),
+        "unknown path; known keys under training: learning_rate, per_device_batch_size", None),
+    bad("unknown-section", at(SPACE, **{"optimizer.lr": {"choice": [0.1]}}),
+        f'{SPACE}["optimizer.lr"]', "unknown path; known keys under baseConfig: model, training, data, eval", None),
+    bad("path-below-a-value", at(SPACE, **{"training.max_steps.x": {"choice": [1]}}),
+        f'{SPACE}["training.max_steps.x"]', "training.max_steps is a value, not a section", None),
+    bad("choice-string-for-int", at(SPACE, **{"training.per_device_batch_size": {"choice": ["16", 32]}}),
+        f'{SPACE}["training.per_device_batch_size"].choice[0]',
+        '"16" is not a valid training.per_device_batch_size: Input should be a valid integer', None),
+    bad("choice-bool-for-int", at(SPACE, **{"training.warmup_steps": {"choice": [5, True]}}),
+        f'{SPACE}["training.warmup_steps"].choice[1]', "true is not a valid training.warmup_steps", None),
+    bad("grid-number-for-string", at(SPACE, **{"model.name": {"grid": ["tiny", 7]}}),
+        f'{SPACE}["model.name"].grid[1]', "7 is not a valid model.name: Input should be a valid string", None),
+    bad("uniform-for-int", at(SPACE, **{"training.max_steps": {"uniform": [50, 100]}}),
+        f'{SPACE}["training.max_steps"].uniform',
+        "uniform samples floats, but training.max_steps takes integers: use randint or choice", None),
+    bad("loguniform-for-string", at(SPACE, **{"data.train": {"loguniform": [1.0, 2.0]}}),
+        f'{SPACE}["data.train"].loguniform', "loguniform samples numbers, but data.train does not take them", None),
+    # baseConfig against the training config (Python only)
+    bad("base-config-unknown-key", at("spec.trainer.baseConfig.training", lr=0.1),
+        "spec.trainer.baseConfig.training.lr", "unknown key; known keys under training: learning_rate", None),
+    bad("base-config-wrong-type", at("spec.trainer.baseConfig.training", max_steps="many"),
+        "spec.trainer.baseConfig.training.max_steps", "Input should be a valid integer", None),
+    bad("base-config-out-of-range", at("spec.trainer.baseConfig.training", weight_decay=2.0),
+        "spec.trainer.baseConfig.training.weight_decay", "Input should be less than or equal to 1", None),
+    # trainer, objective, algorithm, early stopping
+    bad("backend-unknown", at("spec.trainer", backend="pytorch"),
+        "spec.trainer.backend", "Input should be 'flax-lm' or 'mock'", 'Unsupported value: "pytorch"'),
+    bad("mode-unknown", at("spec", mode="fast"),
+        "spec.mode", "Input should be 'production' or 'smoke'", 'Unsupported value: "fast"'),
+    bad("objective-metric-empty", at("spec.objective", metric=""),
+        "spec.objective.metric", "String should have at least 1 character", "should be at least 1 chars long"),
+    bad("objective-mode-unknown", at("spec.objective", mode="maximize"),
+        "spec.objective.mode", "Input should be 'max' or 'min'", 'Unsupported value: "maximize"'),
+    bad("algorithm-unknown", at("spec.algorithm", name="bayes"),
+        "spec.algorithm.name", "Input should be 'random', 'grid' or 'tpe'", 'Unsupported value: "bayes"'),
+    bad("algorithm-seed-negative", at("spec.algorithm", seed=-1),
+        "spec.algorithm.seed", "greater than or equal to 0", "should be greater than or equal to 0"),
+    bad("grid-with-loguniform", at("spec.algorithm", name="grid"),
+        SPACE, "algorithm grid enumerates values: every searchSpace entry must use grid or choice", SAME),
+    bad("tpe-with-grid", (at("spec.algorithm", name="tpe"), at(SPACE, **{DECAY: {"grid": [0.0, 0.1]}})),
+        SPACE, "algorithm tpe (Optuna) cannot enumerate a grid", None),
+    bad("asha-reduction-factor-one", at("spec.earlyStopping", name="asha", reductionFactor=1),
+        "spec.earlyStopping.reductionFactor", "greater than or equal to 2", "should be greater than or equal to 2"),
+    bad("asha-grace-period-zero", at("spec.earlyStopping", name="asha", gracePeriod=0),
+        "spec.earlyStopping.gracePeriod", "greater than or equal to 1", "should be greater than or equal to 1"),
+    bad("early-stopping-unknown", at("spec.earlyStopping", name="median"),
+        "spec.earlyStopping.name", "Input should be 'none' or 'asha'", 'Unsupported value: "median"'),
+    # trials
+    bad("parallel-above-count", at("spec.trials", count=2, parallel=3),
+        "spec.trials.parallel", "trials.parallel must be at most trials.count", SAME),
+    bad("count-zero", at("spec.trials", count=0),
+        "spec.trials.count", "greater than or equal to 1", "should be greater than or equal to 1"),
+    bad("timeout-zero", at("spec.trials", timeoutSeconds=0),
+        "spec.trials.timeoutSeconds", "greater than or equal to 1", "should be greater than or equal to 1"),
+    bad("misspelt-field", at("spec.trials", paralel=3),
+        "spec.trials.paralel", "unknown field; known fields: count, parallel, maxFailed, timeoutSeconds",
+        'unknown field "spec.trials.paralel"'),
+    # resources
+    bad("gpu-without-count", at("spec.resources.perTrial", accelerator="nvidia.com/gpu"),
+        "spec.resources.perTrial.count", "count must be 0 when accelerator is none, and at least 1 otherwise", SAME),
+    bad("count-without-accelerator", at("spec.resources.perTrial", count=2),
+        "spec.resources.perTrial.count", "count must be 0 when accelerator is none", SAME),
+    bad("accelerator-unknown", at("spec.resources.perTrial", accelerator="amd.com/gpu", count=1),
+        "spec.resources.perTrial.accelerator", "Input should be 'none', 'nvidia.com/gpu' or 'google.com/tpu'",
+        'Unsupported value: "amd.com/gpu"'),
+    bad("tpu-missing", at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),
+        "spec.resources.tpu", "tpu (acceleratorType, topology) is required when perTrial.accelerator is google.com/tpu",
+        SAME),
+    bad("tpu-without-tpu-accelerator", at("spec.resources", tpu={"acceleratorType": "tpu-v6e-slice", "topology": "2x2"}),
+        "spec.resources.tpu", "tpu is only used with perTrial.accelerator google.com/tpu", SAME),
+    bad("tpu-topology-malformed", (
+        at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),
+        at("spec.resources", tpu={"acceleratorType": "tpu-v6e-slice", "topology": "2by2"})),
+        "spec.resources.tpu.topology", "String should match pattern", "should match"),
+    bad("tpu-accelerator-type-missing", (
+        at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),
+        at("spec.resources", tpu={"topology": "2x2"})),
+        "spec.resources.tpu.acceleratorType", "Field required", "Required value"),
+    bad("cpu-zero", at("spec.resources.perTrial", cpu="0"),
+        "spec.resources.perTrial.cpu", "cpu must be a positive Kubernetes quantity, e.g. 4 or 500m", SAME),
+    bad("memory-zero", at("spec.resources.perTrial", memory="0Gi"),
+        "spec.resources.perTrial.memory", "memory must be a positive Kubernetes quantity, e.g. 16Gi", SAME),
+    bad("memory-not-a-quantity", at("spec.resources.perTrial", memory="lots"),
+        "spec.resources.perTrial.memory", "memory must be a positive Kubernetes quantity", SAME),
+    bad("cpu-negative", at("spec.resources.perTrial", cpu=-1),
+        "spec.resources.perTrial.cpu", "cpu must be a positive Kubernetes quantity", SAME),
+    bad("queue-name-invalid", at("spec.resources", queueName="Team_A"),
+        "spec.resources.queueName", "must be a DNS-1123 label", "should match"),
+    bad("workers-negative", at("spec.resources.workers", replicas=-1),
+        "spec.resources.workers.replicas", "greater than or equal to 0", "should be greater than or equal to 0"),
+    bad("toleration-operator-unknown", at("spec.resources.workers", tolerations=[{"key": "a", "operator": "Maybe"}]),
+        "spec.resources.workers.tolerations[0].operator", "Input should be 'Exists' or 'Equal'",
+        'Unsupported value: "Maybe"'),
+    bad("node-selector-not-string", at("spec.resources.workers", nodeSelector={"pool": 3}),
+        'spec.resources.workers.nodeSelector.pool', "Input should be a valid string", "must be of type string"),
+    # evidence and promotion
+    bad("evidence-http", at("spec.evidence", uri="http://bucket/prefix"),
+        "spec.evidence.uri", "uri must be file:///<absolute folder>, s3://<bucket>[/prefix] or gs://<bucket>[/prefix]",
+        SAME),
+    bad("evidence-no-bucket", at("spec.evidence", uri="s3:///prefix"), "spec.evidence.uri", "uri must be", SAME),
+    bad("evidence-relative-file", at("spec.evidence", uri="file://evidence"), "spec.evidence.uri", "uri must be", SAME),
+    bad("credentials-for-file", at("spec.evidence", uri="file:///tmp/evidence", credentialsSecret="creds"),
+        "spec.evidence.credentialsSecret", "credentialsSecret is only used with s3:// or gs:// uris", SAME),
+    bad("credentials-name-invalid", at("spec.evidence", credentialsSecret="Bad_Name"),
+        "spec.evidence.credentialsSecret", "must be a DNS-1123 subdomain", "should match"),
+    bad("min-score-above-one", at("spec.promotion", minScore=1.5),
+        "spec.promotion.minScore", "promotion.minScore must be in 0..1 when objective.metric is primary_score", SAME),
+    bad("config-map-name-invalid", at("spec.promotion", configMapName="Best!"),
+        "spec.promotion.configMapName", "must be a DNS-1123 subdomain", "should match"),
+    bad("ttl-negative", at("spec", ttlSecondsAfterFinished=-1),
+        "spec.ttlSecondsAfterFinished", "greater than or equal to 0", "should be greater than or equal to 0"),
+]
+
+GOOD: dict[str, tuple[Edit, ...]] = {
+    "base": (),
+    "gpu": (at("spec.resources.perTrial", accelerator="nvidia.com/gpu", count=1, cpu=4, memory="16Gi"),),
+    "tpu": (
+        at("spec.resources.perTrial", accelerator="google.com/tpu", count=4, cpu="8", memory="64Gi"),
+        at("spec.resources", tpu={"acceleratorType": "tpu-v6e-slice", "topology": "2x2"}, queueName="team-a"),
+        at("spec.resources.workers", nodeSelector={"cloud.google.com/gke-spot": "true"},
+           tolerations=[{"key": "google.com/tpu", "operator": "Exists", "effect": "NoSchedule"}]),
+    ),
+    "grid-more-parallel-than-count": (
+        at("spec.algorithm", name="grid"),
+        at("spec", searchSpace={"training.max_steps": {"grid": [50, 100, 200]}, "model.max_length": {"choice": [32, 64]}}),
+        at("spec.trials", count=1, parallel=3),
+    ),
+    "tpe-asha": (
+        at("spec.algorithm", name="tpe", seed=7),
+        at("spec.earlyStopping", name="asha", gracePeriod=2, reductionFactor=2),
+    ),
+    "every-distribution": (
+        at("spec.searchSpace", **{
+            DECAY: {"uniform": [0, 0.1]},
+            "training.warmup_steps": {"randint": [0, 20]},
+            "model.lora.rank": {"grid": [4, 8]},
+            "model.lora": {"choice": [None, {"rank": 8}]},
+            "data.train": {"choice": ["builtin:arithmetic"]},
+        }),
+    ),
+    "gs-with-credentials": (at("spec.evidence", uri="gs://my-bucket", credentialsSecret="gcs-key"),),
+    "evidence-default": (at("spec", evidence=DROP),),
+    "file-evidence": (at("spec.evidence", uri="file:///tmp/tunesweep-evidence"),),
+    "min-score-of-another-metric": (at("spec.objective", metric="loss", mode="min"), at("spec.promotion", minScore=5.0)),
+    "smoke-with-promotion": (at("spec", mode="smoke", ttlSecondsAfterFinished=0),
+                             at("spec.promotion", configMapName="best.config", minScore=0.5)),
+    "explicit-nulls": (at("spec.searchSpace", **{DECAY: {"uniform": [0.0, 0.1], "choice": None}}),
+                       at("spec.resources", tpu=None)),
+}

@@ -1,0 +1,71 @@
+"""Small TuningSweeps for the sweep tests: the mock backend unless a test says otherwise."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import Plan, RunManifest, SweepSummary
+from tunesweep_evidence.spec import TuningSweep
+from tunesweep_trainer.sweep import plan as plans
+
+MOCK_BASE_CONFIG: dict[str, Any] = {
+    "model": {"name": "tiny", "max_length": 64},
+    "training": {
+        "learning_rate": 1.0e-3,
+        "per_device_batch_size": 8,
+        "weight_decay": 0.0,
+        "warmup_steps": 5,
+        "max_steps": 60,
+        "seed": 0,
+        "report_every_steps": 10,
+    },
+    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "eval_size": 20},
+}
+INVALID_WEIGHT_DECAY = 2.0
+"""Above TrainingConfig's limit (1.0): run_trial refuses the config, so the trial fails."""
+
+
+def sweep_manifest(name: str = "test-sweep", **spec: Any) -> dict[str, Any]:
+    """A TuningSweep manifest; `spec` entries replace the defaults' top-level spec fields."""
+    base: dict[str, Any] = {
+        "mode": "production",
+        "trainer": {"backend": "mock", "baseConfig": copy.deepcopy(MOCK_BASE_CONFIG)},
+        "searchSpace": {"training.learning_rate": {"loguniform": [1.0e-4, 1.0e-2]}},
+        "objective": {"metric": "primary_score", "mode": "max"},
+        "algorithm": {"name": "random", "seed": 0},
+        "trials": {"count": 2, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 120},
+        "resources": {"perTrial": {"cpu": "1"}},
+        "evidence": {"uri": "file:///unused-in-tests"},
+    }
+    return {
+        "apiVersion": "tunesweep.dev/v1alpha1",
+        "kind": "TuningSweep",
+        "metadata": {"name": name},
+        "spec": base | spec,
+    }
+
+
+def frozen_plan(out_dir: Path, manifest: dict[str, Any]) -> Plan:
+    """The plan an operator would write, frozen into `out_dir` (the sweep's evidence folder)."""
+    sweep = TuningSweep.model_validate(manifest)
+    plan = plans.freeze(sweep, uid=str(uuid.uuid4()), namespace="tests", evidence_uri=str(out_dir))
+    plans.write(plan)
+    return plan
+
+
+def manifests(out_dir: Path) -> dict[str, RunManifest]:
+    root = str(out_dir)
+    return {
+        trial_id: bucket.read_document(
+            layout.join(root, "trials", trial_id, layout.RUN_MANIFEST), RunManifest
+        )
+        for trial_id in bucket.list_dir(layout.join(root, "trials"))
+    }
+
+
+def sweep_summary(out_dir: Path) -> SweepSummary:
+    return bucket.read_document(layout.join(str(out_dir), layout.SWEEP_SUMMARY), SweepSummary)

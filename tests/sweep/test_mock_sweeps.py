@@ -1,0 +1,186 @@
+"""Mock-backend sweeps through the real driver on the session's local Ray: every algorithm, ASHA,
+failing and timed-out trials against maxFailed, and production vs smoke without any score."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.promotion import fold_params
+from tunesweep_evidence.verify import verify
+from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_SUCCEEDED, drive
+
+from tests.sweep.sweeps import INVALID_WEIGHT_DECAY, frozen_plan, manifests, sweep_manifest, sweep_summary
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+
+
+def assert_verified(out: Path) -> None:
+    report = verify(str(out))
+    assert report.ok, report.problems
+
+
+def test_random_sweep_records_every_trial_and_promotes_the_best(tmp_path: Path) -> None:
+    manifest = sweep_manifest(
+        searchSpace={
+            "training.learning_rate": {"loguniform": [1.0e-4, 1.0e-2]},
+            "training.per_device_batch_size": {"choice": [4, 8]},
+            "training.warmup_steps": {"randint": [0, 10]},
+        },
+        trials={"count": 4, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 120},
+    )
+    plan = frozen_plan(tmp_path, manifest)
+    result = drive(plan)
+
+    assert result.exit_code == EXIT_SUCCEEDED
+    summary = sweep_summary(tmp_path)
+    assert summary.status == "succeeded" and summary.reason == ""
+    assert [r.status for r in summary.trials] == ["succeeded"] * 4
+    runs = manifests(tmp_path)
+    assert set(runs) == {r.trial_id for r in summary.trials}
+    for trial_id, run in runs.items():
+        assert (run.tuning_job_id, run.trial_id, run.status) == (plan.sweep.uid, trial_id, "succeeded")
+        assert (
+            run.config["training"] | fold_params(plan.spec["trainer"]["baseConfig"], run.params)["training"]
+            == run.config["training"]
+        )
+    best = max(summary.trials, key=lambda r: r.primary_score or -1.0)
+    assert summary.best_trial is not None and summary.best_trial.trial_id == best.trial_id
+    assert result.promotion is not None and result.promotion.best.trial_id == best.trial_id
+    assert bucket.exists(layout.join(str(tmp_path), layout.BEST_CONFIG))
+    report = (tmp_path / layout.REPORT).read_text()
+    assert best.trial_id in report and "report-param-training.learning_rate.png" in report
+    assert (tmp_path / "report-param-training.learning_rate.png").stat().st_size > 1000
+    assert_verified(tmp_path)
+
+
+def test_grid_sweep_runs_each_combination_count_times(tmp_path: Path) -> None:
+    manifest = sweep_manifest(
+        algorithm={"name": "grid", "seed": 0},
+        searchSpace={
+            "training.learning_rate": {"grid": [1.0e-3, 3.0e-3]},
+            "training.per_device_batch_size": {"choice": [4, 8]},
+        },
+        trials={"count": 1, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 120},
+    )
+    assert drive(frozen_plan(tmp_path, manifest)).exit_code == EXIT_SUCCEEDED
+    seen = sorted(
+        (r.params["training.learning_rate"], r.params["training.per_device_batch_size"])
+        for r in sweep_summary(tmp_path).trials
+    )
+    assert seen == sorted(itertools.product([1.0e-3, 3.0e-3], [4, 8]))
+    assert_verified(tmp_path)
+
+
+def test_tpe_sweep_with_optuna(tmp_path: Path) -> None:
+    manifest = sweep_manifest(
+        algorithm={"name": "tpe", "seed": 3},
+        searchSpace={
+            "training.learning_rate": {"loguniform": [1.0e-4, 1.0e-2]},
+            "training.weight_decay": {"uniform": [0.0, 0.1]},
+        },
+        trials={"count": 3, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 120},
+    )
+    assert drive(frozen_plan(tmp_path, manifest)).exit_code == EXIT_SUCCEEDED
+    trials = sweep_summary(tmp_path).trials
+    assert len(trials) == 3 and all(r.status == "succeeded" and r.primary_score is not None for r in trials)
+    assert all(1.0e-4 <= r.params["training.learning_rate"] <= 1.0e-2 for r in trials)
+    assert_verified(tmp_path)
+
+
+def test_asha_stops_poor_trials_on_their_training_loss(tmp_path: Path) -> None:
+    manifest = sweep_manifest(
+        searchSpace={"training.learning_rate": {"loguniform": [1.0e-5, 3.0e-3]}},
+        earlyStopping={"name": "asha", "gracePeriod": 1, "reductionFactor": 2},
+        trials={
+            "count": 6,
+            "parallel": 1,
+            "maxFailed": 0,
+            "timeoutSeconds": 120,
+        },  # sequential: deterministic
+    )
+    assert drive(frozen_plan(tmp_path, manifest)).exit_code == EXIT_SUCCEEDED
+    summary = sweep_summary(tmp_path)
+    stopped = [r for r in summary.trials if r.status == "early_stopped"]
+    finished = [r for r in summary.trials if r.status == "succeeded"]
+    assert stopped and finished and len(stopped) + len(finished) == 6
+    runs = manifests(tmp_path)
+    for record in stopped:
+        assert runs[record.trial_id].status == "early_stopped" and record.primary_score is None
+        assert not bucket.exists(layout.join(str(tmp_path), "trials", record.trial_id, layout.EVAL_SUMMARY))
+        assert record.iterations < max(r.iterations for r in finished)
+    assert summary.best_trial is not None and summary.best_trial.trial_id in {r.trial_id for r in finished}
+    assert_verified(tmp_path)
+
+
+def failing_sweep(
+    count: int, max_failed: int, parallel: int = 1, mode: str = "production"
+) -> dict[str, object]:
+    """Every other trial gets a weight decay run_trial refuses, so it fails; grid order is fixed."""
+    return sweep_manifest(
+        mode=mode,
+        algorithm={"name": "grid", "seed": 0},
+        searchSpace={"training.weight_decay": {"grid": [0.01, INVALID_WEIGHT_DECAY]}},
+        trials={"count": count, "parallel": parallel, "maxFailed": max_failed, "timeoutSeconds": 120},
+    )
+
+
+def test_failed_trials_within_max_failed_are_recorded_and_the_rest_promoted(tmp_path: Path) -> None:
+    assert drive(frozen_plan(tmp_path, failing_sweep(count=1, max_failed=1))).exit_code == EXIT_SUCCEEDED
+    summary = sweep_summary(tmp_path)
+    failed = [r for r in summary.trials if r.status == "failed"]
+    assert len(failed) == 1 and "weight_decay" in (failed[0].error or "")
+    run = manifests(tmp_path)[failed[0].trial_id]
+    assert run.status == "failed" and "weight_decay" in (run.error or "")
+    assert summary.status == "succeeded" and summary.best_trial is not None
+    assert summary.best_trial.params["training.weight_decay"] == 0.01
+    assert_verified(tmp_path)
+
+
+def test_more_failures_than_max_failed_stop_the_sweep(tmp_path: Path) -> None:
+    result = drive(frozen_plan(tmp_path, failing_sweep(count=3, max_failed=1)))
+    assert result.exit_code == EXIT_FAILED
+    summary = sweep_summary(tmp_path)
+    assert summary.status == "failed"
+    assert summary.reason.startswith("TooManyFailedTrials: 2 of ")
+    assert "more than trials.maxFailed=1" in summary.reason
+    assert len(manifests(tmp_path)) < 6, "the sweep should stop before running all six trials"
+    assert not bucket.exists(layout.join(str(tmp_path), layout.BEST_PARAMS))
+    assert_verified(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "exit_code", "status"),
+    [("production", EXIT_FAILED, "failed"), ("smoke", EXIT_SUCCEEDED, "succeeded")],
+)
+def test_a_sweep_without_any_score(tmp_path: Path, mode: str, exit_code: int, status: str) -> None:
+    manifest = sweep_manifest(
+        mode=mode,
+        searchSpace={"training.weight_decay": {"choice": [INVALID_WEIGHT_DECAY]}},
+        trials={"count": 2, "parallel": 2, "maxFailed": 2, "timeoutSeconds": 120},
+    )
+    assert drive(frozen_plan(tmp_path, manifest)).exit_code == exit_code
+    summary = sweep_summary(tmp_path)
+    assert summary.status == status and summary.best_trial is None
+    assert summary.reason.startswith("NoScoredTrial: none of 2 trials has a primary score (2 failed)")
+    assert not bucket.exists(layout.join(str(tmp_path), layout.BEST_PARAMS))
+    assert_verified(tmp_path)
+
+
+def test_a_trial_past_its_timeout_is_ended_and_failed(tmp_path: Path) -> None:
+    slow = sweep_manifest(
+        trainer={
+            "backend": "mock",
+            "baseConfig": {"training": {"max_steps": 1_000_000, "report_every_steps": 1}},
+        },
+        trials={"count": 1, "parallel": 1, "maxFailed": 1, "timeoutSeconds": 3},
+    )
+    assert drive(frozen_plan(tmp_path, slow)).exit_code == EXIT_FAILED  # production: nothing scored
+    (record,) = sweep_summary(tmp_path).trials
+    assert record.status == "failed"
+    assert (record.error or "").startswith("TrialTimeout: still running after trials.timeoutSeconds=3")
+    run = manifests(tmp_path)[record.trial_id]
+    assert run.status == "failed" and run.finished_at is not None
+    assert_verified(tmp_path)

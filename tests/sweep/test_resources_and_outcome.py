@@ -1,0 +1,73 @@
+"""Per-trial resources, the trial results Tune sees, and how a sweep's end is decided (pure)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from tunesweep_evidence.documents import TrialRecord
+from tunesweep_evidence.spec import PerTrialResources
+from tunesweep_trainer.sweep.outcome import conclude
+from tunesweep_trainer.sweep.plan import PlanError
+from tunesweep_trainer.sweep.resources import cpu_quantity, trial_resources
+from tunesweep_trainer.sweep.results import ResultStream
+
+
+@pytest.mark.parametrize(("quantity", "cores"), [("4", 4.0), ("1.5", 1.5), ("500m", 0.5)])
+def test_cpu_quantities(quantity: str, cores: float) -> None:
+    assert cpu_quantity(quantity) == cores
+
+
+@pytest.mark.parametrize("quantity", ["four", "0", "-1"])
+def test_bad_cpu_quantities_are_refused(quantity: str) -> None:
+    with pytest.raises(PlanError, match=r"resources\.perTrial\.cpu"):
+        cpu_quantity(quantity)
+
+
+def test_trial_resources_per_accelerator() -> None:
+    gpu = PerTrialResources.model_validate({"accelerator": "nvidia.com/gpu", "count": 1, "cpu": "4"})
+    tpu = PerTrialResources.model_validate({"accelerator": "google.com/tpu", "count": 4, "cpu": "8"})
+    assert trial_resources(gpu) == {"cpu": 4.0, "gpu": 1.0}
+    assert trial_resources(tpu) == {"cpu": 8.0, "TPU": 4.0}
+    assert trial_resources(gpu, max_cpu=1.0, accelerators=False) == {"cpu": 1.0}
+
+
+def test_every_result_carries_both_metrics() -> None:
+    stream = ResultStream("primary_score")
+    first = stream.result({"step": 10, "loss": 2.5, "learning_rate": 1e-3})
+    assert first["loss"] == 2.5 and math.isnan(first["primary_score"])
+    unknown_loss = stream.result({"step": 20, "loss": None})
+    assert math.isnan(unknown_loss["loss"])
+    stream.result({"step": 30, "loss": 1.5})
+    final = stream.result({"step": 30, "primary_score": 0.75})
+    assert final["primary_score"] == 0.75 and final["loss"] == 1.5  # the last loss is carried to the end
+
+
+def record(trial_id: str, status: str, score: float | None = None, error: str | None = None) -> TrialRecord:
+    return TrialRecord(trial_id=trial_id, status=status, primary_score=score, error=error)  # type: ignore[arg-type]
+
+
+def test_a_scored_trial_makes_a_successful_sweep() -> None:
+    outcome = conclude(
+        [record("a", "succeeded", 0.5), record("b", "failed", error="boom")], mode="production", max_failed=1
+    )
+    assert (outcome.status, outcome.reason, outcome.promote) == ("succeeded", "", True)
+
+
+def test_more_failures_than_tolerated_fail_the_sweep() -> None:
+    records = [record("a", "succeeded", 0.5), record("b", "failed", error="boom"), record("c", "failed")]
+    outcome = conclude(records, mode="production", max_failed=1)
+    assert outcome.status == "failed" and not outcome.promote
+    assert outcome.reason.startswith(
+        "TooManyFailedTrials: 2 of 3 trials failed, more than trials.maxFailed=1"
+    )
+    assert "trial b: boom" in outcome.reason
+
+
+@pytest.mark.parametrize(("mode", "status"), [("production", "failed"), ("smoke", "succeeded")])
+def test_no_scored_trial(mode: str, status: str) -> None:
+    records: list[Any] = [record("a", "failed", error="boom"), record("b", "early_stopped")]
+    outcome = conclude(records, mode=mode, max_failed=5)
+    assert outcome.status == status
+    assert outcome.reason.startswith("NoScoredTrial: none of 2 trials has a primary score (1 failed)")

@@ -1,0 +1,51 @@
+"""Test support: write a Gemma (Tunix module layout) as a Hugging Face-layout safetensors checkpoint,
+the inverse of the mapping Tunix's loader applies (`tunix.models.gemma.params_safetensors`), so the
+tests can reload a model they saved through the trainer's real loading path."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from flax import nnx
+from safetensors.numpy import save_file
+
+
+def save(model: nnx.Module, folder: str) -> None:
+    tensors: dict[str, np.ndarray] = {}
+    for path, variable in nnx.state(model, nnx.Param).flat_state():
+        tensors.update(_hf_tensors(tuple(path), np.asarray(variable.get_value())))
+    os.makedirs(folder, exist_ok=True)
+    save_file(tensors, os.path.join(folder, "model.safetensors"))
+
+
+def _hf_tensors(path: tuple, value: np.ndarray) -> dict[str, np.ndarray]:
+    if path == ("embedder", "input_embedding"):
+        return {"model.embed_tokens.weight": value}
+    if path == ("final_norm", "scale"):
+        return {"model.norm.weight": value}
+    _, layer, *rest = path
+    prefix = f"model.layers.{layer}"
+    match rest:
+        case ["attn", "q_einsum", "w"]:  # [heads, embed, head_dim]
+            return {f"{prefix}.self_attn.q_proj.weight": _projection(value)}
+        case ["attn", "kv_einsum", "w"]:  # [2, kv_heads, embed, head_dim]
+            return {
+                f"{prefix}.self_attn.k_proj.weight": _projection(value[0]),
+                f"{prefix}.self_attn.v_proj.weight": _projection(value[1]),
+            }
+        case ["attn", "attn_vec_einsum", "w"]:  # [heads, head_dim, embed]
+            return {f"{prefix}.self_attn.o_proj.weight": value.reshape(-1, value.shape[-1]).T}
+        case ["mlp", name, "kernel"]:
+            return {f"{prefix}.mlp.{name}.weight": value.T}
+        case ["pre_attention_norm", "scale"]:
+            return {f"{prefix}.input_layernorm.weight": value}
+        case ["pre_ffw_norm", "scale"]:
+            return {f"{prefix}.pre_feedforward_layernorm.weight": value}
+    raise ValueError(f"no Hugging Face name for {path}")
+
+
+def _projection(value: np.ndarray) -> np.ndarray:
+    """[heads, embed, head_dim] -> torch's [heads * head_dim, embed]."""
+    heads, embed, head_dim = value.shape
+    return value.transpose(1, 0, 2).reshape(embed, heads * head_dim).T

@@ -1,0 +1,120 @@
+"""Checkpoint loading through the real path: safetensors in Hugging Face layout (+ tokenizer.model)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sentencepiece as spm
+from flax import nnx
+from tunesweep_evidence import bucket
+from tunesweep_evidence.training_config import ModelConfig
+from tunesweep_trainer.data import arithmetic
+from tunesweep_trainer.flax_lm import checkpoint, evaluation, models
+from tunix.models.gemma import model as gemma_lib
+
+from tests.trainer import hf_checkpoint
+
+PROMPTS = [f"{arithmetic.record(a, b).prompt}\n" for a, b in ((39, 79), (12, 10), (55, 44), (90, 18))]
+
+
+def _params(model: nnx.Module) -> dict[Any, np.ndarray]:
+    return {path: np.array(v.get_value()) for path, v in nnx.state(model, nnx.Param).flat_state()}
+
+
+def _same_params(left: nnx.Module, right: nnx.Module) -> bool:
+    a, b = _params(left), _params(right)
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def _generate(model: nnx.Module, tokenizer: Any) -> list[str]:
+    return evaluation.generate(model, tokenizer, PROMPTS, max_generation_steps=24, batch_size=4)
+
+
+def test_saved_tiny_model_reloads_and_evaluates_the_same(tmp_path: Path) -> None:
+    original, tokenizer = models.build(ModelConfig(), seed=7)
+    hf_checkpoint.save(original, str(tmp_path / "ckpt"))
+    reloaded, _ = models.build(ModelConfig(checkpoint=f"file://{tmp_path / 'ckpt'}"), seed=0)
+    assert _same_params(original, reloaded)
+    assert not _same_params(original, models.build(ModelConfig(), seed=0)[0])  # the seed matters
+    assert _generate(reloaded, tokenizer) == _generate(original, tokenizer)
+
+
+def test_named_gemma_loads_weights_and_sentencepiece_tokenizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real Gemma's weights cannot be downloaded here: the same loading path runs on a Gemma of the
+    # tiny preset's shape, its vocabulary a SentencePiece model trained on the spot.
+    folder = tmp_path / "gemma-2b-it"
+    folder.mkdir()
+    vocab = _train_sentencepiece(folder / "tokenizer.model")
+    architecture = dataclasses.replace(models.tiny_config(), num_embed=vocab)
+    monkeypatch.setattr(models, "architecture_config", lambda name, dtype: architecture)
+    original = gemma_lib.Gemma(architecture, rngs=nnx.Rngs(params=3))
+    hf_checkpoint.save(original, str(folder))
+
+    loaded, tokenizer = models.build(ModelConfig(name="gemma-2b-it", checkpoint=str(folder)), seed=0)
+    assert _same_params(original, loaded)
+    assert (tokenizer.bos_id(), tokenizer.eos_id(), tokenizer.pad_id()) == (2, 1, 0)
+    assert tokenizer.decode(tokenizer.encode("Q: 39+79=?")) == "Q: 39+79=?"
+    assert _generate(loaded, tokenizer) == _generate(original, tokenizer)
+
+
+def test_bucket_checkpoint_is_copied_once_into_the_local_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "bucket" / "ckpt"
+    hf_checkpoint.save(models.random_tiny(seed=1), str(source))
+    (source / "notes.txt").write_text("not part of a checkpoint")
+    # Treat the folder like an object store: no local path, so the files are fetched.
+    monkeypatch.setattr(bucket, "local_path", lambda uri: None)
+    monkeypatch.setenv(checkpoint.CACHE_ENV, str(tmp_path / "cache"))
+    local = checkpoint.local_folder(str(source))
+    assert Path(local).parent == tmp_path / "cache"
+    assert sorted(p.name for p in Path(local).iterdir()) == [".complete", "model.safetensors"]
+    (source / "model.safetensors").unlink()
+    assert checkpoint.local_folder(str(source)) == local  # the second trial reads the cache
+
+
+def test_checkpoint_errors_say_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(checkpoint.CheckpointError, match="no such folder"):
+        checkpoint.local_folder(str(tmp_path / "absent"))
+    with pytest.raises(checkpoint.CheckpointError, match=r"no \*.safetensors weights"):
+        checkpoint.local_folder(str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("name", "layers"), [("gemma-2b-it", 18), ("gemma-2-2b-it", 26), ("gemma-3-1b-it", 26)]
+)
+def test_gemma_names_resolve_to_tunix_architectures(name: str, layers: int) -> None:
+    import jax.numpy as jnp
+
+    assert models.architecture_config(name, jnp.bfloat16).num_layers == layers
+
+
+def test_unknown_model_name_is_a_clear_error() -> None:
+    import jax.numpy as jnp
+
+    with pytest.raises(ValueError, match="'gemma-5-xl' is not a known Gemma"):
+        models.architecture_config("gemma-5-xl", jnp.float32)
+
+
+def _train_sentencepiece(path: Path) -> int:
+    lines = [f"{r.prompt} {r.trace} ANSWER {r.answer}" for r in arithmetic.splits(0, 2000, 1)[0]]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=64,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        minloglevel=2,
+    )
+    path.write_bytes(model.getvalue())
+    return 64

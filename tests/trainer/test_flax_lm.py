@@ -1,0 +1,116 @@
+"""The flax-lm backend on the tiny preset: real Tunix training and sampling on CPU, in seconds."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from tunesweep_evidence.training_config import LoraConfig, ModelConfig, TrainingSection
+from tunesweep_trainer.data import arithmetic
+from tunesweep_trainer.flax_lm import batches, models, optimizer, training
+from tunesweep_trainer.trial import TrialFailed, TrialIdentity, run_trial
+
+from tests.trainer import evidence_files
+
+SHORT: dict[str, Any] = {
+    "training": {"max_steps": 12, "report_every_steps": 4, "warmup_steps": 2},
+    "data": {"train_size": 256, "eval_size": 8},
+}
+BASE_PARAMS = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
+
+
+def _values(model: nnx.Module, kind: Any) -> dict[Any, np.ndarray]:
+    return {path: np.array(v.get_value()) for path, v in nnx.state(model, kind).flat_state()}
+
+
+def _train(model: nnx.Module, steps: int = 3) -> None:
+    records, _ = arithmetic.splits(seed=0, train_size=64, eval_size=1)
+    encoded = batches.encode(records, models.ByteTokenizer(), "{prompt}\n", 64)
+    section = TrainingSection(max_steps=steps, warmup_steps=0)
+    training.fine_tune(
+        model,
+        batches.training_batches(encoded, 32, 0),
+        models.ByteTokenizer.PAD,
+        section,
+        lambda step, loss: None,
+    )
+
+
+def test_tiny_trial_writes_valid_evidence_and_reproduces(tmp_path: Path, compile_cache_dir: str) -> None:
+    reports: list[dict[str, Any]] = []
+    identity = TrialIdentity(tuning_job_id="sweep-uid", trial_id="t0", image="trainer:dev")
+    first = run_trial("flax-lm", SHORT, str(tmp_path / "a"), identity=identity, report=reports.append)
+    second = run_trial("flax-lm", copy.deepcopy(SHORT), str(tmp_path / "b"))
+
+    manifest, lines, summary = evidence_files.read(tmp_path / "a")
+    assert manifest.status == "succeeded" and manifest.error is None
+    assert (manifest.backend, manifest.trial_id, manifest.image) == ("flax-lm", "t0", "trainer:dev")
+    assert manifest.host.accelerator.platform == "cpu" and "jax" in manifest.versions
+    assert manifest.config["training"]["max_steps"] == 12 and manifest.seed == 0
+    assert summary is not None and summary.n_examples == 8 and summary.judge.name == "answer-exact-match"
+    assert summary.primary_score == first.primary_score
+    assert all(0.0 <= row.metrics["answer_correctness"] <= 1.0 for row in summary.rows)
+    assert [line.step for line in lines] == [4, 8, 12]
+    assert all(line.loss is not None and 0 < line.loss < 10 for line in lines)
+
+    assert [r["step"] for r in reports] == [4, 8, 12]
+    assert {"loss", "learning_rate", "elapsed_s"} <= reports[0].keys()
+    assert reports[-1]["primary_score"] == first.primary_score and first.steps_done == 12
+
+    # same config and seed: the same losses, predictions and score
+    _, other_lines, other_summary = evidence_files.read(tmp_path / "b")
+    assert other_summary is not None
+    assert [line.loss for line in other_lines] == [line.loss for line in lines]
+    assert [row.prediction for row in other_summary.rows] == [row.prediction for row in summary.rows]
+    assert second.primary_score == first.primary_score
+    assert any("train_step" in name for name in os.listdir(compile_cache_dir))
+
+
+def test_lora_trial_runs_and_updates_only_the_adapters(tmp_path: Path) -> None:
+    config = copy.deepcopy(SHORT)
+    config["model"] = {"lora": {"rank": 2, "alpha": 4.0}}
+    outcome = run_trial("flax-lm", config, str(tmp_path))
+    manifest, _, _ = evidence_files.read(tmp_path)
+    assert manifest.status == "succeeded" and manifest.config["model"]["lora"]["rank"] == 2
+    assert outcome.steps_done == 12
+
+    model, _ = models.build(ModelConfig(lora=LoraConfig(rank=2)), seed=0)
+    base, adapters = _values(model, BASE_PARAMS), _values(model, nnx.LoRAParam)
+    _train(model)
+    assert all(np.array_equal(value, _values(model, BASE_PARAMS)[path]) for path, value in base.items())
+    changed = [
+        path
+        for path, value in _values(model, nnx.LoRAParam).items()
+        if not np.array_equal(value, adapters[path])
+    ]
+    # every adapter learns, the MLP ones included (Tunix's zero-initialised MLPs would freeze them)
+    assert len(changed) == len(adapters) > 0
+
+
+def test_full_fine_tune_updates_every_parameter() -> None:
+    model, _ = models.build(ModelConfig(), seed=0)
+    before = _values(model, nnx.Param)
+    _train(model)
+    after = _values(model, nnx.Param)
+    assert [path for path in before if np.array_equal(before[path], after[path])] == []
+
+
+def test_nan_loss_fails_the_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An optimizer that turns every parameter into NaN: the loss after the first update is NaN.
+    monkeypatch.setattr(optimizer, "build", lambda training: optax.scale(float("nan")))
+    with pytest.raises(TrialFailed, match="loss became NaN at step 2"):
+        run_trial("flax-lm", SHORT, str(tmp_path))
+    manifest, lines, summary = evidence_files.read(tmp_path)
+    assert manifest.status == "failed" and manifest.error == "TrialFailed: loss became NaN at step 2"
+    assert lines == [] and summary is None
+
+
+def test_bfloat16_parameters() -> None:
+    model, _ = models.build(ModelConfig(dtype="bfloat16"), seed=0)
+    assert {str(v.dtype) for v in _values(model, nnx.Param).values()} == {"bfloat16"}

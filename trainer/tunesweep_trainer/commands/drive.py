@@ -1,0 +1,47 @@
+"""`tunesweep drive --plan URI`: the sweep driver (the RayJob's entrypoint).
+
+Exit codes: 0 the sweep succeeded; 1 it failed (sweep_summary.json says why); 2 the plan cannot
+be used; 130 interrupted (Tune kept its state: running it again resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "drive",
+        help="run (or resume) the sweep of a frozen plan on Ray: the RayJob entrypoint",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--plan", required=True, metavar="URI", help="plan.json (path, file://, s3://, gs://)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tunesweep_evidence import bucket
+
+    from ..sweep import plan as plans
+    from ..sweep.driver import EXIT_INVALID, drive
+    from ..sweep.ray_runtime import placement_for, ray_session
+
+    try:
+        plan = plans.read(args.plan)
+    except plans.PlanError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    with ray_session(bucket.local_path(plan.evidence_uri)) as session:
+        result = drive(plan, placement_for(session, plans.spec_of(plan)))
+    document = result.summary
+    if document is None:
+        print(f"sweep {plan.sweep.name}: interrupted; run again to resume", file=sys.stderr)
+    else:
+        reason = f": {document.reason}" if document.reason else ""
+        print(f"sweep {plan.sweep.name}: {document.status}{reason}")
+    return result.exit_code

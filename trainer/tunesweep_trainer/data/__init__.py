@@ -1,0 +1,1 @@
+"""Training and evaluation data: reasoning-trace records {prompt, trace, answer}."""

@@ -1,0 +1,16 @@
+"""How a trial ends other than by succeeding."""
+
+from __future__ import annotations
+
+
+class TrialFailed(RuntimeError):
+    """The trial cannot produce a trustworthy result (e.g. its loss became NaN); its manifest says failed."""
+
+
+class InvalidConfig(TrialFailed, ValueError):
+    """The training config does not validate; the message names each bad field by its dotted path."""
+
+
+class TrialStopped(Exception):
+    """Raised by a `report` callback to stop the trial early (e.g. ASHA cut it): the manifest says
+    early_stopped and the exception propagates to the caller."""

@@ -1,0 +1,51 @@
+"""Greedy generation on the evaluation prompts with Tunix's sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from flax import nnx
+from tunix.generate.sampler import CacheConfig, Sampler
+
+from .tokenizers import Tokenizer
+
+PROMPT_ALIGNMENT = 8
+
+
+def generate(
+    model: nnx.Module,
+    tokenizer: Tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_generation_steps: int,
+    batch_size: int,
+) -> list[str]:
+    """The greedy continuation of each prompt, up to EOS or `max_generation_steps` tokens."""
+    architecture = model.config  # type: ignore[attr-defined]
+    longest = max(len(tokenizer.encode(prompt)) for prompt in prompts) + 1  # + BOS
+    # One fixed prompt length and batch size: one compiled prefill/decode for the whole evaluation
+    # (and for every trial with the same data), where a per-batch power of two would recompile.
+    prompt_length = -(-longest // PROMPT_ALIGNMENT) * PROMPT_ALIGNMENT
+    sampler = Sampler(
+        model,
+        tokenizer,
+        CacheConfig(
+            cache_size=prompt_length + max_generation_steps,
+            num_layers=architecture.num_layers,
+            num_kv_heads=architecture.num_kv_heads,
+            head_dim=architecture.head_dim,
+        ),
+    )
+    batch_size = min(batch_size, len(prompts))
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        batch = list(prompts[start : start + batch_size])
+        padding = batch_size - len(batch)
+        result = sampler(
+            batch + [batch[-1]] * padding,
+            max_generation_steps=max_generation_steps,
+            max_prompt_length=prompt_length,
+            eos_tokens=[tokenizer.eos_id()],
+        )
+        outputs.extend(result.text[: len(batch)])
+    return outputs

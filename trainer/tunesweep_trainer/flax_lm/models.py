@@ -1,0 +1,129 @@
+"""Model presets: build the Gemma a config names, with its tokenizer, and LoRA adapters when asked.
+
+- `tiny`: a 3-layer byte-level Gemma (261k parameters) that learns the builtin task on a CPU in about
+  a minute; random init, or the weights of `checkpoint` when set.
+- a Gemma by its Hugging Face name (`gemma-2b-it`, `gemma-2-2b-it`, `gemma-3-1b-it`, ...): the
+  architecture comes from Tunix's model configs, the weights from the checkpoint's safetensors, the
+  tokenizer from its `tokenizer.model`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import qwix
+from flax import nnx
+from tunesweep_evidence.training_config import TINY, LoraConfig, ModelConfig
+from tunix.models import automodel, naming
+from tunix.models.gemma import model as gemma_lib
+from tunix.models.gemma import params_safetensors as gemma_safetensors
+
+from .checkpoint import local_folder
+from .tokenizers import ByteTokenizer, Tokenizer, load_sentencepiece
+
+GEMMA_FAMILIES = ("gemma", "gemma1p1", "gemma2", "gemma3")
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def tiny_config() -> gemma_lib.ModelConfig:
+    layers = 3
+    return gemma_lib.ModelConfig(
+        num_layers=layers,
+        num_embed=ByteTokenizer.VOCAB_SIZE,
+        embed_dim=96,
+        hidden_dim=192,
+        num_heads=4,
+        head_dim=24,
+        num_kv_heads=1,
+        final_logit_softcap=None,
+        use_post_attn_norm=False,
+        use_post_ffw_norm=False,
+        attention_types=(gemma_lib.AttentionType.GLOBAL,) * layers,
+    )
+
+
+def build(config: ModelConfig, seed: int) -> tuple[nnx.Module, Tokenizer]:
+    """The model to fine-tune (with LoRA adapters if configured) and its tokenizer."""
+    model, tokenizer = _base(config, seed)
+    if config.lora is not None:
+        model = with_lora(model, config.lora, seed)
+    return model, tokenizer
+
+
+def with_lora(model: nnx.Module, lora: LoraConfig, seed: int) -> nnx.Module:
+    """The model with LoRA adapters on the modules matching `lora.target_modules`; the trainer then
+    updates only the adapters."""
+    provider = qwix.LoraProvider(module_path=lora.target_modules, rank=lora.rank, alpha=lora.alpha)
+    adapted = qwix.apply_lora_to_model(
+        model, provider, rngs=nnx.Rngs(params=seed + 1), **_example_input(model)
+    )
+    if not any(isinstance(value, nnx.LoRAParam) for _, value in nnx.iter_graph(adapted)):
+        raise ValueError(f"model.lora.target_modules {lora.target_modules!r} matches no module of the model")
+    return adapted
+
+
+def _base(config: ModelConfig, seed: int) -> tuple[nnx.Module, Tokenizer]:
+    dtype = DTYPES[config.dtype]
+    if config.name == TINY:
+        if config.checkpoint is None:
+            return _cast(random_tiny(seed), dtype), ByteTokenizer()
+        folder = local_folder(config.checkpoint)
+        return _tiny_from_safetensors(folder, dtype), ByteTokenizer()
+    if config.checkpoint is None:  # the config model rejects this too; say it here for direct callers
+        raise ValueError(f"model {config.name!r} needs a checkpoint")
+    architecture = architecture_config(config.name, dtype)
+    folder = local_folder(config.checkpoint)
+    model = automodel.create_model_from_safe_tensors(
+        config.name, folder, architecture, mesh=None, dtype=dtype
+    )
+    return model, load_sentencepiece(folder)
+
+
+def architecture_config(name: str, dtype: Any) -> Any:
+    """Tunix's ModelConfig for a Gemma name, or a ValueError that says which names work."""
+    try:
+        family = naming.ModelNaming(model_name=name).model_family
+        if family not in GEMMA_FAMILIES:
+            raise ValueError(f"family {family!r} is not a Gemma")
+        architecture = automodel.call_model_config(name)
+    except (ValueError, AttributeError, ImportError) as error:
+        raise ValueError(
+            f"model.name {name!r} is not a known Gemma ({error}); use e.g. gemma-2b-it, "
+            "gemma-2-2b-it, gemma-3-1b-it, or tiny"
+        ) from None
+    if hasattr(architecture, "param_dtype"):  # Gemma 3 builds its parameters in a configured dtype
+        architecture = dataclasses.replace(architecture, param_dtype=dtype)
+    return architecture
+
+
+def random_tiny(seed: int) -> gemma_lib.Gemma:
+    """A randomly initialised tiny Gemma. Tunix starts MLP kernels at zero (a checkpoint overwrites
+    them); from zero, gate, up and down projections never get a gradient, so they are drawn here."""
+    model = gemma_lib.Gemma(tiny_config(), rngs=nnx.Rngs(params=seed))
+    draw = jax.nn.initializers.lecun_normal()
+    keys = iter(jax.random.split(jax.random.key(seed + 1), 3 * len(model.layers)))
+    for layer in model.layers:
+        for projection in (layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj):
+            kernel = projection.kernel
+            kernel.set_value(draw(next(keys), kernel.get_value().shape, kernel.get_value().dtype))
+    return model
+
+
+def _tiny_from_safetensors(folder: str, dtype: Any) -> nnx.Module:
+    model: nnx.Module = gemma_safetensors.create_model_from_safe_tensors(folder, tiny_config(), dtype=dtype)
+    return model
+
+
+def _cast(model: nnx.Module, dtype: Any) -> nnx.Module:
+    if dtype != jnp.float32:
+        params = nnx.state(model, nnx.Param)
+        nnx.update(model, jax.tree.map(lambda x: x.astype(dtype), params))
+    return model
+
+
+def _example_input(model: nnx.Module) -> dict[str, Any]:
+    example: dict[str, Any] = model.get_model_input()  # type: ignore[attr-defined]
+    return example

@@ -1,0 +1,94 @@
+"""THE MOCK TRAINER: no model, no data, no training. For operator tests on kind and CPU-only demos.
+
+It stands in for `flax-lm` where real training would be too slow to exercise the operator: a trial
+takes milliseconds, is deterministic, and leaves the same evidence files, always marked as a mock
+(`backend: mock` in the manifest and summary, judge `mock-surface`, prompts `(mock) ...`).
+
+Its score is a smooth analytic surface over the seed sweep's five hyperparameters, with a little
+seeded noise, so that a search has something to find:
+- training.learning_rate: a bell in log space peaking at 3e-3 (half-width about half a decade);
+- training.per_device_batch_size: larger is slightly better, saturating;
+- training.weight_decay: best near 0.01;
+- training.warmup_steps: best near 5% of max_steps;
+- training.max_steps: more is better, saturating.
+Simulated steps report a loss decaying towards a floor that is lower where the surface is higher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+
+from tunesweep_evidence.documents import AcceleratorInfo, EvalRow, JudgeInfo
+from tunesweep_evidence.training_config import TrainingConfig, TrainingSection
+
+from .backend import BackendResult, ProgressFn, is_report_step
+from .judge import eval_row
+from .schedule import learning_rate_at
+
+JUDGE = JudgeInfo(name="mock-surface", version="1")
+BEST_LEARNING_RATE = 3e-3
+NOISE = 0.01
+
+
+def surface(training: TrainingSection) -> float:
+    """The noiseless score of a hyperparameter setting, in 0..1."""
+    lr_decades = math.log10(training.learning_rate / BEST_LEARNING_RATE)
+    learning_rate = math.exp(-(lr_decades**2) / (2 * 0.5**2))
+    batch = 0.85 + 0.15 * (1 - math.exp(-training.per_device_batch_size / 16))
+    decay = 1 - 0.15 * math.tanh(((training.weight_decay - 0.01) / 0.05) ** 2)
+    warmup_share = training.warmup_steps / training.max_steps
+    warmup = 1 - 0.1 * math.tanh(((warmup_share - 0.05) / 0.05) ** 2)
+    steps = 1 - 0.5 * math.exp(-training.max_steps / 150)
+    return 0.95 * learning_rate * batch * decay * warmup * steps
+
+
+def noisy_score(training: TrainingSection) -> float:
+    """The surface plus noise seeded by the whole setting: the same config always scores the same."""
+    noise = _rng(training, "score").gauss(0.0, NOISE)
+    return min(1.0, max(0.0, surface(training) + noise))
+
+
+def simulated_loss(step: int, training: TrainingSection, score: float) -> float:
+    """A loss decaying from 3.0 towards a floor set by the score, faster with a larger learning rate."""
+    floor = 0.1 + 2.0 * (1.0 - score)
+    pace = 50.0 / max(min(training.learning_rate / BEST_LEARNING_RATE, 3.0), 0.01)
+    return floor + (3.0 - floor) * math.exp(-step / pace)
+
+
+def prepare() -> AcceleratorInfo:
+    return AcceleratorInfo(platform="cpu", device_kind="mock", count=0)
+
+
+def run(config: TrainingConfig, on_progress: ProgressFn) -> BackendResult:
+    training = config.training
+    score = noisy_score(training)
+    for step in range(1, training.max_steps + 1):
+        if is_report_step(step, training):
+            rate = learning_rate_at(
+                step - 1, training.learning_rate, training.warmup_steps, training.max_steps
+            )
+            on_progress(step, {"loss": simulated_loss(step, training, score), "learning_rate": float(rate)})
+    return BackendResult(rows=_rows(config, score), judge=JUDGE, steps_done=training.max_steps)
+
+
+def _rows(config: TrainingConfig, score: float) -> list[EvalRow]:
+    """`eval_size` rows of which round(score * n) are correct, so their mean is the score to 1/(2n)."""
+    count = config.data.eval_size
+    correct = set(_rng(config.training, "rows").sample(range(count), round(score * count)))
+    return [
+        eval_row(
+            f"mock-{index}",
+            f"(mock) example {index}",
+            str(index),
+            f"(mock) ANSWER {index if index in correct else 'wrong'}",
+        )
+        for index in range(count)
+    ]
+
+
+def _rng(training: TrainingSection, purpose: str) -> random.Random:
+    # Seeded from the setting itself (not Python's salted hash()), so every process agrees.
+    key = f"{purpose}:{training.model_dump_json()}".encode()
+    return random.Random(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))

@@ -1,0 +1,157 @@
+"""Local mode's view of a running sweep: a progress bar and a live trials table on a terminal,
+plain lines otherwise. It reads what the operator reads (sweep_summary.json, and the running
+trials' metrics.jsonl for their latest loss), polled from a thread while the driver runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import MetricsLine, Plan, SweepSummary, TrialRecord
+
+from .driver import DriveResult
+
+_POLL_S = 1.0
+_DONE = ("succeeded", "failed", "early_stopped")
+_STYLE = {"succeeded": "green", "failed": "red", "early_stopped": "yellow", "running": "cyan"}
+
+
+class SweepConsole:
+    def __init__(self, plan: Plan, total_trials: int, console: Console) -> None:
+        self.plan = plan
+        self.total = total_trials
+        self.console = console
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="sweep-console", daemon=True)
+        self._seen: dict[str, str] = {}
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task(f"sweep {plan.sweep.name}", total=total_trials)
+        self._live = (
+            Live(console=console, refresh_per_second=4, transient=False) if console.is_terminal else None
+        )
+
+    def __enter__(self) -> SweepConsole:
+        if self._live is not None:
+            self._live.start()
+        else:
+            self.console.print(
+                f"sweep {self.plan.sweep.name}: {self.total} trials, evidence in {self.plan.evidence_uri}"
+            )
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._refresh()
+        if self._live is not None:
+            self._live.stop()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            self._refresh()
+
+    def _refresh(self) -> None:
+        document = _read_summary(self.plan)
+        if document is None:
+            return
+        done = sum(record.status in _DONE for record in document.trials)
+        self._progress.update(self._task, completed=done, total=max(self.total, len(document.trials)))
+        if self._live is not None:
+            self._live.update(Group(self._progress, self._table(document.trials, live=True)))
+        else:
+            self._print_changes(document.trials)
+
+    def _table(self, records: Sequence[TrialRecord], *, live: bool) -> Table:
+        table = Table(title=None if live else "Trials")
+        for column in ("trial", "status", "score", "reports", "loss" if live else "error", "params"):
+            table.add_column(column)
+        for record in records:
+            extra = _latest_loss(self.plan, record) if live else (record.error or "")[:60]
+            table.add_row(
+                record.trial_id,
+                f"[{_STYLE.get(record.status, 'white')}]{record.status}[/]",
+                _score(record.primary_score),
+                str(record.iterations),
+                extra,
+                _params(record.params),
+            )
+        return table
+
+    def _print_changes(self, records: Sequence[TrialRecord]) -> None:
+        for record in records:
+            if self._seen.get(record.trial_id) != record.status:
+                self._seen[record.trial_id] = record.status
+                score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
+                error = f" ({record.error})" if record.error else ""
+                self.console.print(f"trial {record.trial_id} {record.status}{score}{error}", highlight=False)
+
+    def final(self, result: DriveResult) -> None:
+        document = result.summary
+        if document is None:
+            self.console.print(
+                "[yellow]Interrupted.[/] The sweep's state is kept: run the same command again to resume."
+            )
+            return
+        self.console.print(self._table(document.trials, live=False))
+        style = "green" if document.status == "succeeded" else "red"
+        reason = f": {document.reason}" if document.reason else ""
+        self.console.print(f"[{style}]Sweep {document.status}[/]{reason}", highlight=False)
+        if document.best_trial is not None:
+            best = document.best_trial
+            self.console.print(f"Best trial {best.trial_id}, primary score {_score(best.primary_score)}")
+            for key, value in sorted(best.params.items()):
+                self.console.print(f"  {key} = {value}", highlight=False)
+        if result.promotion is not None:
+            self.console.print(f"Promoted config: {result.promotion.best_config_uri}")
+            self.console.print(f"Audit record:    {result.promotion.best_params_uri}")
+        if result.report_uri is not None:
+            self.console.print(f"Report:          {result.report_uri}")
+
+
+def _read_summary(plan: Plan) -> SweepSummary | None:
+    uri = layout.join(plan.evidence_uri, layout.SWEEP_SUMMARY)
+    try:
+        return bucket.read_document(uri, SweepSummary)
+    except (bucket.BucketError, bucket.DocumentError):
+        return None  # not written yet
+
+
+def _latest_loss(plan: Plan, record: TrialRecord) -> str:
+    if record.status != "running":
+        return ""
+    uri = layout.join(layout.trial_dir(plan.evidence_uri, record.trial_id), layout.METRICS)
+    try:
+        lines = bucket.read_jsonl(uri, MetricsLine)
+    except (bucket.BucketError, bucket.DocumentError):
+        return ""
+    last = lines[-1] if lines else None
+    return f"step {last.step}: {last.loss:.4f}" if last and last.loss is not None else ""
+
+
+def _score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.4f}"
+
+
+def _params(params: dict[str, object]) -> str:
+    """`name=value` by the last segment of each dotted path, or the whole path where two collide."""
+    short = [key.rsplit(".", 1)[-1] for key in params]
+    names = {key: (s if short.count(s) == 1 else key) for key, s in zip(params, short, strict=True)}
+    return " ".join(
+        f"{names[k]}={v:.3g}" if isinstance(v, float) else f"{names[k]}={v}"
+        for k, v in sorted(params.items())
+    )

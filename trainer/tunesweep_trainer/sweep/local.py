@@ -1,0 +1,89 @@
+"""Local mode: `tunesweep run SWEEP.yaml [--out DIR]` runs the sweep driver with a local Ray.
+
+The same TuningSweep YAML a user applies with kubectl, the same plan, driver and evidence; the
+evidence folder is DIR (default `./runs/<name>/`) instead of the bucket. The plan is frozen into
+DIR once: running the command again with the same DIR resumes that sweep (Ctrl-C keeps its state).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import Plan
+from tunesweep_evidence.spec import API_VERSION, KIND, TuningSweep
+
+from . import plan as plans
+from .console import SweepConsole
+from .driver import EXIT_INTERRUPTED, EXIT_INVALID, drive
+from .ray_runtime import placement_for, ray_session
+from .search_space import total_trials
+
+LOCAL_NAMESPACE = "local"
+
+
+class SweepFileError(ValueError):
+    """A sweep file that local mode cannot run; the message says what to fix."""
+
+
+def run_local(sweep_path: str, out: str | None, console: Console) -> int:
+    try:
+        sweep = load_sweep(sweep_path)
+        out_dir = os.path.abspath(out or os.path.join("runs", sweep.metadata.name))
+        plan, resumed = plan_for(sweep, out_dir)
+    except (SweepFileError, plans.PlanError, bucket.BucketError) as error:
+        console.print(f"[red]error:[/] {error}", highlight=False)
+        return EXIT_INVALID
+    spec = plans.spec_of(plan)
+    console.print(
+        f"{'Resuming' if resumed else 'Starting'} sweep {plan.sweep.name} (uid {plan.sweep.uid}) in {out_dir}"
+    )
+    try:
+        with ray_session(out_dir) as session:
+            placement = placement_for(session, spec)
+            with SweepConsole(plan, total_trials(spec), console) as view:
+                result = drive(plan, placement)
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted.[/] Run the same command again to resume the sweep.")
+        return EXIT_INTERRUPTED
+    view.final(result)
+    return result.exit_code
+
+
+def load_sweep(path: str) -> TuningSweep:
+    try:
+        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SweepFileError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SweepFileError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND or data.get("apiVersion") != API_VERSION:
+        raise SweepFileError(f"{path} is not a TuningSweep (expected apiVersion {API_VERSION}, kind {KIND})")
+    try:
+        return TuningSweep.model_validate(data)
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
+        )
+        raise SweepFileError(f"{path} is not a valid TuningSweep:\n{problems}") from None
+
+
+def plan_for(sweep: TuningSweep, out_dir: str) -> tuple[Plan, bool]:
+    """The plan already frozen in `out_dir` (resume), or a new one written there."""
+    fresh = plans.freeze(sweep, uid=str(uuid.uuid4()), namespace=LOCAL_NAMESPACE, evidence_uri=out_dir)
+    if not bucket.exists(layout.join(out_dir, layout.PLAN)):
+        plans.write(fresh)
+        return fresh, False
+    existing = plans.read(out_dir)
+    if existing.sweep.name != fresh.sweep.name or existing.spec != fresh.spec:
+        raise SweepFileError(
+            f"{out_dir} holds sweep {existing.sweep.name!r} (uid {existing.sweep.uid}) with a different "
+            "spec; pass another --out, or remove that folder to start over"
+        )
+    return existing, True

@@ -1,0 +1,128 @@
+"""sweep_summary.json while the sweep runs: a Ray Tune Callback rewrites it whenever a trial
+changes state (and, at most every few seconds, as trials report), so the operator (which polls
+the bucket) and a user can follow the sweep. The driver writes the final one (`summary`)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import (
+    BestTrialRecord,
+    ObjectiveRecord,
+    Plan,
+    SweepSummary,
+    TrialRecord,
+)
+from tunesweep_evidence.selection import best_trial
+
+from .trial_records import live_record, now_iso, settled_record
+
+_RESULT_WRITE_INTERVAL_S = 3.0
+logger = logging.getLogger(__name__)
+
+
+def summary(
+    plan: Plan,
+    objective: ObjectiveRecord,
+    mode: str,
+    records: list[TrialRecord],
+    *,
+    status: str = "running",
+    reason: str = "",
+    best: BestTrialRecord | None = None,
+) -> SweepSummary:
+    return SweepSummary(
+        sweep=plan.sweep,
+        mode=mode,
+        objective=objective,
+        status=status,
+        reason=reason,
+        trials=sorted(records, key=lambda record: record.trial_id),
+        best_trial=best,
+        updated_at=now_iso(),
+    )
+
+
+def best_so_far(records: list[TrialRecord], objective: ObjectiveRecord) -> BestTrialRecord | None:
+    best = best_trial(records, objective.mode)
+    if best is None:
+        return None
+    return BestTrialRecord(trial_id=best.trial_id, params=best.params, primary_score=best.primary_score)
+
+
+def write_summary(plan: Plan, document: SweepSummary) -> None:
+    bucket.write_document(layout.join(plan.evidence_uri, layout.SWEEP_SUMMARY), document)
+
+
+class SweepProgress(Callback):
+    def __init__(self, plan: Plan, objective: ObjectiveRecord, mode: str) -> None:
+        self.plan = plan
+        self.objective = objective
+        self.mode = mode
+        self._settled: dict[str, TrialRecord] = {}
+        self._started_at: dict[str, str] = {}
+        self._last_write = 0.0
+        self._wrote_first = False
+
+    def records(self, trials: list[Trial]) -> list[TrialRecord]:
+        records = []
+        for trial in trials:
+            if trial.trial_id not in self._settled and trial.status in (Trial.TERMINATED, Trial.ERROR):
+                self._settle(trial, failed=trial.status == Trial.ERROR)
+            record = self._settled.get(trial.trial_id)
+            records.append(record or live_record(trial, self._started_at.get(trial.trial_id)))
+        return records
+
+    def _settle(self, trial: Trial, *, failed: bool) -> None:
+        self._settled[trial.trial_id] = settled_record(
+            self.plan.evidence_uri, trial, self.plan.sweep.uid, failed=failed
+        )
+
+    def write(self, trials: list[Trial]) -> None:
+        # Tune treats an exception raised by a callback as the trial's failure: a store hiccup
+        # while reporting progress must not fail a trial (the driver's final write does raise).
+        try:
+            records = self.records(trials)
+            write_summary(
+                self.plan,
+                summary(
+                    self.plan, self.objective, self.mode, records, best=best_so_far(records, self.objective)
+                ),
+            )
+        except Exception as error:
+            logger.warning("could not update %s: %s", layout.SWEEP_SUMMARY, error)
+        self._last_write = time.monotonic()
+
+    def on_step_begin(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        if not self._wrote_first:  # a restored sweep shows its earlier trials at once
+            self._wrote_first = True
+            self.write(trials)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._started_at[trial.trial_id] = now_iso()
+        self.write(trials)
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
+    ) -> None:
+        if time.monotonic() - self._last_write >= _RESULT_WRITE_INTERVAL_S:
+            self.write(trials)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        # Called while Ray still shows the trial RUNNING (or PENDING when the sweep stops first).
+        try:
+            self._settle(trial, failed=False)
+        except Exception as error:
+            logger.warning("could not settle trial %s: %s", trial.trial_id, error)
+        self.write(trials)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self.write(trials)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self.write(trials)

@@ -1,0 +1,86 @@
+"""The Ray Tune trainable: one trial = `run_trial` in this (Ray worker) process.
+
+The trial's config is the base config with its sampled params folded in; its evidence goes to
+`<evidence>/trials/<Ray trial id>/`; the trainer's reports become Tune results (see `results`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ray import tune
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import EvalSummary, RunManifest
+from tunesweep_evidence.primary_score import primary_score
+from tunesweep_evidence.promotion import fold_params
+
+from .. import compile_cache
+from ..errors import TrialFailed, TrialStopped
+from ..trial import TrialIdentity, run_trial
+from .results import ResultStream
+from .trial_records import plain
+from .watchdog import deadline
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """What every trial of a sweep shares, from the plan."""
+
+    root: str
+    sweep_uid: str
+    image: str
+    backend: str
+    base_config: dict[str, Any]
+    mode: str
+    objective_metric: str
+    timeout_s: float
+
+
+def train_trial(config: dict[str, Any], job: TrialJob) -> None:
+    trial_id = tune.get_context().get_trial_id()
+    out_uri = layout.trial_dir(job.root, trial_id)
+    stream = ResultStream(job.objective_metric)
+    if _replayed(out_uri, stream):
+        return
+    if job.backend == "flax-lm":
+        compile_cache.enable()  # each trial is its own process; the cache folder is shared
+    params = plain(config)
+    identity = TrialIdentity(tuning_job_id=job.sweep_uid, trial_id=trial_id, params=params, image=job.image)
+
+    def report(metrics: dict[str, Any]) -> None:
+        try:
+            tune.report(stream.result(metrics))
+        except SystemExit:
+            # Tune ends a stopped trial (e.g. cut by ASHA) by raising SystemExit from report.
+            raise TrialStopped("stopped by the sweep's scheduler") from None
+
+    try:
+        with deadline(job.timeout_s, out_uri):
+            run_trial(
+                job.backend,
+                fold_params(job.base_config, params),
+                out_uri,
+                mode=job.mode,
+                identity=identity,
+                report=report,
+            )
+    except TrialStopped:
+        return
+
+
+def _replayed(out_uri: str, stream: ResultStream) -> bool:
+    """A trial whose evidence says it already ended is not run again (a resumed sweep whose driver
+    died before Tune recorded the end): its recorded result is reported instead."""
+    manifest_uri = layout.join(out_uri, layout.RUN_MANIFEST)
+    if not bucket.exists(manifest_uri):
+        return False
+    manifest = bucket.read_document(manifest_uri, RunManifest)
+    if manifest.status == "running":
+        return False  # it was cut short: run it again from the start
+    if manifest.status == "failed":
+        raise TrialFailed(f"(recorded earlier) {manifest.error}")
+    if manifest.status == "succeeded":
+        evaluation = bucket.read_document(layout.join(out_uri, layout.EVAL_SUMMARY), EvalSummary)
+        tune.report(stream.result({"primary_score": primary_score(evaluation.rows)}))
+    return True

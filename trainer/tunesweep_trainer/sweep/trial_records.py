@@ -1,0 +1,113 @@
+"""A Ray trial as the sweep's evidence sees it: one TrialRecord of sweep_summary.json.
+
+A finished trial is settled once: its primary score is recomputed from its evaluation rows, and
+its run_manifest.json is brought in line with what Ray saw when the trial process could not
+write it itself: a trial that ASHA stopped (its process is ended mid-training) becomes
+`early_stopped`, one whose process died (timeout, OOM kill) becomes `failed` with Ray's error.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ray.tune.experiment import Trial
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import RunManifest, TrialRecord
+from tunesweep_evidence.sweep_evidence import EvidenceReader, load_trial
+
+_RAY_TO_RECORD = {
+    Trial.PENDING: "pending",
+    Trial.PAUSED: "pending",
+    Trial.RUNNING: "running",
+}
+_ERROR_CHARS = 2000
+
+
+def live_record(trial: Trial, started_at: str | None) -> TrialRecord:
+    """A trial that has not finished: pending, or running once it has started (Ray still shows
+    PENDING while the trial's process comes up), no score yet."""
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        status="running" if started_at else _RAY_TO_RECORD.get(trial.status, "running"),
+        params=trial_params(trial),
+        iterations=iterations(trial),
+        started_at=started_at,
+    )
+
+
+def settled_record(root: str, trial: Trial, sweep_uid: str, *, failed: bool) -> TrialRecord:
+    """A finished trial (`failed`: Ray saw it error), its manifest settled, its score recomputed."""
+    rel_dir = f"trials/{trial.trial_id}"
+    manifest_uri = layout.join(root, rel_dir, layout.RUN_MANIFEST)
+    ray_error = ray_error_text(trial) if failed else None
+    has_manifest = settle_manifest(manifest_uri, failed=failed, error=ray_error)
+    reader = EvidenceReader(root)
+    evidence = load_trial(reader, rel_dir, trial.trial_id, sweep_uid) if has_manifest else None
+    if evidence is None:
+        # No usable evidence: the trial never started (the sweep stopped first), or died before
+        # writing any.
+        return TrialRecord(
+            trial_id=trial.trial_id,
+            status="failed" if failed else "early_stopped",
+            params=trial_params(trial),
+            error=ray_error or ("; ".join(reader.problems) or None),
+            iterations=iterations(trial),
+        )
+    manifest = evidence.manifest
+    problems = "; ".join(reader.problems) or None
+    return TrialRecord(
+        trial_id=trial.trial_id,
+        status=manifest.status,  # settled: never "running"
+        params=manifest.params,
+        primary_score=evidence.primary_score,
+        error=manifest.error or problems,
+        iterations=iterations(trial),
+        started_at=manifest.started_at,
+        finished_at=manifest.finished_at,
+    )
+
+
+def settle_manifest(uri: str, *, failed: bool, error: str | None) -> bool:
+    """A manifest still saying `running` after the trial ended gets its real end; False when the
+    trial wrote no manifest at all."""
+    if not bucket.exists(uri):
+        return False
+    manifest = bucket.read_document(uri, RunManifest)
+    if manifest.status != "running":
+        return True
+    update: dict[str, Any] = {"finished_at": now_iso()}
+    if failed:
+        update |= {"status": "failed", "error": error or "the trial process ended without a result"}
+    else:
+        update["status"] = "early_stopped"
+    bucket.write_document(uri, manifest.model_copy(update=update))
+    return True
+
+
+def ray_error_text(trial: Trial) -> str | None:
+    """The last line of Ray's error file for the trial (the exception), if there is one."""
+    path = trial.error_file
+    if not path or not Path(path).exists():
+        return None
+    lines = [line.strip() for line in Path(path).read_text(errors="replace").splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith("Failure #")]
+    return meaningful[-1][:_ERROR_CHARS] if meaningful else None
+
+
+def trial_params(trial: Trial) -> dict[str, Any]:
+    return plain(dict(trial.config))
+
+
+def iterations(trial: Trial) -> int:
+    return int(trial.run_metadata.last_result.get("training_iteration") or 0)
+
+
+def plain(params: dict[str, Any]) -> dict[str, Any]:
+    """Sampled values as plain JSON types (Ray may hand out numpy scalars)."""
+    return {key: value.item() if hasattr(value, "item") else value for key, value in params.items()}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

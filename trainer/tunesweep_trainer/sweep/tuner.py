@@ -1,0 +1,97 @@
+"""A Ray Tune Tuner for a plan: a new experiment, or the one already under `<evidence>/ray/`.
+
+Restoring never re-runs a finished trial: Tune skips TERMINATED trials, errored ones stay failed
+(resume_errored/restart_errored off, so they keep counting against maxFailed), and trials that
+were running when the driver died start again from scratch (they keep no checkpoints). The
+trainable also refuses to re-run a trial whose evidence already says it finished, which covers
+a driver killed before Tune's experiment snapshot caught up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ray import tune
+from ray.tune.experiment import Trial
+from tunesweep_evidence.documents import ObjectiveRecord, Plan
+from tunesweep_evidence.spec import TuningSweepSpec
+
+from .algorithms import scheduler, search_algorithm
+from .failures import FailureBudget
+from .progress import SweepProgress
+from .ray_storage import ray_storage
+from .resources import trial_resources
+from .search_space import param_space
+from .trainable import TrialJob, train_trial
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How the driver fits trials on the Ray cluster it runs on."""
+
+    max_cpu_per_trial: float | None = None
+    """Clamp each trial's CPU request (local mode: `parallel` trials must fit this machine)."""
+    accelerators: bool = True
+    """Request the spec's GPUs/TPUs (local mode turns them off where the machine has none)."""
+
+
+def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.Tuner:
+    storage = ray_storage(plan.evidence_uri)
+    trainable = _trainable(plan, spec, placement)
+    if tune.Tuner.can_restore(storage.experiment_path, storage_filesystem=storage.filesystem):
+        return tune.Tuner.restore(
+            storage.experiment_path,
+            trainable,
+            resume_unfinished=True,
+            resume_errored=False,
+            restart_errored=False,
+            storage_filesystem=storage.filesystem,
+        )
+    objective = ObjectiveRecord.model_validate(spec.objective.model_dump())
+    budget = FailureBudget(spec.trials.max_failed)
+    return tune.Tuner(
+        trainable,
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(
+            search_alg=search_algorithm(spec),
+            scheduler=scheduler(spec),
+            num_samples=spec.trials.count,
+            trial_dirname_creator=trial_dirname,
+            reuse_actors=True,  # later trials skip the process start and imports (seconds each)
+        ),
+        run_config=tune.RunConfig(
+            name=storage.name,
+            storage_path=storage.storage_path,
+            storage_filesystem=storage.filesystem,
+            callbacks=[SweepProgress(plan, objective, spec.mode.value), budget],
+            stop=budget.stopper(),
+            failure_config=tune.FailureConfig(max_failures=0),  # a failed trial counts, never retries
+            log_to_file=True,  # trial stdout/stderr beside Tune's trial state
+            verbose=0,
+        ),
+    )
+
+
+def _trainable(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> Callable[..., Any]:
+    job = TrialJob(
+        root=plan.evidence_uri,
+        sweep_uid=plan.sweep.uid,
+        image=plan.image,
+        backend=spec.trainer.backend,
+        base_config=spec.trainer.base_config,
+        mode=spec.mode.value,
+        objective_metric=spec.objective.metric,
+        timeout_s=spec.trials.timeout_seconds,
+    )
+    resources = trial_resources(
+        spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators
+    )
+    return tune.with_resources(tune.with_parameters(train_trial, job=job), resources)
+
+
+def trial_dirname(trial: Trial) -> str:
+    """Tune's own folder per trial: its id, like the evidence folder (the default name carries
+    every param and grows long)."""
+    return trial.trial_id

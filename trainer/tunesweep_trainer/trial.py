@@ -1,0 +1,200 @@
+"""One trial: train and evaluate one config on one backend, score it, and leave its evidence.
+
+    outcome = run_trial("flax-lm", config, "file:///runs/sweep/trials/t1", report=tune_report)
+
+Evidence under `out_uri` (names from `tunesweep_evidence.layout`): `run_manifest.json` (written at
+the start with status running, rewritten at the end with succeeded / failed / early_stopped),
+`metrics.jsonl` (one line per report), `eval_summary.json` (the judged rows and the primary score).
+
+`report` receives plain metrics every `training.report_every_steps` steps (step, loss,
+learning_rate, elapsed_s) and, after evaluation, a final payload that adds primary_score,
+answer_correctness and eval_examples. Whatever it raises propagates after the manifest is marked:
+`TrialStopped` marks it early_stopped, anything else failed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, get_args
+
+from pydantic import ValidationError
+from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest
+from tunesweep_evidence.primary_score import primary_score, require_score
+from tunesweep_evidence.training_config import TrainingConfig
+
+from . import environment
+from .backend import BackendResult, ProgressFn
+from .errors import InvalidConfig, TrialFailed, TrialStopped
+from .recorder import TrialRecorder, now
+
+__all__ = ["InvalidConfig", "TrialFailed", "TrialIdentity", "TrialOutcome", "TrialStopped", "run_trial"]
+
+BACKEND_MODULES: dict[str, str] = {
+    "flax-lm": "tunesweep_trainer.flax_lm.backend",
+    "mock": "tunesweep_trainer.mock",
+}
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrialIdentity:
+    """Who a trial is, for its manifest: standalone runs need none of it."""
+
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    tuning_job_id: str | None = None
+    """The sweep's uid."""
+    trial_id: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    """The sampled hyperparameters, flat dotted paths (e.g. `training.learning_rate`)."""
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    run_id: str
+    primary_score: float | None
+    metrics: dict[str, float]
+    """The final report's numbers: loss, learning_rate, elapsed_s, answer_correctness, eval_examples."""
+    steps_done: int
+    eval_summary_uri: str
+    run_manifest_uri: str
+    metrics_uri: str
+
+
+class _BackendModule(Protocol):
+    def prepare(self) -> AcceleratorInfo: ...
+    def run(self, config: TrainingConfig, on_progress: ProgressFn) -> BackendResult: ...
+
+
+def parse_config(config: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:
+    """The validated config, or InvalidConfig naming every bad field by its dotted path."""
+    if isinstance(config, TrainingConfig):
+        return config
+    try:
+        return TrainingConfig.model_validate(config)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(config)'}: {e['msg']}"
+            for e in error.errors(include_url=False)
+        )
+        raise InvalidConfig(f"invalid training config: {problems}") from None
+
+
+def run_trial(
+    backend: str,
+    config: TrainingConfig | dict[str, Any],
+    out_uri: str,
+    *,
+    mode: str = "production",
+    identity: TrialIdentity | None = None,
+    report: Report | None = None,
+) -> TrialOutcome:
+    if backend not in BACKEND_MODULES:
+        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKEND_MODULES)}")
+    if mode not in get_args(Mode):
+        raise ValueError(f"unknown mode {mode!r}: expected production or smoke")
+    identity = identity or TrialIdentity()
+    module: _BackendModule = importlib.import_module(BACKEND_MODULES[backend])
+    started = time.monotonic()
+    accelerator = module.prepare()
+    try:
+        parsed = parse_config(config)
+    except InvalidConfig as error:
+        raw = dict(config)  # a TrainingConfig is always valid: only a mapping gets here
+        TrialRecorder(out_uri, _manifest(backend, raw, 0, identity, accelerator)).finish(
+            "failed", _error(error)
+        )
+        raise
+    resolved = parsed.model_dump(mode="json")
+    recorder = TrialRecorder(
+        out_uri, _manifest(backend, resolved, parsed.training.seed, identity, accelerator)
+    )
+    last: dict[str, float] = {}
+
+    def on_progress(step: int, metrics: Mapping[str, float]) -> None:
+        elapsed = time.monotonic() - started
+        last.update(metrics, elapsed_s=elapsed)
+        recorder.metrics(MetricsLine(step=step, elapsed_s=elapsed, **_finite(metrics)))
+        if report is not None and step < parsed.training.max_steps:
+            report({"step": step, **metrics, "elapsed_s": elapsed})
+
+    try:
+        result = module.run(parsed, on_progress)
+        score = require_score(primary_score(result.rows), mode)
+        summary = _summary(result, score, mode, backend, identity)
+        recorder.eval_summary(summary)
+    except TrialStopped:
+        recorder.finish("early_stopped")
+        raise
+    except BaseException as error:
+        recorder.finish("failed", _error(error))
+        raise
+    recorder.finish("succeeded")
+    final = {**last, "elapsed_s": time.monotonic() - started, **summary.metrics}
+    final["eval_examples"] = float(summary.n_examples)
+    if report is not None:
+        report({"step": result.steps_done, **final, "primary_score": score})
+    return TrialOutcome(
+        run_id=identity.run_id,
+        primary_score=score,
+        metrics=final,
+        steps_done=result.steps_done,
+        eval_summary_uri=recorder.eval_summary_uri,
+        run_manifest_uri=recorder.manifest_uri,
+        metrics_uri=recorder.metrics_uri,
+    )
+
+
+def _manifest(
+    backend: str, config: dict[str, Any], seed: int, identity: TrialIdentity, accelerator: AcceleratorInfo
+) -> RunManifest:
+    return RunManifest(
+        run_id=identity.run_id,
+        tuning_job_id=identity.tuning_job_id,
+        trial_id=identity.trial_id,
+        backend=backend,
+        params=identity.params,
+        config=config,
+        seed=seed,
+        image=identity.image,
+        versions=environment.versions(),
+        host=environment.host(accelerator),
+        status="running",
+        started_at=now(),
+    )
+
+
+def _summary(
+    result: BackendResult, score: float | None, mode: str, backend: str, identity: TrialIdentity
+) -> EvalSummary:
+    names = sorted({name for row in result.rows for name in row.metrics})
+    means = {
+        name: math.fsum(values) / len(values)
+        for name in names
+        if (values := [row.metrics[name] for row in result.rows if name in row.metrics])
+    }
+    return EvalSummary(
+        run_id=identity.run_id,
+        trial_id=identity.trial_id,
+        mode=mode,
+        backend=backend,
+        primary_score=score,
+        n_examples=len(result.rows),
+        metrics=means,
+        judge=result.judge,
+        rows=result.rows,
+    )
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _finite(metrics: Mapping[str, float]) -> dict[str, float | None]:
+    # JSON has no NaN: a non-finite value is recorded as null.
+    return {name: value if math.isfinite(value) else None for name, value in metrics.items()}
