@@ -136,7 +136,11 @@ class _WithFactoryDefaults(GenerateJsonSchema):
         if factory is None or schema.get("default_factory_takes_data"):
             return super().get_default_value(schema)
         made = factory()  # type: ignore[call-arg]
-        return made.model_dump(mode="json", by_alias=True, exclude_none=True) if isinstance(made, BaseModel) else made
+        return (
+            made.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if isinstance(made, BaseModel)
+            else made
+        )
 
 
 def structural(schema: dict[str, Any], *, defaults: bool) -> dict[str, Any]:
@@ -189,4 +193,3 @@ def _without_null(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"a union of several types has no structural schema: {node}")
     rest = {key: value for key, value in node.items() if key != "anyOf"}
     return _inlined(kept[0], defs) | rest
-

@@ -138,7 +138,10 @@ class SearchDimension(RuleModel):
         Rule(
             "loguniform needs [low, high] with 0 < low < high",
             lambda d: d.loguniform is None or 0 < d.loguniform[0] < d.loguniform[1],
-            cel="!has(self.loguniform) || (self.loguniform[0] > 0.0 && self.loguniform[0] < self.loguniform[1])",
+            cel=(
+                "!has(self.loguniform)"
+                " || (self.loguniform[0] > 0.0 && self.loguniform[0] < self.loguniform[1])"
+            ),
             field=("loguniform",),
         ),
         Rule(
@@ -240,13 +243,16 @@ class PerTrialResources(RuleModel):
         Rule(
             "cpu must be a positive Kubernetes quantity, e.g. 4 or 500m",
             lambda r: _positive_quantity(r.cpu),
-            cel="isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0'))",
+            cel=("isQuantity(string(self.cpu)) && quantity(string(self.cpu)).isGreaterThan(quantity('0'))"),
             field=("cpu",),
         ),
         Rule(
             "memory must be a positive Kubernetes quantity, e.g. 16Gi",
             lambda r: _positive_quantity(r.memory),
-            cel="isQuantity(string(self.memory)) && quantity(string(self.memory)).isGreaterThan(quantity('0'))",
+            cel=(
+                "isQuantity(string(self.memory))"
+                " && quantity(string(self.memory)).isGreaterThan(quantity('0'))"
+            ),
             field=("memory",),
         ),
     )
@@ -267,7 +273,9 @@ class Workers(WireModel):
 
     replicas: int = Field(1, ge=0, le=1_000)
     """Ray worker pods (TPU: slices); 0 runs the trials on the head pod."""
-    node_selector: dict[str, Annotated[str, Field(max_length=63)]] = Field(default_factory=dict, max_length=32)
+    node_selector: dict[str, Annotated[str, Field(max_length=63)]] = Field(
+        default_factory=dict, max_length=32
+    )
     """Node labels the worker pods require."""
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
     """Tolerations of the worker pods."""
@@ -379,8 +387,9 @@ class TuningSweepSpec(RuleModel):
             "algorithm grid enumerates values: every searchSpace entry must use grid or choice",
             lambda s: s.algorithm.name != "grid" or not any(map(_continuous, s.search_space.values())),
             cel=(
-                "self.algorithm.name != 'grid' || self.searchSpace.all(k, !has(self.searchSpace[k].loguniform)"
-                " && !has(self.searchSpace[k].uniform) && !has(self.searchSpace[k].randint))"
+                "self.algorithm.name != 'grid' || self.searchSpace.all(k,"
+                " !has(self.searchSpace[k].loguniform) && !has(self.searchSpace[k].uniform)"
+                " && !has(self.searchSpace[k].randint))"
             ),
             field=("searchSpace",),
         ),

@@ -76,7 +76,7 @@ def _schema_extra(schema: dict[str, Any], cls: type[RuleModel]) -> None:
 class RuleModel(WireModel):
     """A wire model with `rules`, checked after its fields validate and published in its JSON schema."""
 
-    model_config = ConfigDict(json_schema_extra=_schema_extra)  # type: ignore[typeddict-item]
+    model_config = ConfigDict(json_schema_extra=_schema_extra)
     rules: ClassVar[tuple[Rule, ...]] = ()
     schema_extra: ClassVar[dict[str, Any]] = {}
     """Extra OpenAPI keywords for this model's node (e.g. minProperties)."""
@@ -92,4 +92,3 @@ class RuleModel(WireModel):
         if found:
             raise rule_error(found)
         return self
-

@@ -1,4 +1,6 @@
-"""Reading TuningSweep manifests as kubectl does, and saying what is wrong with them. Pure but for `load_sweep`.
+"""Reading TuningSweep manifests as kubectl does, and saying what is wrong with them.
+
+Pure but for `load_sweep`.
 
 Every problem names its field path as the user wrote it (`spec.searchSpace["training.lr"]`) and what
 is expected. A file may hold several YAML documents: TuningSweeps are checked, documents of other
@@ -49,7 +51,7 @@ class _KubeLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice", key_node.start_mark
@@ -70,7 +72,7 @@ _KubeLoader.add_implicit_resolver(
 
 def load_documents(text: str) -> list[Any]:
     """Every YAML document of `text` (None for an empty one); raises yaml.YAMLError."""
-    return list(yaml.load_all(text, Loader=_KubeLoader))  # noqa: S506 - a SafeLoader subclass
+    return list(yaml.load_all(text, Loader=_KubeLoader))  # a SafeLoader subclass
 
 
 def parse_sweep(manifest: Any) -> TuningSweep:
@@ -105,9 +107,7 @@ def validate_documents(text: str) -> list[Problem]:
         try:
             parse_sweep(document)
         except SpecError as error:
-            problems += [
-                Problem(p.path, p.message, index if numbered else None) for p in error.problems
-            ]
+            problems += [Problem(p.path, p.message, index if numbered else None) for p in error.problems]
     if not sweeps:
         problems.append(Problem("", f"no {KIND} document (apiVersion {API_VERSION}, kind {KIND})"))
     return problems

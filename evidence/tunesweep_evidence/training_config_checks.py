@@ -96,11 +96,17 @@ def _sample_violations(path: str, field: FieldInfo, dimension: SearchDimension) 
         if not errors:
             return []
         if errors[0]["type"] in _INTEGER_ERRORS:
-            return [Violation(where, f"{kind} samples floats, but {path} takes integers: use randint or choice")]
-        return [Violation(where, f"{kind} samples numbers, but {path} does not take them: {errors[0]['msg']}")]
+            return [
+                Violation(where, f"{kind} samples floats, but {path} takes integers: use randint or choice")
+            ]
+        return [
+            Violation(where, f"{kind} samples numbers, but {path} does not take them: {errors[0]['msg']}")
+        ]
     found: list[Violation] = []
     for index, value in enumerate(values):
         errors = _errors(field.annotation, value)
         if errors:
-            found.append(Violation((*where, index), f"{json.dumps(value)} is not a valid {path}: {errors[0]['msg']}"))
+            found.append(
+                Violation((*where, index), f"{json.dumps(value)} is not a valid {path}: {errors[0]['msg']}")
+            )
     return found

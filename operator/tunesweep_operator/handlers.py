@@ -28,9 +28,19 @@ from typing import Any, cast
 
 import kopf
 from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
 from tunesweep_evidence import bucket, layout, promotion
 from tunesweep_evidence.documents import Plan, SweepSummary
-from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, BestTrial, Phase, Promoted, TuningSweepStatus
+from tunesweep_evidence.spec import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    BestTrial,
+    Phase,
+    Promoted,
+    TuningSweep,
+    TuningSweepStatus,
+)
 
 from . import kube as k8s
 from . import names, status, validation
@@ -38,7 +48,7 @@ from .defaults import evidence_uri, trainer_image
 from .events import transition_events
 from .metrics import OperatorMetrics
 from .ownership import SweepRef, controlling_sweep, owned_by
-from .plan import build_plan, same_plan
+from .plan import build_plan, frozen_sweep, same_plan
 from .promotion_configmap import build_config_map
 from .rayjob import render_rayjob
 from .settings import OperatorSettings
@@ -101,7 +111,11 @@ class Handlers:
 
     def start(self, body: kopf.Body, retry: int, **_: Any) -> None:
         ref = _ref(body)
-        if status.is_final(status.parse_status(_plain(body).get("status"))):
+        current = status.parse_status(_plain(body).get("status"))
+        if status.is_final(current):
+            return
+        if current.ray_job is not None and current.ray_job.name and current.evidence_uri:
+            self._resume(ref, current.ray_job.name)  # started before: plan frozen, RayJob made
             return
         try:
             sweep = validation.parse_sweep(_plain(body))
@@ -154,11 +168,11 @@ class Handlers:
         current = status.parse_status(_plain(body).get("status"))
         if current.phase is not Phase.promoting:
             return
-        sweep = validation.parse_sweep(_plain(body))
-        cm_name = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
-        self._require_config_map_free(ref, cm_name)  # before anything lands in the bucket
         started = time.monotonic()
         root = current.evidence_uri
+        sweep = self._frozen_sweep(ref, root, retry)  # what the sweep started with, not later edits
+        cm_name = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
+        self._require_config_map_free(ref, cm_name)  # before anything lands in the bucket
         try:
             result = promotion.promote(root)
         except promotion.PromotionError as error:
@@ -218,6 +232,13 @@ class Handlers:
 
     # ---- steps ----
 
+    def _resume(self, ref: SweepRef, rayjob_name: str) -> None:
+        """Check that the sweep's RayJob is still there; its events (re-listed by kopf) do the rest."""
+        if self.kube.get_rayjob(ref.namespace, rayjob_name) is None:
+            message = f"RayJob {rayjob_name} was deleted while the operator was away"
+            self._fail(ref, status.RAYJOB_DELETED, message)
+            raise kopf.PermanentError(message)
+
     def _freeze_plan(self, plan_uri: str, fresh: Plan) -> bool:
         """Write plan.json unless it exists; never rewrite it. True when the stored plan is `fresh`."""
         try:
@@ -226,6 +247,20 @@ class Handlers:
             bucket.write_document(plan_uri, fresh)
             return True
         return same_plan(frozen, fresh)
+
+    def _frozen_sweep(self, ref: SweepRef, root: str, retry: int) -> TuningSweep:
+        uri = layout.join(root, layout.PLAN)
+        try:
+            return frozen_sweep(bucket.read_document(uri, Plan))
+        except bucket.ObjectNotFound:
+            problem = f"{uri} is missing"
+        except bucket.BucketError as error:
+            raise self._bucket_down(ref, error, retry) from None
+        except (bucket.DocumentError, ValidationError) as error:
+            problem = f"{uri} is invalid: {error}"
+        reason = promotion.PromotionRefusal.invalid_evidence.value
+        self._fail(ref, reason, problem)
+        raise kopf.PermanentError(problem)
 
     def _create_or_adopt(self, ref: SweepRef, rayjob: dict[str, Any]) -> None:
         name = rayjob["metadata"]["name"]

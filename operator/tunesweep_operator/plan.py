@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tunesweep_evidence.documents import Plan, SweepRef
-from tunesweep_evidence.spec import TuningSweep
+from tunesweep_evidence.spec import ObjectMeta, TuningSweep, TuningSweepSpec
 
 
 def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> Plan:
@@ -20,3 +20,12 @@ def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> 
 def same_plan(frozen: Plan, fresh: Plan) -> bool:
     """Whether `fresh` says what `frozen` says (when it was written does not count)."""
     return frozen.model_dump(exclude={"created_at"}) == fresh.model_dump(exclude={"created_at"})
+
+
+def frozen_sweep(plan: Plan) -> TuningSweep:
+    """The sweep as plan.json froze it (raises pydantic's ValidationError for a spec it cannot read)."""
+    ref = plan.sweep
+    return TuningSweep(
+        metadata=ObjectMeta(name=ref.name, namespace=ref.namespace, uid=ref.uid),
+        spec=TuningSweepSpec.model_validate(plan.spec),
+    )

@@ -1,16 +1,17 @@
 """Checks beyond the CRD schema, run before anything is written. Pure.
 
-The API server accepted the object, yet the spec can still be unusable: a search-space path that is
-not in the base config, a TPU topology the operator cannot place, no image to run. Every problem
-is listed so the user can fix them all at once.
+The API server accepted the object, yet the spec can still be unusable: `parse_sweep` runs the spec
+models' own rules (a search-space path that is not in the base config, ...), `problems` what only the
+operator knows (a TPU slice it cannot place, no image to run, evidence outside the shared volume).
+Every problem is listed so the user can fix them all at once.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-from tunesweep_evidence.spec import Accelerator, TuningSweep
+from tunesweep_evidence import sweep_manifest
+from tunesweep_evidence.spec import TuningSweep
 
 from .defaults import MissingDefault, evidence_uri, trainer_image
 from .rayjob import cpu_count
@@ -27,20 +28,12 @@ class InvalidSweep(ValueError):
 
 
 def parse_sweep(body: dict[str, Any]) -> TuningSweep:
-    """The TuningSweep model of a kopf body (status and kopf's bookkeeping left out)."""
+    """The TuningSweep model of a kopf body, with the spec's own rules checked."""
     try:
-        return TuningSweep.model_validate(
-            {
-                "apiVersion": body.get("apiVersion"),
-                "kind": body.get("kind"),
-                "metadata": dict(body.get("metadata") or {}),
-                "spec": dict(body.get("spec") or {}),
-            }
-        )
-    except ValidationError as error:
-        raise InvalidSweep(
-            [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
-        ) from None
+        return sweep_manifest.parse_sweep(body)
+    except sweep_manifest.SpecError as error:
+        lines = [f"{p.path}: {p.message}" if p.path else p.message for p in error.problems]
+        raise InvalidSweep(lines) from None
 
 
 def problems(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
@@ -53,9 +46,6 @@ def problems(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
             found.append(str(error))
     found += _evidence_location(sweep, settings)
     found += _resources(sweep)
-    trials = spec.trials
-    if trials.count < 1 or trials.parallel < 1 or trials.timeout_seconds < 1:
-        found.append("trials.count, trials.parallel and trials.timeoutSeconds must be at least 1")
     return found
 
 
@@ -79,24 +69,15 @@ def _evidence_location(sweep: TuningSweep, settings: OperatorSettings) -> list[s
 
 def _resources(sweep: TuningSweep) -> list[str]:
     resources = sweep.spec.resources
-    per_trial = resources.per_trial
     found: list[str] = []
     try:
-        cpu_count(per_trial.cpu)
+        cpu_count(resources.per_trial.cpu)
     except ValueError:
-        found.append(f"resources.perTrial.cpu {per_trial.cpu!r} is not a CPU quantity (4, 1.5, 500m)")
-    if resources.workers.replicas < 0:
-        found.append("resources.workers.replicas must not be negative")
-    if per_trial.accelerator is Accelerator.nvidia_gpu and per_trial.count < 1:
-        found.append("resources.perTrial.count must be at least 1 GPU with nvidia.com/gpu")
-    if per_trial.accelerator is Accelerator.google_tpu:
-        if resources.tpu is None:
-            found.append("resources.tpu (acceleratorType, topology) is required with google.com/tpu")
-        else:
-            try:
-                tpu_slice(resources.tpu.accelerator_type, resources.tpu.topology)
-            except TpuTopologyError as error:
-                found.append(f"resources.tpu: {error}")
-    elif resources.tpu is not None:
-        found.append("resources.tpu is set but resources.perTrial.accelerator is not google.com/tpu")
+        cpu = resources.per_trial.cpu
+        found.append(f"resources.perTrial.cpu {cpu!r}: use cores (4, 1.5) or millicores (500m)")
+    if resources.tpu is not None:
+        try:
+            tpu_slice(resources.tpu.accelerator_type, resources.tpu.topology)
+        except TpuTopologyError as error:
+            found.append(f"resources.tpu: {error}")
     return found

@@ -11,11 +11,13 @@ from tunesweep_operator.validation import InvalidSweep, parse_sweep, problems
 
 from tests.operator.sweeps import sweep_manifest, sweep_model
 
-TPU, V6E, V4 = "google.com/tpu", "tpu-v6e-slice", "tpu-v4-podslice"
-SETTINGS = OperatorSettings(trainer_images={Accelerator.none: "trainer-cpu:1"})
+TPU, V4 = "google.com/tpu", "tpu-v4-podslice"
+ALL_IMAGES = OperatorSettings(
+    trainer_images={a: "img" for a in (Accelerator.none, Accelerator.nvidia_gpu, Accelerator.google_tpu)}
+)
 
 
-def problems_of(settings: OperatorSettings = SETTINGS, **spec: Any) -> list[str]:
+def problems_of(settings: OperatorSettings = ALL_IMAGES, **spec: Any) -> list[str]:
     return problems(sweep_model(sweep_manifest("s", "s3://evidence", **spec)), settings)
 
 
@@ -26,48 +28,39 @@ def test_a_good_sweep_has_no_problems() -> None:
 def test_every_problem_is_listed() -> None:
     found = problems_of(
         OperatorSettings(),
-        evidence={"uri": "ftp://host/x"},
-        trials={"count": 0, "parallel": 1},
-        resources={"perTrial": {"accelerator": "google.com/tpu", "cpu": "lots"}},
+        evidence={"uri": ""},
+        resources={
+            "perTrial": {"accelerator": TPU, "count": 4, "cpu": "1k"},
+            "tpu": {"acceleratorType": "tpu-v99-slice", "topology": "2x2"},
+        },
     )
-    assert len(found) == 5, found
+    assert len(found) == 4, found
     assert any("no default trainer image for accelerator 'google.com/tpu'" in p for p in found)
-    assert any("unsupported scheme 'ftp'" in p for p in found)
-    assert any("trials.count" in p for p in found)
-    assert any("'lots' is not a CPU quantity" in p for p in found)
-    assert any("resources.tpu (acceleratorType, topology) is required" in p for p in found)
+    assert any("no default evidence location" in p for p in found)
+    assert any("'1k': use cores (4, 1.5) or millicores (500m)" in p for p in found)
+    assert any("unknown TPU accelerator type 'tpu-v99-slice'" in p for p in found)
 
 
 @pytest.mark.parametrize(
-    ("resources", "expected"),
+    ("tpu", "expected"),
     [
-        ({"perTrial": {"accelerator": "nvidia.com/gpu", "count": 0}}, "at least 1 GPU"),
-        (
-            {"perTrial": {"accelerator": TPU}, "tpu": {"acceleratorType": V6E, "topology": "3"}},
-            "not like 2x2",
-        ),
-        (
-            {"perTrial": {"accelerator": TPU}, "tpu": {"acceleratorType": V4, "topology": "1x1x2"}},
-            "not a whole number of tpu-v4-podslice hosts",
-        ),
-        ({"tpu": {"acceleratorType": "tpu-v6e-slice", "topology": "2x2"}}, "is not google.com/tpu"),
-        ({"workers": {"replicas": -1}}, "must not be negative"),
+        ({"acceleratorType": V4, "topology": "1x1x2"}, "not a whole number of tpu-v4-podslice hosts"),
+        ({"acceleratorType": "tpu-v9", "topology": "2x2"}, "unknown TPU accelerator type 'tpu-v9'"),
     ],
 )
-def test_resource_problems(resources: dict[str, Any], expected: str) -> None:
-    settings = OperatorSettings(
-        trainer_images={a: "img" for a in (Accelerator.none, Accelerator.nvidia_gpu, Accelerator.google_tpu)}
-    )
-    (found,) = problems_of(settings, resources=resources)
+def test_tpu_slices_the_operator_cannot_place(tpu: dict[str, str], expected: str) -> None:
+    (found,) = problems_of(resources={"perTrial": {"accelerator": TPU, "count": 2}, "tpu": tpu})
     assert expected in found
 
 
-def test_evidence_uri_default_and_file_volume_root() -> None:
-    assert "no default evidence location" in problems_of(evidence={"uri": ""})[0]
-    with_default = OperatorSettings(trainer_images=SETTINGS.trainer_images, default_evidence_uri="s3://d")
+def test_evidence_defaults_and_the_shared_file_volume() -> None:
+    with_default = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="s3://d")
     assert problems_of(with_default, evidence={"uri": ""}) == []
+    bad_default = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="ftp://x")
+    (found,) = problems_of(bad_default, evidence={"uri": ""})
+    assert "unsupported scheme 'ftp'" in found
     shared = OperatorSettings(
-        trainer_images=SETTINGS.trainer_images,
+        trainer_images=ALL_IMAGES.trainer_images,
         file_evidence_volume={"persistentVolumeClaim": {"claimName": "ev"}},
         file_evidence_path="/evidence",
     )
@@ -76,12 +69,24 @@ def test_evidence_uri_default_and_file_volume_root() -> None:
     assert "not below /evidence" in outside
 
 
-def test_parse_sweep_lists_schema_problems() -> None:
-    body = sweep_manifest("s", "s3://e", trials={"count": "many"})
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"trials": {"count": 0}}, "spec.trials.count: Input should be greater than or equal to 1"),
+        ({"searchSpace": {"training.no_such_knob": {"choice": [1]}}}, 'spec.searchSpace["training.no_such'),
+    ],
+)
+def test_parse_sweep_runs_the_spec_models_rules(spec: dict[str, Any], expected: str) -> None:
+    body = sweep_manifest("s", "s3://evidence", **spec)
     body["metadata"].update(namespace="ns", uid="u", managedFields=[{"manager": "kubectl"}])
     body["status"] = {"phase": "Running"}
     with pytest.raises(InvalidSweep) as caught:
         parse_sweep(body)
-    assert any(p.startswith("spec.trials.count") for p in caught.value.problems)
-    del body["spec"]["trials"]
+    assert any(p.startswith(expected) for p in caught.value.problems), caught.value.problems
+
+
+def test_parse_sweep_ignores_status_and_metadata_it_does_not_read() -> None:
+    body = sweep_manifest("s", "s3://evidence")
+    body["metadata"].update(namespace="ns", uid="u", managedFields=[{"manager": "kubectl"}])
+    body["status"] = {"phase": "Running"}
     assert parse_sweep(body).metadata.uid == "u"
