@@ -17,6 +17,6 @@ class WireModel(BaseModel):
 
 
 class SnakeModel(BaseModel):
-    """Evidence documents and the training config keep snake_case keys (they are read by people and scripts)."""
+    """Evidence documents and the training config keep snake_case keys: people and scripts read them."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)

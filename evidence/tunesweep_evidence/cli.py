@@ -16,7 +16,9 @@ from .commands import crd, evidence, validate
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunesweep", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="tunesweep", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (validate, evidence, crd):
         module.add_parser(sub)

@@ -1,12 +1,12 @@
 """Where each evidence file lives below a sweep's evidence folder.
 
-    <evidence.uri>/<namespace>/<sweep-name>/<sweep-uid>/
-      plan.json
-      trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
-      ray/                                  (Ray Tune experiment state, for restore)
-      sweep_summary.json
-      promoted/best_config.yaml  promoted/best_params.json
-      report.html
+<evidence.uri>/<namespace>/<sweep-name>/<sweep-uid>/
+  plan.json
+  trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
+  ray/                                  (Ray Tune experiment state, for restore)
+  sweep_summary.json
+  promoted/best_config.yaml  promoted/best_params.json
+  report.html
 """
 
 from __future__ import annotations

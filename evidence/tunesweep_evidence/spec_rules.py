@@ -50,7 +50,7 @@ class Rule:
 
 
 def rule_error(violations: Sequence[Violation]) -> PydanticCustomError:
-    """One pydantic error for all of a model's violations; `problems_of` splits it up again."""
+    """One pydantic error for all of a model's violations (`sweep_manifest.violations_of` splits it)."""
     return PydanticCustomError(
         RULE_ERROR,
         "{summary}",

@@ -73,7 +73,8 @@ def spec(
         "searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}},
         "objective": {"metric": "primary_score", "mode": objective_mode},
         "trials": {"count": 3, "parallel": 1},
-        "evidence": {"uri": root},
+        # The spec takes URIs only; tests write to plain temporary paths or s3:// buckets.
+        "evidence": {"uri": root if "://" in root else f"file://{root}"},
         "promotion": {"minScore": min_score},
     }
 

@@ -10,11 +10,13 @@ from tunesweep_evidence.spec_rules import Rule, RuleModel
 
 from tests.spec.cases import BAD, SAME
 
-RULES: list[tuple[str, Rule]] = [
-    (f"{model.__name__}: {rule.message}", rule)
+MODELS: list[type[RuleModel]] = [
+    model
     for model in vars(spec).values()
     if isinstance(model, type) and issubclass(model, RuleModel) and model is not RuleModel
-    for rule in model.rules
+]
+RULES: list[tuple[str, Rule]] = [
+    (f"{model.__name__}: {rule.message}", rule) for model in MODELS for rule in model.rules
 ]
 
 
