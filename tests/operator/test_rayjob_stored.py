@@ -117,3 +117,31 @@ def test_a_spec_only_the_operator_can_refuse_fails_once_without_retries(
     messages = [str(record.get("message", "")) for record in operator.log_records()]
     attempts = [m for m in messages if m.startswith("Handler 'start' failed")]
     assert len(attempts) == 1 and "permanently" in attempts[0], attempts
+
+
+def test_spec_edits_after_start_are_reported_not_applied(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    start_operator()
+    apply(kubectl, namespace, sweep_manifest("edited", f"file://{tmp_path}/evidence"), tmp_path)
+    cluster.wait_for_phase("edited", "Provisioning", timeout=60)
+    rayjob = stored_rayjob(cluster, "edited")
+    # the CRD refuses edits of what the plan froze ...
+    patch = ["patch", "tsweep", "edited", "--type=merge", "-p"]
+    refused = kubectl(*patch, '{"spec": {"trials": {"count": 9}}}', namespace=namespace, check=False)
+    assert refused.returncode != 0 and "trials is immutable" in refused.stderr
+    # ... and lets others through, which the operator reports and does not apply
+    kubectl(*patch, '{"spec": {"resources": {"workers": {"replicas": 3}}}}', namespace=namespace)
+
+    def reported() -> dict[str, Any] | None:
+        current = cluster.sweep_status("edited")
+        return current if condition(current, "SpecApplied")["status"] == "False" else None
+
+    status = wait_until(reported, 30, "SpecApplied=False")
+    applied = condition(status, "SpecApplied")
+    assert applied["reason"] == "SpecChangedAfterStart" and applied["observedGeneration"] == 2
+    assert "spec.resources.workers.replicas" in applied["message"] and "generation 1" in applied["message"]
+    assert status["observedGeneration"] == 2 and status["phase"] == "Provisioning"
+    assert ("Warning", "SpecChangedAfterStart", applied["message"]) in cluster.events("edited")
+    assert worker(stored_rayjob(cluster, "edited"))[0]["replicas"] == 1
+    assert stored_rayjob(cluster, "edited")["metadata"]["uid"] == rayjob["metadata"]["uid"]

@@ -99,6 +99,10 @@ def test_mock_sweep_promotes_the_best_config(
     print(f"\n$ kubectl get tsweep\n{table}\n$ kubectl describe tsweep lr-sweep (events)")
     print(described[described.index("Events:") :])
 
+    # the operator as it runs: no JAX, no Ray in its process
+    loaded = Path(f"/proc/{operator.popen.pid}/maps").read_text()
+    assert "jaxlib" not in loaded and "_raylet" not in loaded
+
     metrics = operator.metrics()
     assert 'tunesweep_sweeps{phase="Succeeded"} 1.0' in metrics
     assert "tunesweep_promotion_seconds_count 1.0" in metrics

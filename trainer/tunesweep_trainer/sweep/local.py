@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import ValidationError
 from rich.console import Console
-from tunesweep_evidence import bucket, layout
+from tunesweep_evidence import bucket, layout, sweep_manifest
 from tunesweep_evidence.documents import Plan
-from tunesweep_evidence.spec import API_VERSION, KIND, TuningSweep
+from tunesweep_evidence.spec import TuningSweep
 
 from . import plan as plans
 from .console import SweepConsole
@@ -57,21 +53,13 @@ def run_local(sweep_path: str, out: str | None, console: Console) -> int:
 
 
 def load_sweep(path: str) -> TuningSweep:
+    """The file's TuningSweep, validated as `tunesweep validate` and the API server would."""
     try:
-        data: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return sweep_manifest.load_sweep(path)
     except OSError as error:
-        raise SweepFileError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise SweepFileError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(data, dict) or data.get("kind") != KIND or data.get("apiVersion") != API_VERSION:
-        raise SweepFileError(f"{path} is not a TuningSweep (expected apiVersion {API_VERSION}, kind {KIND})")
-    try:
-        return TuningSweep.model_validate(data)
-    except ValidationError as error:
-        problems = "\n".join(
-            f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
-        )
-        raise SweepFileError(f"{path} is not a valid TuningSweep:\n{problems}") from None
+        raise SweepFileError(f"cannot read {path}: {error.strerror or error}") from None
+    except sweep_manifest.SpecError as error:
+        raise SweepFileError(f"{path} is not a valid TuningSweep:\n{error}") from None
 
 
 def plan_for(sweep: TuningSweep, out_dir: str) -> tuple[Plan, bool]:

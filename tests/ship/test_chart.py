@@ -1,0 +1,256 @@
+"""charts/tunesweep: lint, what it renders with default and other values, the schema's refusals, the
+files derived from it, and its contract with the operator (OperatorSettings) and the samples."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from tunesweep_evidence.spec import Accelerator, TuningSweep
+from tunesweep_operator.evidence_access import GCS_CREDENTIALS_DIR, GCS_KEY_FILE
+from tunesweep_operator.rayjob import render_rayjob
+from tunesweep_operator.settings import OperatorSettings
+
+from tests.ship.chart import (
+    CHART,
+    KIND_CLUSTER,
+    KIND_VALUES,
+    RULES,
+    helm_template,
+    kinds,
+    one,
+    operator_container,
+    plain_env,
+    render,
+)
+from tests.support.controlplane import REPO_ROOT
+
+SAMPLES = REPO_ROOT / "manifests" / "samples"
+
+
+class ReadEnv(dict[str, str]):
+    """An environment that records the names OperatorSettings.from_env asks for."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def settings_of(container: dict[str, Any]) -> OperatorSettings:
+    """The operator's settings from the chart's env; every TUNESWEEP_ variable it sets must be read."""
+    env = ReadEnv(plain_env(container))
+    settings = OperatorSettings.from_env(env)
+    unread = {name for name in env if name.startswith("TUNESWEEP_")} - env.asked
+    assert not unread, f"the chart sets variables the operator does not read: {unread}"
+    return settings
+
+
+@pytest.mark.parametrize("values", [[], ["-f", str(KIND_VALUES)]], ids=["defaults", "kind"])
+def test_helm_lint_strict(helm: Path, values: list[str]) -> None:
+    proc = subprocess.run([str(helm), "lint", "--strict", str(CHART), *values], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) -> None:
+    docs = render(helm)
+    assert kinds(docs) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    deployment = one(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    container = operator_container(docs)
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["args"] == ["--all-namespaces", "--liveness-port=8080", "--metrics-port=9090"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"healthz": 8080, "metrics": 9090}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    # the only writable place is /tmp (the image's HOME and caches)
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts == {"/tmp": "tmp"} and {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in pod["volumes"]
+    account = one(docs, "ServiceAccount")["metadata"]
+    assert pod["serviceAccountName"] == account["name"]
+    # RBAC: exactly files/operator-rules.yaml, bound to that account
+    assert one(docs, "ClusterRole")["rules"] == yaml.safe_load(RULES.read_text())
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": "tunesweep-system"}]
+    assert binding["roleRef"]["name"] == one(docs, "ClusterRole")["metadata"]["name"]
+    # the metrics Service selects the operator's pod
+    service = one(docs, "Service")
+    assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    # every object lands in the release namespace (manifests/install is applied without helm)
+    assert {d["metadata"]["namespace"] for d in docs if not d["kind"].startswith("Cluster")} == {"tunesweep-system"}
+
+
+def test_watch_namespaces_get_roles_not_cluster_roles(helm: Path) -> None:
+    docs = render(helm, "--set", "watchNamespaces={team-a,team-b}")
+    assert kinds(docs) == ["Deployment", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+    rules = yaml.safe_load(RULES.read_text())
+    for kind in ("Role", "RoleBinding"):
+        assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == kind) == ["team-a", "team-b"]
+    assert all(d["rules"] == rules for d in docs if d["kind"] == "Role")
+    for binding in (d for d in docs if d["kind"] == "RoleBinding"):
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["subjects"][0]["namespace"] == "tunesweep-system"
+    assert operator_container(docs)["args"][:2] == ["--namespace=team-a", "--namespace=team-b"]
+
+
+def test_service_monitor(helm: Path) -> None:
+    docs = render(
+        helm,
+        "--set",
+        "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=prom,metrics.port=9100",
+    )
+    monitor = one(docs, "ServiceMonitor")
+    service = one(docs, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["metadata"]["labels"]["release"] == "prom"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    assert service["spec"]["ports"][0]["port"] == 9100
+    assert "--metrics-port=9100" in operator_container(docs)["args"]
+    assert "ServiceMonitor" not in kinds(render(helm))
+
+
+def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
+    values = {
+        "image": {"repository": "registry.example:5000/ts/operator", "tag": "1.2.3"},
+        "trainer": {"repository": "registry.example:5000/ts/trainer", "tag": "9", "images": {"cuda": "my/cuda:7"}},
+        "evidence": {
+            "defaultUri": "s3://bucket/sweeps",
+            "fileVolume": {"persistentVolumeClaim": {"claimName": "evidence"}},
+            "filePath": "/data/evidence",
+        },
+        "ray": {"serviceAccount": "ray-runner", "headCpu": "2", "headMemory": "8Gi", "backoffLimit": 0},
+        "operator": {"progressIntervalSeconds": 2.5, "deadlineSlackSeconds": 60},
+    }
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    docs = render(helm, "-f", str(tmp_path / "values.yaml"))
+    container = operator_container(docs)
+    assert container["image"] == "registry.example:5000/ts/operator:1.2.3"
+    assert settings_of(container) == OperatorSettings(
+        trainer_images={
+            Accelerator.none: "registry.example:5000/ts/trainer:9-cpu",
+            Accelerator.nvidia_gpu: "my/cuda:7",
+            Accelerator.google_tpu: "registry.example:5000/ts/trainer:9-tpu",
+        },
+        operator_image="registry.example:5000/ts/operator:1.2.3",
+        default_evidence_uri="s3://bucket/sweeps",
+        file_evidence_volume={"persistentVolumeClaim": {"claimName": "evidence"}},
+        file_evidence_path="/data/evidence",
+        ray_service_account="ray-runner",
+        head_cpu="2",
+        head_memory="8Gi",
+        rayjob_backoff_limit=0,
+        progress_interval_seconds=2.5,
+        deadline_slack_seconds=60,
+    )
+    # the operator mounts the file-evidence volume where it tells the Ray pods to mount it
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "evidence", "mountPath": "/data/evidence"} in container["volumeMounts"]
+    assert {"name": "evidence", "persistentVolumeClaim": {"claimName": "evidence"}} in pod["volumes"]
+    # unset values keep the operator's own defaults
+    defaults = settings_of(operator_container(render(helm)))
+    assert defaults.head_memory == OperatorSettings().head_memory
+    assert defaults.progress_interval_seconds == OperatorSettings().progress_interval_seconds
+
+
+def test_operator_credentials(helm: Path) -> None:
+    s3 = operator_container(render(helm, "--set", "evidence.credentials.secretName=bucket-keys"))
+    assert s3["envFrom"] == [{"secretRef": {"name": "bucket-keys"}}]
+    gcs_docs = render(helm, "--set", "evidence.credentials.secretName=gcs-key,evidence.credentials.type=gcs")
+    gcs = operator_container(gcs_docs)
+    assert "envFrom" not in gcs
+    # the same key file convention as the Ray pods' (tunesweep_operator.evidence_access)
+    assert plain_env(gcs)["GOOGLE_APPLICATION_CREDENTIALS"] == f"{GCS_CREDENTIALS_DIR}/{GCS_KEY_FILE}"
+    assert {"name": "evidence-credentials", "mountPath": GCS_CREDENTIALS_DIR, "readOnly": True} in gcs["volumeMounts"]
+    pod = one(gcs_docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "evidence-credentials", "secret": {"secretName": "gcs-key"}} in pod["volumes"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("watchNamespaces={Team_A}", "at '/watchNamespaces/0'"),
+        ("image.pullPolicy=Sometimes", "at '/image/pullPolicy': value must be one of"),
+        ("image.repository=ghcr.io/x:1", "at '/image/repository'"),
+        ("trainer.images.cuda=not an image", "at '/trainer/images/cuda'"),
+        ("metrics.port=0", "at '/metrics/port'"),
+        ("evidence.defaultUri=http://bucket", "at '/evidence/defaultUri'"),
+        ("evidence.credentials.type=azure", "at '/evidence/credentials/type'"),
+        ("evidence.filePath=relative", "at '/evidence/filePath'"),
+        ("ray.headMemory=lots", "at '/ray/headMemory'"),
+        ("operator.progressIntervalSeconds=0", "at '/operator/progressIntervalSeconds'"),
+        ("imagee.tag=typo", "additional properties 'imagee' not allowed"),
+        ("operator.livenessPort=9090", "operator.livenessPort and metrics.port must differ"),
+    ],
+)
+def test_bad_values_are_refused(helm: Path, setting: str, message: str) -> None:
+    proc = helm_template(helm, "--set", setting)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_bad_file_volume_is_refused_by_lint(helm: Path, tmp_path: Path) -> None:
+    bad = {"evidence": {"fileVolume": {"hostPath": {"path": "/a"}, "emptyDir": {}}}}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([str(helm), "lint", str(CHART), "-f", str(tmp_path / "bad.yaml")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "at '/evidence/fileVolume'" in proc.stdout + proc.stderr
+
+
+def test_derived_manifests_are_fresh(helm: Path) -> None:
+    """charts/tunesweep/crds/ and manifests/install/ are generated: they must match their sources."""
+    proc = subprocess.run(
+        [str(REPO_ROOT / "hack" / "render-manifests.sh"), "--check"],
+        env={"PATH": "/usr/bin:/bin", "HELM": str(helm)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"{proc.stderr}\nregenerate with: make manifests (hack/render-manifests.sh)"
+
+
+def test_kind_values_match_the_cluster_and_the_sample(helm: Path) -> None:
+    values = yaml.safe_load(KIND_VALUES.read_text())
+    [mount] = yaml.safe_load(KIND_CLUSTER.read_text())["nodes"][0]["extraMounts"]
+    # the operator's and the Ray pods' volume is the node folder kind mounts from the host
+    assert values["evidence"]["fileVolume"]["hostPath"]["path"] == mount["containerPath"]
+    sample = yaml.safe_load((SAMPLES / "sweep-mock.yaml").read_text())
+    uri = sample["spec"]["evidence"]["uri"]
+    file_path = values["evidence"]["filePath"]
+    assert uri.startswith(f"file://{file_path}"), f"{uri} is not on the evidence volume at {file_path}"
+    container = operator_container(render(helm, "-f", str(KIND_VALUES)))
+    # kind loads the images: not `latest`, so the kubelet does not try to pull them
+    images = [container["image"], *settings_of(container).trainer_images.values()]
+    assert all(":" in image and not image.endswith(":latest") for image in images), images
+    assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+@pytest.mark.parametrize(
+    ("sample", "accelerator", "resource"),
+    [("sweep-gpu.yaml", Accelerator.nvidia_gpu, "nvidia.com/gpu"), ("sweep-tpu.yaml", Accelerator.google_tpu, "google.com/tpu")],
+)
+def test_accelerator_samples_run_on_the_charts_images(
+    helm: Path, sample: str, accelerator: Accelerator, resource: str
+) -> None:
+    """The GPU/TPU samples leave the image to the chart; the operator renders their RayJob with it."""
+    manifest = yaml.safe_load((SAMPLES / sample).read_text())
+    manifest["metadata"] |= {"namespace": "ml", "uid": "uid-1"}
+    settings = settings_of(operator_container(render(helm)))
+    rayjob = render_rayjob(TuningSweep.model_validate(manifest), "s3://b/plan.json", settings)
+    [workers] = rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"]
+    [container] = workers["template"]["spec"]["containers"]
+    assert container["image"] == settings.trainer_images[accelerator]
+    assert container["image"].endswith("-cuda" if accelerator is Accelerator.nvidia_gpu else "-tpu")
+    assert int(container["resources"]["limits"][resource]) >= 1

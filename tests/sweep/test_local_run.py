@@ -1,0 +1,62 @@
+"""Local mode: `tunesweep run SWEEP.yaml` end to end, its plan handling, and its errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+from tunesweep_evidence import layout
+from tunesweep_evidence.spec import TuningSweep
+from tunesweep_trainer.sweep.driver import EXIT_INVALID
+from tunesweep_trainer.sweep.local import SweepFileError, plan_for, run_local
+
+from tests.sweep.sweeps import sweep_manifest, sweep_summary
+
+TUNESWEEP = str(Path(sys.executable).with_name("tunesweep"))
+SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "sweep-mock.yaml"
+
+
+def test_the_mock_sample_runs_locally_and_its_evidence_verifies(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [TUNESWEEP, "run", str(SAMPLE), "--out", str(out)], capture_output=True, text=True, timeout=400
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    summary = sweep_summary(out)
+    assert summary.status == "succeeded" and summary.best_trial is not None
+    assert len(summary.trials) == 8
+    assert f"Best trial {summary.best_trial.trial_id}" in run.stdout
+    assert f"Promoted config: {out / layout.BEST_CONFIG}" in run.stdout
+    assert f"Report:          {out / layout.REPORT}" in run.stdout
+    assert "training.learning_rate = " in run.stdout
+    verified = subprocess.run(
+        [TUNESWEEP, "evidence", "verify", str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_rerun_in_the_same_folder_resumes_the_same_plan(tmp_path: Path) -> None:
+    sweep = TuningSweep.model_validate(sweep_manifest())
+    first, resumed = plan_for(sweep, str(tmp_path))
+    assert not resumed and first.sweep.namespace == "local" and first.evidence_uri == str(tmp_path)
+    again, resumed = plan_for(sweep, str(tmp_path))
+    assert resumed and again.sweep.uid == first.sweep.uid
+    changed = TuningSweep.model_validate(sweep_manifest(trials={"count": 3}))
+    with pytest.raises(SweepFileError, match="holds sweep 'test-sweep'"):
+        plan_for(changed, str(tmp_path))
+
+
+def test_an_invalid_sweep_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    manifest = sweep_manifest(trials={"count": 2, "parallel": 0})
+    manifest["spec"]["searchSpace"]["training.nonsense"] = {"choice": [1]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    console = Console(record=True, width=200)
+    assert run_local(str(path), str(tmp_path / "out"), console) == EXIT_INVALID
+    text = console.export_text()
+    assert "is not a valid TuningSweep" in text and "training.nonsense" in text
+    assert not (tmp_path / "out").exists()
