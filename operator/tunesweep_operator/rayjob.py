@@ -110,7 +110,7 @@ def _worker_group(
     if per_trial.accelerator is Accelerator.nvidia_gpu:
         compute["nvidia.com/gpu"] = str(per_trial.count)
         start_params["num-gpus"] = str(per_trial.count)
-        tolerations.append({"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"})
+        tolerations = _with_toleration(tolerations, "nvidia.com/gpu")
     elif per_trial.accelerator is Accelerator.google_tpu:
         tpu = sweep.spec.resources.tpu
         if tpu is None:
@@ -123,7 +123,7 @@ def _worker_group(
         # KubeRay passes rayStartParams to `ray start` through a shell: the JSON keeps its own quotes.
         start_params["resources"] = json.dumps(json.dumps({"TPU": slice_.chips_per_host}))
         node_selector |= {GKE_TPU_ACCELERATOR: tpu.accelerator_type, GKE_TPU_TOPOLOGY: tpu.topology}
-        tolerations.append({"key": "google.com/tpu", "operator": "Exists", "effect": "NoSchedule"})
+        tolerations = _with_toleration(tolerations, "google.com/tpu")
         env.append({"name": "JAX_PLATFORMS", "value": "tpu"})
     else:
         env.append({"name": "JAX_PLATFORMS", "value": "cpu"})
@@ -142,6 +142,12 @@ def _worker_group(
         "rayStartParams": start_params,
         "template": template,
     }
+
+
+def _with_toleration(tolerations: list[dict[str, Any]], resource: str) -> list[dict[str, Any]]:
+    """`tolerations` plus the accelerator's usual taint (`<resource>` Exists NoSchedule), unless given."""
+    toleration = {"key": resource, "operator": "Exists", "effect": "NoSchedule"}
+    return tolerations if toleration in tolerations else [*tolerations, toleration]
 
 
 def _container(

@@ -108,6 +108,17 @@ def test_entrypoint_quotes_the_plan_uri() -> None:
     assert rayjob["spec"]["entrypoint"] == "tunesweep drive --plan 'file:///data/my evidence/plan.json'"
 
 
+def test_a_toleration_the_user_gave_is_not_repeated() -> None:
+    gpu = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    rayjob = render(
+        resources={
+            "perTrial": {"accelerator": "nvidia.com/gpu", "count": 1},
+            "workers": {"replicas": 1, "tolerations": [gpu]},
+        }
+    )
+    assert worker_group(rayjob)["template"]["spec"]["tolerations"] == [gpu]
+
+
 def test_gpu_workers() -> None:
     rayjob = render(
         resources={

@@ -9,14 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from tunesweep_evidence import bucket
 
 from tests.operator.cluster import Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
 from tests.operator.sweeps import sweep_manifest
 from tests.operator.test_sweep_lifecycle import apply
+from tests.support.controlplane import REPO_ROOT
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+SAMPLES = REPO_ROOT / "manifests" / "samples"
 
 
 def stored_rayjob(cluster: Cluster, sweep: str) -> dict[str, Any]:
@@ -33,62 +36,58 @@ def worker(rayjob: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return group, container
 
 
-def test_gpu_and_tpu_sweeps_render_the_right_rayjobs(
+def sample(name: str, evidence: str, **resources: Any) -> dict[str, Any]:
+    """A sample of manifests/samples/, its evidence redirected to this test's folder."""
+    manifest = yaml.safe_load((SAMPLES / name).read_text())
+    manifest["spec"]["evidence"] = {"uri": evidence}
+    manifest["spec"]["resources"].update(resources)
+    return manifest
+
+
+def test_gpu_and_tpu_samples_render_the_right_rayjobs(
     start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
 ) -> None:
     start_operator()
     evidence = f"file://{tmp_path}/evidence"
-    gpu = sweep_manifest(
-        "gpu-sweep",
-        evidence,
-        resources={
-            "perTrial": {"accelerator": "nvidia.com/gpu", "count": 1, "cpu": "4", "memory": "16Gi"},
-            "workers": {"replicas": 2, "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"}},
-        },
-    )
-    tpu = sweep_manifest(
-        "tpu-sweep",
-        evidence,
-        resources={
-            "perTrial": {"accelerator": "google.com/tpu", "count": 16, "cpu": "8", "memory": "32Gi"},
-            "workers": {"replicas": 1},
-            "tpu": {"acceleratorType": "tpu-v6e-slice", "topology": "4x4"},
-            "queueName": "tpu-queue",
-        },
-        ttlSecondsAfterFinished=300,
-    )
+    gpu = sample("sweep-gpu.yaml", evidence)
+    tpu = sample("sweep-tpu.yaml", evidence, queueName="tpu-queue")
     apply(kubectl, namespace, gpu, tmp_path)
     apply(kubectl, namespace, tpu, tmp_path)
 
-    group, container = worker(stored_rayjob(cluster, "gpu-sweep"))
+    # 16 trials, 4 at a time, one NVIDIA GPU each
+    rayjob = stored_rayjob(cluster, gpu["metadata"]["name"])
+    group, container = worker(rayjob)
     assert container["image"] == "tunesweep-trainer:cuda-test"
-    assert container["resources"]["requests"]["nvidia.com/gpu"] == "1"
-    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert group["rayStartParams"] == {"num-cpus": "4", "num-gpus": "1"}
-    assert group["replicas"] == 2
-    assert group["template"]["spec"]["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert container["resources"]["requests"] == {"cpu": "8", "memory": "48Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["limits"] == container["resources"]["requests"]
+    assert group["rayStartParams"] == {"num-cpus": "8", "num-gpus": "1"}
+    assert group["replicas"] == group["minReplicas"] == group["maxReplicas"] == 4
+    assert group["template"]["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     assert group["template"]["spec"]["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     ]
+    assert rayjob["spec"]["activeDeadlineSeconds"] == 7200 * 4 + 900  # 16 trials in 4 waves, + slack
+    assert rayjob["spec"]["ttlSecondsAfterFinished"] == 600 and "suspend" not in rayjob["spec"]
 
-    rayjob = stored_rayjob(cluster, "tpu-sweep")
+    # one v6e 2x2 slice (a single host of 4 chips) per worker replica, queued through Kueue
+    rayjob = stored_rayjob(cluster, tpu["metadata"]["name"])
     group, container = worker(rayjob)
     assert container["image"] == "tunesweep-trainer:tpu-test"
-    assert group["numOfHosts"] == 4 and group["replicas"] == 1
+    assert group["numOfHosts"] == 1 and group["replicas"] == 2
     assert container["resources"]["requests"]["google.com/tpu"] == "4"
     assert container["resources"]["limits"]["google.com/tpu"] == "4"
     assert group["template"]["spec"]["nodeSelector"] == {
         "cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice",
-        "cloud.google.com/gke-tpu-topology": "4x4",
+        "cloud.google.com/gke-tpu-topology": "2x2",
     }
     assert {"name": "JAX_PLATFORMS", "value": "tpu"} in container["env"]
     assert group["rayStartParams"]["resources"] == '"{\\"TPU\\": 4}"'
     assert rayjob["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "tpu-queue"
-    assert rayjob["spec"]["suspend"] is True and rayjob["spec"]["ttlSecondsAfterFinished"] == 300
+    assert rayjob["spec"]["suspend"] is True
     assert rayjob["spec"]["backoffLimit"] == 2 and rayjob["spec"]["shutdownAfterJobFinishes"] is True
 
-    for name in ("gpu-sweep", "tpu-sweep"):
-        status = cluster.wait_for_phase(name, "Provisioning", timeout=30)
+    for manifest in (gpu, tpu):
+        status = cluster.wait_for_phase(manifest["metadata"]["name"], "Provisioning", timeout=30)
         assert condition(status, "Ready")["reason"] == "Provisioning"
 
 

@@ -19,9 +19,11 @@ from tunesweep_evidence.documents import BestParams, Plan
 from tests.operator.cluster import Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
 from tests.operator.sweeps import sweep_manifest
+from tests.support.controlplane import REPO_ROOT
 from tests.support.kuberay_standin import KubeRayStandIn
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+SAMPLE = REPO_ROOT / "manifests" / "samples" / "sweep-mock.yaml"
 
 
 def apply(kubectl: Kubectl, namespace: str, manifest: dict[str, Any], folder: Path) -> None:
@@ -39,10 +41,13 @@ def test_mock_sweep_promotes_the_best_config(
     tmp_path: Path,
 ) -> None:
     operator = start_operator()
-    evidence = f"file://{tmp_path}/evidence"
-    apply(kubectl, namespace, sweep_manifest("lr-sweep", evidence), tmp_path)
+    # the repository's mock sample (8 trials, ASHA), its evidence in this test's folder
+    sample = yaml.safe_load(SAMPLE.read_text())
+    evidence = sample["spec"]["evidence"]["uri"] = f"file://{tmp_path}/evidence"
+    sample["metadata"]["name"] = "lr-sweep"
+    apply(kubectl, namespace, sample, tmp_path)
 
-    status = cluster.wait_for_phase("lr-sweep", ("Succeeded", "Failed"), timeout=180)
+    status = cluster.wait_for_phase("lr-sweep", ("Succeeded", "Failed"), timeout=240)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     sweep = cluster.sweep("lr-sweep")
     assert sweep is not None
@@ -50,7 +55,9 @@ def test_mock_sweep_promotes_the_best_config(
     root = f"{evidence}/{namespace}/lr-sweep/{uid}"
     assert status["evidenceURI"] == root
     assert status["observedGeneration"] == 1 and status["startTime"] and status["completionTime"]
-    assert status["trials"] == {"total": 4, "running": 0, "succeeded": 4, "failed": 0, "earlyStopped": 0}
+    trials = status["trials"]
+    assert trials["total"] == 8 and trials["running"] == 0 and trials["failed"] <= 1
+    assert trials["succeeded"] + trials["earlyStopped"] + trials["failed"] == 8
     ready = condition(status, "Ready")
     assert (ready["status"], ready["reason"]) == ("True", "Promoted")
     assert condition(status, "Failed")["status"] == "False"
@@ -94,7 +101,8 @@ def test_mock_sweep_promotes_the_best_config(
     table = kubectl("get", "tsweep", namespace=namespace).stdout
     header, row = table.splitlines()
     assert header.split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "AGE"]
-    assert row.split()[:5] == ["lr-sweep", "Succeeded", str(best_params.primary_score), "4", "0"]
+    counts = [str(trials["succeeded"]), str(trials["failed"])]
+    assert row.split()[:5] == ["lr-sweep", "Succeeded", str(best_params.primary_score), *counts]
     described = kubectl("describe", "tsweep", "lr-sweep", namespace=namespace).stdout
     print(f"\n$ kubectl get tsweep\n{table}\n$ kubectl describe tsweep lr-sweep (events)")
     print(described[described.index("Events:") :])
@@ -106,7 +114,8 @@ def test_mock_sweep_promotes_the_best_config(
     metrics = operator.metrics()
     assert 'tunesweep_sweeps{phase="Succeeded"} 1.0' in metrics
     assert "tunesweep_promotion_seconds_count 1.0" in metrics
-    assert kuberay_standin.errors == []
+    # (the stand-in watches every namespace: earlier tests' leftovers may give it errors elsewhere)
+    assert [e for e in kuberay_standin.errors if e.startswith(f"{namespace}/")] == []
 
 
 def test_operator_restart_mid_sweep_makes_no_second_rayjob(
@@ -169,7 +178,7 @@ def test_flax_lm_tiny_sweep_promotes(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator()
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")  # a broken trainer fails once, not three times
     manifest = sweep_manifest(
         "flax-sweep",
         f"file://{tmp_path}/evidence",

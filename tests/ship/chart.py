@@ -30,7 +30,9 @@ def helm_template(
     )
 
 
-def render(helm: Path, *args: str, release: str = RELEASE, namespace: str = NAMESPACE) -> list[dict[str, Any]]:
+def render(
+    helm: Path, *args: str, release: str = RELEASE, namespace: str = NAMESPACE
+) -> list[dict[str, Any]]:
     proc = helm_template(helm, *args, release=release, namespace=namespace)
     assert proc.returncode == 0, proc.stderr
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc]

@@ -46,7 +46,7 @@ class ImageEnv:
 
     def distributions(self) -> set[str]:
         """Names (normalised) of the distributions installed in the environment."""
-        code = "import importlib.metadata as m, json; print(json.dumps([d.metadata['Name'] for d in m.distributions()]))"
+        code = "import importlib.metadata as m, json; print(json.dumps([d.name for d in m.distributions()]))"
         out = subprocess.run(
             [str(self.venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
         ).stdout
@@ -72,5 +72,5 @@ def image_envs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Imag
 
 @pytest.fixture(scope="session")
 def helm() -> Path:
-    """The pinned helm that hack/controlplane/ensure-assets.sh builds (hack/render-manifests.sh uses it too)."""
+    """The pinned helm that hack/controlplane/ensure-assets.sh builds (render-manifests.sh uses it too)."""
     return ensure_assets() / "helm"

@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from tests.support.controlplane import REPO_ROOT
@@ -152,16 +153,18 @@ def _instructions(text: str) -> list[Instruction]:
 
 
 def _env_pairs(args: str, env: dict[str, str]) -> dict[str, str]:
-    """`ENV a=1 b=$a`: values may use earlier ones; an unknown `$NAME` (e.g. the base image's PATH) is kept."""
+    """`ENV a=1 b=$a`: values may use earlier ones; an unknown `$NAME` (the base image's PATH) is kept."""
     pairs: dict[str, str] = {}
     for token in shlex.split(args):
         name, sep, value = token.partition("=")
         assert sep, f"ENV {args!r}: use the NAME=value form"
         known = env | pairs
-        pairs[name] = re.sub(
-            r"\$\{?(\w+)\}?", lambda m: known.get(m.group(1), m.group(0)), value
-        )  # fmt: skip
+        pairs[name] = re.sub(r"\$\{?(\w+)\}?", partial(_expand, known), value)
     return pairs
+
+
+def _expand(known: dict[str, str], match: re.Match[str]) -> str:
+    return known.get(match.group(1), match.group(0))
 
 
 def here(value: str, venv: Path, tmp: Path) -> str:
@@ -189,7 +192,7 @@ def install(
     command, declared = installs[0]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     env |= {k: here(v, venv, tmp) for k, v in declared.items() if k not in HOST_PLACES}
-    env |= {"UV_CACHE_DIR": host_uv_cache(), "UV_PYTHON": sys._base_executable}
+    env |= {"UV_CACHE_DIR": host_uv_cache(), "UV_PYTHON": getattr(sys, "_base_executable", sys.executable)}
     # WORKDIR /src holds the files the builder COPYs from the repository: here, the repository itself.
     return subprocess.run(
         ["bash", "-c", f"{command} {extra}"],

@@ -38,7 +38,7 @@ class ReadEnv(dict[str, str]):
         super().__init__(values)
         self.asked: set[str] = set()
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         self.asked.add(key)
         return super().get(key, default)
 
@@ -54,7 +54,9 @@ def settings_of(container: dict[str, Any]) -> OperatorSettings:
 
 @pytest.mark.parametrize("values", [[], ["-f", str(KIND_VALUES)]], ids=["defaults", "kind"])
 def test_helm_lint_strict(helm: Path, values: list[str]) -> None:
-    proc = subprocess.run([str(helm), "lint", "--strict", str(CHART), *values], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(helm), "lint", "--strict", str(CHART), *values], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -85,19 +87,33 @@ def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) 
     # RBAC: exactly files/operator-rules.yaml, bound to that account
     assert one(docs, "ClusterRole")["rules"] == yaml.safe_load(RULES.read_text())
     binding = one(docs, "ClusterRoleBinding")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": "tunesweep-system"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": account["name"], "namespace": "tunesweep-system"}
+    ]
     assert binding["roleRef"]["name"] == one(docs, "ClusterRole")["metadata"]["name"]
     # the metrics Service selects the operator's pod
     service = one(docs, "Service")
     assert service["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
-    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}]
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
     # every object lands in the release namespace (manifests/install is applied without helm)
-    assert {d["metadata"]["namespace"] for d in docs if not d["kind"].startswith("Cluster")} == {"tunesweep-system"}
+    assert {d["metadata"]["namespace"] for d in docs if not d["kind"].startswith("Cluster")} == {
+        "tunesweep-system"
+    }
 
 
 def test_watch_namespaces_get_roles_not_cluster_roles(helm: Path) -> None:
     docs = render(helm, "--set", "watchNamespaces={team-a,team-b}")
-    assert kinds(docs) == ["Deployment", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"]
+    assert kinds(docs) == [
+        "Deployment",
+        "Role",
+        "Role",
+        "RoleBinding",
+        "RoleBinding",
+        "Service",
+        "ServiceAccount",
+    ]
     rules = yaml.safe_load(RULES.read_text())
     for kind in ("Role", "RoleBinding"):
         assert sorted(d["metadata"]["namespace"] for d in docs if d["kind"] == kind) == ["team-a", "team-b"]
@@ -116,7 +132,10 @@ def test_service_monitor(helm: Path) -> None:
     )
     monitor = one(docs, "ServiceMonitor")
     service = one(docs, "Service")
-    assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["metadata"]["labels"]["release"] == "prom"
+    assert (
+        monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        and monitor["metadata"]["labels"]["release"] == "prom"
+    )
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
     assert service["spec"]["ports"][0]["port"] == 9100
@@ -127,7 +146,11 @@ def test_service_monitor(helm: Path) -> None:
 def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
     values = {
         "image": {"repository": "registry.example:5000/ts/operator", "tag": "1.2.3"},
-        "trainer": {"repository": "registry.example:5000/ts/trainer", "tag": "9", "images": {"cuda": "my/cuda:7"}},
+        "trainer": {
+            "repository": "registry.example:5000/ts/trainer",
+            "tag": "9",
+            "images": {"cuda": "my/cuda:7"},
+        },
         "evidence": {
             "defaultUri": "s3://bucket/sweeps",
             "fileVolume": {"persistentVolumeClaim": {"claimName": "evidence"}},
@@ -175,7 +198,9 @@ def test_operator_credentials(helm: Path) -> None:
     assert "envFrom" not in gcs
     # the same key file convention as the Ray pods' (tunesweep_operator.evidence_access)
     assert plain_env(gcs)["GOOGLE_APPLICATION_CREDENTIALS"] == f"{GCS_CREDENTIALS_DIR}/{GCS_KEY_FILE}"
-    assert {"name": "evidence-credentials", "mountPath": GCS_CREDENTIALS_DIR, "readOnly": True} in gcs["volumeMounts"]
+    assert {"name": "evidence-credentials", "mountPath": GCS_CREDENTIALS_DIR, "readOnly": True} in gcs[
+        "volumeMounts"
+    ]
     pod = one(gcs_docs, "Deployment")["spec"]["template"]["spec"]
     assert {"name": "evidence-credentials", "secret": {"secretName": "gcs-key"}} in pod["volumes"]
 
@@ -205,7 +230,9 @@ def test_bad_values_are_refused(helm: Path, setting: str, message: str) -> None:
 def test_bad_file_volume_is_refused_by_lint(helm: Path, tmp_path: Path) -> None:
     bad = {"evidence": {"fileVolume": {"hostPath": {"path": "/a"}, "emptyDir": {}}}}
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
-    proc = subprocess.run([str(helm), "lint", str(CHART), "-f", str(tmp_path / "bad.yaml")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(helm), "lint", str(CHART), "-f", str(tmp_path / "bad.yaml")], capture_output=True, text=True
+    )
     assert proc.returncode != 0 and "at '/evidence/fileVolume'" in proc.stdout + proc.stderr
 
 
@@ -239,7 +266,10 @@ def test_kind_values_match_the_cluster_and_the_sample(helm: Path) -> None:
 
 @pytest.mark.parametrize(
     ("sample", "accelerator", "resource"),
-    [("sweep-gpu.yaml", Accelerator.nvidia_gpu, "nvidia.com/gpu"), ("sweep-tpu.yaml", Accelerator.google_tpu, "google.com/tpu")],
+    [
+        ("sweep-gpu.yaml", Accelerator.nvidia_gpu, "nvidia.com/gpu"),
+        ("sweep-tpu.yaml", Accelerator.google_tpu, "google.com/tpu"),
+    ],
 )
 def test_accelerator_samples_run_on_the_charts_images(
     helm: Path, sample: str, accelerator: Accelerator, resource: str

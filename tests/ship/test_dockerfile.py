@@ -55,7 +55,7 @@ def test_base_images_are_pinned_by_tag() -> None:
     dockerfile = Dockerfile.load()
     external = {s.base for s in dockerfile.stages.values() if s.base not in dockerfile.stages}
     for image in external:
-        name, _, tag = image.rpartition("@")[0].partition(":") if "@" in image else image.partition(":")
+        tag = image.split("@")[0].partition(":")[2]
         assert tag and tag != "latest", f"FROM {image}: pin a tag"
     python = dockerfile.global_args["PYTHON_IMAGE"]
     # The images' interpreter is the one the lock and the tests use.
@@ -67,7 +67,9 @@ def test_uv_version_is_the_makefiles() -> None:
     dockerfile = re.search(r"^ARG UV_VERSION=(\S+)", DOCKERFILE.read_text(), re.M)
     assert makefile and dockerfile and makefile.group(1) == dockerfile.group(1)
     here = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=True).stdout
-    assert here.split()[1] == dockerfile.group(1), f"this machine's uv is {here}; the images use {dockerfile.group(1)}"
+    assert here.split()[1] == dockerfile.group(1), (
+        f"this machine's uv is {here}; the images use {dockerfile.group(1)}"
+    )
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -75,7 +77,9 @@ def test_images_write_nothing_outside_tmp(target: str) -> None:
     """readOnlyRootFilesystem: HOME, caches and the JAX compile cache are under /tmp; no bytecode writes."""
     env = Dockerfile.load().env(target)
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
-    places = {k: v for k, v in env.items() if k in {"HOME", "TUNESWEEP_COMPILE_CACHE"} or k.startswith("XDG_")}
+    places = {
+        k: v for k, v in env.items() if k in {"HOME", "TUNESWEEP_COMPILE_CACHE"} or k.startswith("XDG_")
+    }
     assert "HOME" in places, env
     assert all(v == IMAGE_TMP or v.startswith(IMAGE_TMP + "/") for v in places.values()), places
     if target in TRAINERS:
@@ -91,7 +95,9 @@ def dockerignored(path: str, patterns: list[str]) -> bool:
         pattern = pattern.lstrip("!").rstrip("/")
         parts = path.split("/")
         prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if any(fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", "")) for p in prefixes):
+        if any(
+            fnmatch.fnmatch(p, pattern) or fnmatch.fnmatch(p, pattern.replace("**/", "")) for p in prefixes
+        ):
             ignored = exclude
     return ignored
 
@@ -131,17 +137,29 @@ def test_operator_image(image_envs: Callable[[str], ImageEnv]) -> None:
     # installed as wheels (--no-editable): the image needs no source tree
     where = image.run(["python", "-c", "import tunesweep_operator; print(tunesweep_operator.__file__)"])
     assert where.stdout.startswith(str(image.venv)), where.stdout + where.stderr
+    assert any(image.venv.rglob("tunesweep_operator/__pycache__/*.pyc")), "bytecode is compiled at build time"
     assert snapshot(image.venv) == before, "running the operator wrote into the image's environment"
 
 
 def test_trainer_cpu_image(image_envs: Callable[[str], ImageEnv]) -> None:
     image = image_envs("trainer-cpu")
     installed = image.distributions()
-    assert {"tunesweep-trainer", "tunesweep-evidence", "jax", "flax", "optax", "ray", "google-tunix"} <= installed
+    assert {
+        "tunesweep-trainer",
+        "tunesweep-evidence",
+        "jax",
+        "flax",
+        "optax",
+        "ray",
+        "google-tunix",
+    } <= installed
     assert not installed & NOT_IN_TRAINER, installed & NOT_IN_TRAINER
     dockerfile = Dockerfile.load()
     before = snapshot(image.venv)
-    entrypoint, cmd = dockerfile.exec_form("trainer-cpu", "ENTRYPOINT"), dockerfile.exec_form("trainer-cpu", "CMD")
+    entrypoint, cmd = (
+        dockerfile.exec_form("trainer-cpu", "ENTRYPOINT"),
+        dockerfile.exec_form("trainer-cpu", "CMD"),
+    )
     default = image.run([*entrypoint, *cmd])
     assert default.returncode == 0 and "drive" in default.stdout, default.stderr
     drive = image.run([*entrypoint, "drive", "--help"])  # KubeRay's RayJob entrypoint
@@ -150,11 +168,21 @@ def test_trainer_cpu_image(image_envs: Callable[[str], ImageEnv]) -> None:
     ray = image.run(["ray", "--version"])  # KubeRay starts the Ray head and workers with `ray start`
     assert ray.returncode == 0 and "ray, version" in ray.stdout, ray.stderr
     assert image.command(["ray"])[0].startswith(str(image.venv))
+    # KubeRay submits the RayJob to the head's dashboard and probes the dashboard agent: ray[default].
+    dashboard = image.run(["python", "-c", "import ray.dashboard.optional_utils"])
+    assert dashboard.returncode == 0, (
+        "the Ray dashboard cannot start in the trainer image; tunesweep-trainer must depend on "
+        f"ray[default,tune]:\n{dashboard.stderr[-500:]}"
+    )
     assert snapshot(image.venv) == before, "running the trainer wrote into the image's environment"
 
 
-@pytest.mark.parametrize(("target", "accelerator_package"), [("trainer-cuda", "jax-cuda12-plugin"), ("trainer-tpu", "libtpu")])
-def test_accelerator_images_resolve_from_the_lock(target: str, accelerator_package: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target", "accelerator_package"), [("trainer-cuda", "jax-cuda12-plugin"), ("trainer-tpu", "libtpu")]
+)
+def test_accelerator_images_resolve_from_the_lock(
+    target: str, accelerator_package: str, tmp_path: Path
+) -> None:
     """The CUDA and TPU environments (GBs of wheels) are resolved from uv.lock here, not installed."""
     proc = install(target, tmp_path / "venv", tmp_path, extra="--dry-run")
     assert proc.returncode == 0, proc.stderr

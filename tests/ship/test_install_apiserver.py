@@ -37,14 +37,18 @@ SAMPLE = REPO_ROOT / "manifests" / "samples" / "sweep-mock.yaml"
 def can_i(kubectl: Kubectl, account: str, verb: str, resource: str, namespace: str) -> bool:
     resource, _, subresource = resource.partition("/")
     more = [f"--subresource={subresource}"] if subresource else []
-    proc = kubectl("auth", "can-i", verb, resource, *more, f"--as={account}", namespace=namespace, check=False)
+    proc = kubectl(
+        "auth", "can-i", verb, resource, *more, f"--as={account}", namespace=namespace, check=False
+    )
     return proc.stdout.strip() == "yes"
 
 
 def test_install_manifests_are_accepted(kubectl: Kubectl, control_plane: ControlPlane) -> None:
     """`kubectl apply --server-side -f manifests/install/tunesweep.yaml`, as the README says."""
     docs = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
-    cluster_scoped = [(d["kind"].lower(), d["metadata"]["name"]) for d in docs if d["kind"].startswith("Cluster")]
+    cluster_scoped = [
+        (d["kind"].lower(), d["metadata"]["name"]) for d in docs if d["kind"].startswith("Cluster")
+    ]
     try:
         kubectl("apply", "--server-side", "-f", str(INSTALL))
         namespace = one(docs, "Namespace")["metadata"]["name"]
@@ -58,7 +62,9 @@ def test_install_manifests_are_accepted(kubectl: Kubectl, control_plane: Control
         # never the CRD: the session's other tests use it
         for kind, name in cluster_scoped:
             kubectl("delete", kind, name, "--ignore-not-found", check=False)
-        kubectl("delete", "namespace", one(docs, "Namespace")["metadata"]["name"], "--wait=false", check=False)
+        kubectl(
+            "delete", "namespace", one(docs, "Namespace")["metadata"]["name"], "--wait=false", check=False
+        )
 
 
 class OperatorAsDeployed:
@@ -152,7 +158,9 @@ def test_chart_operator_completes_a_mock_sweep(
     )
     manifest = tmp_path / "chart.yaml"
     manifest.write_text(yaml.safe_dump_all(docs))
-    cluster_scoped = [(d["kind"].lower(), d["metadata"]["name"]) for d in docs if d["kind"].startswith("Cluster")]
+    cluster_scoped = [
+        (d["kind"].lower(), d["metadata"]["name"]) for d in docs if d["kind"].startswith("Cluster")
+    ]
     assert bool(cluster_scoped) == (scope == "all-namespaces"), cluster_scoped
     operator: OperatorAsDeployed | None = None
     try:
@@ -163,7 +171,9 @@ def test_chart_operator_completes_a_mock_sweep(
         assert can_i(kubectl, subject, "create", "rayjobs.ray.io", "elsewhere") == (scope == "all-namespaces")
         # the chart made the ServiceAccount (create=False); its token, as the Pod would mount it
         kubeconfig = control_plane.kubeconfig_for_service_account(namespace, account, create=False)
-        operator = OperatorAsDeployed(operator_image, one(docs, "Deployment"), kubeconfig, tmp_path / "operator.log")
+        operator = OperatorAsDeployed(
+            operator_image, one(docs, "Deployment"), kubeconfig, tmp_path / "operator.log"
+        )
         operator.wait_live()
 
         # The stand-in runs the RayJob's entrypoint with this process's environment: the trainer image's.
@@ -187,13 +197,17 @@ def test_chart_operator_completes_a_mock_sweep(
         head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
         container = operator_container(docs)
         assert head["containers"][0]["image"] == plain_env(container)["TUNESWEEP_TRAINER_IMAGE_CPU"]
-        assert head["volumes"] == [{"name": "evidence", "hostPath": {"path": str(evidence), "type": "Directory"}}]
+        assert head["volumes"] == [
+            {"name": "evidence", "hostPath": {"path": str(evidence), "type": "Directory"}}
+        ]
         assert head["containers"][0]["volumeMounts"] == [{"name": "evidence", "mountPath": str(evidence)}]
         # the metrics endpoint the Service and ServiceMonitor point at
         code, metrics = operator.get(operator.metrics)
         assert code == 200 and re.search(r'^tunesweep_sweeps\{phase="Succeeded"\} 1', metrics, re.M), metrics
         # RBAC: the chart's rules (files/operator-rules.yaml) were enough: nothing was refused
-        refused = [line for line in operator.tail(10_000).splitlines() if re.search(r"\b403\b|[Ff]orbidden", line)]
+        refused = [
+            line for line in operator.tail(10_000).splitlines() if re.search(r"\b403\b|[Ff]orbidden", line)
+        ]
         assert not refused, "\n".join(refused[:10])
         assert yaml.safe_load(RULES.read_text())  # the rules under test are the file's
     finally:

@@ -17,3 +17,7 @@ def local_ray() -> Iterator[None]:
     start_local_ray(None)
     yield
     ray.shutdown()
+
+
+# The evidence tests' S3-compatible server (moto), for the sweep whose evidence lives in a bucket.
+from tests.evidence.conftest import _moto_s3_endpoint, s3_server  # noqa: E402, F401

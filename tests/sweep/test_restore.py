@@ -1,8 +1,10 @@
-"""A driver killed mid-sweep (a RayJob retry, a killed process) and started again resumes the
-same Ray Tune experiment: finished trials are not run again and the sweep completes."""
+"""A driver killed mid-sweep and started again resumes the same Ray Tune experiment: finished
+trials are not run again and the sweep completes. As in a RayJob retry, the Ray cluster (the
+session's local Ray) outlives the driver processes, which attach to it through RAY_ADDRESS."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -10,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import ray
 from tunesweep_evidence import layout
 from tunesweep_evidence.verify import verify
 
@@ -19,9 +23,14 @@ TUNESWEEP = str(Path(sys.executable).with_name("tunesweep"))
 COUNT = 4
 
 
+def driver_env() -> dict[str, str]:
+    return os.environ | {"RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+
+
 def start_driver(plan_uri: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [TUNESWEEP, "drive", "--plan", plan_uri],
+        env=driver_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -32,16 +41,15 @@ def start_driver(plan_uri: str) -> subprocess.Popen[str]:
 def kill(driver: subprocess.Popen[str]) -> None:
     driver.send_signal(signal.SIGKILL)
     driver.wait()
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(driver.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def finished(out: Path) -> dict[str, tuple[str, str]]:
     return {tid: (m.run_id, m.started_at) for tid, m in manifests(out).items() if m.status == "succeeded"}
 
 
+@pytest.mark.usefixtures("local_ray")
 def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     # Each mock trial reports 300 times, so it lasts a few seconds: the kill lands mid-sweep.
     manifest = sweep_manifest(

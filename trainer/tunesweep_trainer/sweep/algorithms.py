@@ -16,21 +16,19 @@ from ray.tune.search.optuna import OptunaSearch
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.training_config import TrainingSection
 
+from .plan import PlanError
 from .results import SCHEDULER_METRIC, SCHEDULER_MODE
-from .search_space import SearchSpaceError
 
 _REPORTS_AFTER_TRAINING = 2
 """Reports beyond one per `report_every_steps`: the last training step and the evaluation."""
 
 
 def search_algorithm(spec: TuningSweepSpec) -> SearchAlgorithm | Searcher:
-    name, seed, parallel = spec.algorithm.name, spec.algorithm.seed, spec.trials.parallel
-    if name in ("random", "grid"):
-        return BasicVariantGenerator(max_concurrent=parallel, random_state=seed)
-    if name == "tpe":
+    seed, parallel = spec.algorithm.seed, spec.trials.parallel
+    if spec.algorithm.name == "tpe":
         optuna = OptunaSearch(metric=spec.objective.metric, mode=spec.objective.mode, seed=seed)
         return ConcurrencyLimiter(optuna, max_concurrent=parallel)
-    raise SearchSpaceError(f"algorithm {name!r} is not supported: use random, grid or tpe")
+    return BasicVariantGenerator(max_concurrent=parallel, random_state=seed)  # random, grid
 
 
 def scheduler(spec: TuningSweepSpec) -> TrialScheduler | None:
@@ -38,11 +36,9 @@ def scheduler(spec: TuningSweepSpec) -> TrialScheduler | None:
     stopping = spec.early_stopping
     if stopping.name == "none":
         return None
-    if stopping.name != "asha":
-        raise SearchSpaceError(f"earlyStopping {stopping.name!r} is not supported: use none or asha")
     max_t = max_reports(spec)
     if stopping.grace_period > max_t:
-        raise SearchSpaceError(
+        raise PlanError(
             f"earlyStopping.gracePeriod {stopping.grace_period} is more reports than a trial makes "
             f"(at most {max_t}: max_steps / report_every_steps); lower it"
         )

@@ -46,7 +46,7 @@ class SweepConsole:
         if self._live is not None:
             self._live.start()
         else:
-            self.console.print(
+            self._say(
                 f"sweep {self.plan.sweep.name}: {self.total} trials, evidence in {self.plan.evidence_uri}"
             )
         self._thread.start()
@@ -98,29 +98,33 @@ class SweepConsole:
                 self._seen[record.trial_id] = record.status
                 score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
                 error = f" ({record.error})" if record.error else ""
-                self.console.print(f"trial {record.trial_id} {record.status}{score}{error}", highlight=False)
+                self._say(f"trial {record.trial_id} {record.status}{score}{error}")
+
+    def _say(self, text: str) -> None:
+        # Whole lines (paths, params) never wrap: users and scripts copy them.
+        self.console.print(text, highlight=False, soft_wrap=True)
 
     def final(self, result: DriveResult) -> None:
         document = result.summary
         if document is None:
-            self.console.print(
+            self._say(
                 "[yellow]Interrupted.[/] The sweep's state is kept: run the same command again to resume."
             )
             return
         self.console.print(self._table(document.trials, live=False))
         style = "green" if document.status == "succeeded" else "red"
         reason = f": {document.reason}" if document.reason else ""
-        self.console.print(f"[{style}]Sweep {document.status}[/]{reason}", highlight=False)
+        self._say(f"[{style}]Sweep {document.status}[/]{reason}")
         if document.best_trial is not None:
             best = document.best_trial
-            self.console.print(f"Best trial {best.trial_id}, primary score {_score(best.primary_score)}")
+            self._say(f"Best trial {best.trial_id}, primary score {_score(best.primary_score)}")
             for key, value in sorted(best.params.items()):
-                self.console.print(f"  {key} = {value}", highlight=False)
+                self._say(f"  {key} = {value}")
         if result.promotion is not None:
-            self.console.print(f"Promoted config: {result.promotion.best_config_uri}")
-            self.console.print(f"Audit record:    {result.promotion.best_params_uri}")
+            self._say(f"Promoted config: {result.promotion.best_config_uri}")
+            self._say(f"Audit record:    {result.promotion.best_params_uri}")
         if result.report_uri is not None:
-            self.console.print(f"Report:          {result.report_uri}")
+            self._say(f"Report:          {result.report_uri}")
 
 
 def _read_summary(plan: Plan) -> SweepSummary | None:

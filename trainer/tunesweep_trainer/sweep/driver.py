@@ -8,13 +8,16 @@ sees a final status also finds everything else).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from ray.tune import ExperimentAnalysis
 from ray.tune.experiment import Trial
-from tunesweep_evidence.documents import ObjectiveRecord, Plan, SweepSummary, TrialRecord
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import BestTrialRecord, ObjectiveRecord, Plan, SweepSummary, TrialRecord
 from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, PromotionResult, promote
+from tunesweep_evidence.spec import TuningSweepSpec
 
 from .outcome import conclude
 from .plan import PlanError, spec_of
@@ -42,23 +45,55 @@ class DriveResult:
 
 def drive(plan: Plan, placement: Placement | None = None) -> DriveResult:
     spec = spec_of(plan)
-    objective = ObjectiveRecord.model_validate(spec.objective.model_dump())
-    mode = spec.mode.value
+    sweep = _Sweep(plan, spec, ObjectiveRecord.model_validate(spec.objective.model_dump()), spec.mode.value)
     try:
-        tuner = tuner_for(plan, spec, placement or Placement())
+        return _run(sweep, placement or Placement())
+    except Exception as error:
+        # Say why in the summary too (the operator reads it), then fail loudly; a retried driver
+        # resumes the experiment and rewrites the summary.
+        with contextlib.suppress(Exception):
+            sweep.write(sweep.last_records(), "failed", f"DriverError: {type(error).__name__}: {error}")
+        raise
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    plan: Plan
+    spec: TuningSweepSpec
+    objective: ObjectiveRecord
+    mode: str
+
+    def summary(
+        self, records: list[TrialRecord], status: str, reason: str, best: BestTrialRecord | None = None
+    ) -> SweepSummary:
+        return summary(self.plan, self.objective, self.mode, records, status=status, reason=reason, best=best)
+
+    def write(self, records: list[TrialRecord], status: str, reason: str) -> SweepSummary:
+        document = self.summary(records, status, reason)
+        write_summary(self.plan, document)
+        return document
+
+    def last_records(self) -> list[TrialRecord]:
+        """The trials as the progress callback last wrote them."""
+        uri = layout.join(self.plan.evidence_uri, layout.SWEEP_SUMMARY)
+        return bucket.read_document(uri, SweepSummary).trials if bucket.exists(uri) else []
+
+
+def _run(sweep: _Sweep, placement: Placement) -> DriveResult:
+    plan, mode = sweep.plan, sweep.mode
+    try:
+        tuner = tuner_for(plan, sweep.spec, placement)
     except PlanError as error:
-        document = summary(plan, objective, mode, [], status="failed", reason=f"InvalidPlan: {error}")
-        write_summary(plan, document)
-        return DriveResult(EXIT_INVALID, document)
+        return DriveResult(EXIT_INVALID, sweep.write([], "failed", f"InvalidPlan: {error}"))
     tuner.fit()
     storage = ray_storage(plan.evidence_uri)
     trials = ExperimentAnalysis(storage.experiment_path, storage_filesystem=storage.filesystem).trials
     if any(trial.status not in (Trial.TERMINATED, Trial.ERROR) for trial in trials):
         return DriveResult(EXIT_INTERRUPTED, None)  # Ctrl-C: Tune saved its state; the summary says running
-    records = _final_records(SweepProgress(plan, objective, mode).records(trials))
-    conclusion = conclude(records, mode=mode, max_failed=spec.trials.max_failed)
+    records = _final_records(SweepProgress(plan, sweep.objective, mode).records(trials))
+    conclusion = conclude(records, mode=mode, max_failed=sweep.spec.trials.max_failed)
     status, reason = conclusion.status, conclusion.reason
-    best, promotion = best_so_far(records, objective), None
+    best, promotion = best_so_far(records, sweep.objective), None
     if conclusion.promote:
         try:
             promotion = promote(plan.evidence_uri)
@@ -66,8 +101,8 @@ def drive(plan: Plan, placement: Placement | None = None) -> DriveResult:
         except PromotionError as error:
             if not (mode == "smoke" and error.reason in _SMOKE_REFUSALS):
                 status, reason = "failed", f"{error.reason.value}: {error}"
-    document = summary(plan, objective, mode, records, status=status, reason=reason, best=best)
-    report_uri = _report(plan, document)
+    document = sweep.summary(records, status, reason, best)
+    report_uri = _report(plan, document)  # before the final summary: a final status means all is there
     write_summary(plan, document)
     exit_code = EXIT_SUCCEEDED if status == "succeeded" else EXIT_FAILED
     return DriveResult(exit_code, document, promotion, report_uri)

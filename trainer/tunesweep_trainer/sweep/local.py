@@ -7,6 +7,7 @@ DIR once: running the command again with the same DIR resumes that sweep (Ctrl-C
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 
@@ -34,12 +35,13 @@ def run_local(sweep_path: str, out: str | None, console: Console) -> int:
         out_dir = os.path.abspath(out or os.path.join("runs", sweep.metadata.name))
         plan, resumed = plan_for(sweep, out_dir)
     except (SweepFileError, plans.PlanError, bucket.BucketError) as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         return EXIT_INVALID
     spec = plans.spec_of(plan)
-    console.print(
-        f"{'Resuming' if resumed else 'Starting'} sweep {plan.sweep.name} (uid {plan.sweep.uid}) in {out_dir}"
-    )
+    # Tune's own hints (e.g. "Resume experiment with: Tuner.restore(...)") are not this command's.
+    logging.getLogger("ray.tune").setLevel(logging.ERROR)
+    verb = "Resuming" if resumed else "Starting"
+    console.print(f"{verb} sweep {plan.sweep.name} (uid {plan.sweep.uid}) in {out_dir}", soft_wrap=True)
     try:
         with ray_session(out_dir) as session:
             placement = placement_for(session, spec)
@@ -59,7 +61,7 @@ def load_sweep(path: str) -> TuningSweep:
     except OSError as error:
         raise SweepFileError(f"cannot read {path}: {error.strerror or error}") from None
     except sweep_manifest.SpecError as error:
-        raise SweepFileError(f"{path} is not a valid TuningSweep:\n{error}") from None
+        raise SweepFileError(f"not a valid TuningSweep:\n{error}") from None
 
 
 def plan_for(sweep: TuningSweep, out_dir: str) -> tuple[Plan, bool]:

@@ -68,7 +68,7 @@ def start_local_ray(run_dir: str | None) -> None:
         address="local",  # never attach to someone else's Ray on this machine
         num_cpus=os.cpu_count() or 1,
         include_dashboard=False,
-        log_to_driver=False,  # trial output goes to files beside Tune's trial state
+        log_to_driver=False,  # trial output stays in Ray's worker logs under the temp folder
         logging_level=logging.WARNING,
         _temp_dir=temp_dir(run_dir),
     )

@@ -1,17 +1,21 @@
 """Where Ray Tune keeps the experiment state: `<evidence_uri>/ray/`, beside the evidence, so a
 retried RayJob or a re-run local sweep finds it and resumes.
 
-Ray reaches the store through pyarrow. For s3:// the endpoint and region come from the same
-variables the evidence bucket reads (TUNESWEEP_S3_ENDPOINT_URL / AWS_ENDPOINT_URL, AWS_REGION),
-so an S3-compatible store works for both; gs:// is left to pyarrow's own resolution.
+Object stores are reached through the same fsspec file systems as the evidence (s3fs, gcsfs),
+wrapped for pyarrow, which Ray uses: one client, one set of settings. pyarrow's own S3 client
+fails against S3-compatible stores such as MinIO/moto on the multipart upload it uses even for
+an empty file. For s3:// the endpoint and region come from the variables the evidence bucket
+reads: TUNESWEEP_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL) and AWS_REGION; credentials from the
+usual AWS variables.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from typing import Any
 
+import fsspec
 from pyarrow import fs as pafs
 from tunesweep_evidence import bucket, layout
 
@@ -19,7 +23,7 @@ from tunesweep_evidence import bucket, layout
 @dataclass(frozen=True)
 class RayStorage:
     storage_path: str
-    """The folder holding the experiment folder (prefix-stripped when `filesystem` is set)."""
+    """The folder holding the experiment folder (without the scheme when `filesystem` is set)."""
     name: str
     filesystem: pafs.FileSystem | None = None
 
@@ -32,17 +36,18 @@ def ray_storage(evidence_uri: str) -> RayStorage:
     local = bucket.local_path(evidence_uri)
     if local is not None:
         return RayStorage(local, layout.RAY_STATE)
-    if evidence_uri.startswith("s3://"):
-        return RayStorage(evidence_uri.removeprefix("s3://").rstrip("/"), layout.RAY_STATE, _s3())
-    return RayStorage(evidence_uri.rstrip("/"), layout.RAY_STATE)
+    scheme, path = evidence_uri.split("://", 1)
+    options: dict[str, Any] = _s3_options() if scheme == "s3" else {}
+    store = fsspec.filesystem(scheme, use_listings_cache=False, **options)
+    return RayStorage(path.rstrip("/"), layout.RAY_STATE, pafs.PyFileSystem(pafs.FSSpecHandler(store)))
 
 
-def _s3() -> pafs.S3FileSystem:
+def _s3_options() -> dict[str, Any]:
+    options: dict[str, Any] = {}
     endpoint = os.environ.get("TUNESWEEP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["endpoint_url"] = endpoint
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if not endpoint:
-        return pafs.S3FileSystem(region=region) if region else pafs.S3FileSystem()
-    parsed = urlparse(endpoint)
-    return pafs.S3FileSystem(
-        endpoint_override=parsed.netloc, scheme=parsed.scheme or "https", region=region or "us-east-1"
-    )
+    if region:
+        options["client_kwargs"] = {"region_name": region}
+    return options

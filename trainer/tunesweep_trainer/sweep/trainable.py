@@ -2,6 +2,8 @@
 
 The trial's config is the base config with its sampled params folded in; its evidence goes to
 `<evidence>/trials/<Ray trial id>/`; the trainer's reports become Tune results (see `results`).
+The JAX compilation cache shared by a machine's trials is turned on inside each trial process by
+the flax-lm backend itself (`compile_cache.enable` in its `prepare`), before anything compiles.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from tunesweep_evidence.documents import EvalSummary, RunManifest
 from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.promotion import fold_params
 
-from .. import compile_cache
 from ..errors import TrialFailed, TrialStopped
 from ..trial import TrialIdentity, run_trial
 from .results import ResultStream
@@ -43,8 +44,6 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
     stream = ResultStream(job.objective_metric)
     if _replayed(out_uri, stream):
         return
-    if job.backend == "flax-lm":
-        compile_cache.enable()  # each trial is its own process; the cache folder is shared
     params = plain(config)
     identity = TrialIdentity(tuning_job_id=job.sweep_uid, trial_id=trial_id, params=params, image=job.image)
 
@@ -70,17 +69,17 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
 
 
 def _replayed(out_uri: str, stream: ResultStream) -> bool:
-    """A trial whose evidence says it already ended is not run again (a resumed sweep whose driver
-    died before Tune recorded the end): its recorded result is reported instead."""
+    """A trial whose evidence says it ended on its own is not run again (a resumed sweep whose
+    driver died before Tune recorded the end): its recorded result is reported instead."""
     manifest_uri = layout.join(out_uri, layout.RUN_MANIFEST)
     if not bucket.exists(manifest_uri):
         return False
     manifest = bucket.read_document(manifest_uri, RunManifest)
-    if manifest.status == "running":
-        return False  # it was cut short: run it again from the start
+    if manifest.status in ("running", "early_stopped"):
+        # Cut short (a killed driver, or Ctrl-C, which stops trials as ASHA does): run it again.
+        return False
     if manifest.status == "failed":
         raise TrialFailed(f"(recorded earlier) {manifest.error}")
-    if manifest.status == "succeeded":
-        evaluation = bucket.read_document(layout.join(out_uri, layout.EVAL_SUMMARY), EvalSummary)
-        tune.report(stream.result({"primary_score": primary_score(evaluation.rows)}))
+    evaluation = bucket.read_document(layout.join(out_uri, layout.EVAL_SUMMARY), EvalSummary)
+    tune.report(stream.result({"primary_score": primary_score(evaluation.rows)}))
     return True

@@ -68,7 +68,6 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
             callbacks=[SweepProgress(plan, objective, spec.mode.value), budget],
             stop=budget.stopper(),
             failure_config=tune.FailureConfig(max_failures=0),  # a failed trial counts, never retries
-            log_to_file=True,  # trial stdout/stderr beside Tune's trial state
             verbose=0,
         ),
     )
