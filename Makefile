@@ -17,12 +17,12 @@ help:
 	@echo "make test   - install what the tests need and run lint, type check and the whole suite"
 	@echo "make bench  - trainer and sweep benchmarks"
 
-# uv installs from the one lock file (uv.lock); --frozen refuses a lock that disagrees with pyproject.toml.
+# uv installs from the one lock file (uv.lock); --locked refuses a lock that disagrees with pyproject.toml.
 $(UV):
 	$(PYTHON) -m pip install --quiet --user "uv==$(UV_VERSION)"
 
 setup: $(UV)
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	$(UV) sync --locked --all-packages --python $(PYTHON)
 
 run: setup
 	$(BIN)/tunesweep run $(SAMPLE)
@@ -58,3 +58,10 @@ crd: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+
+manifests: crd
+	hack/render-manifests.sh
+
+# For users with Docker and kind (cannot run on the CI machine: no Docker engine there).
+kind-e2e:
+	hack/kind-e2e.sh

@@ -129,6 +129,8 @@ def _check_sweep_summary(
     if settings is None or (summary.best_trial is None and summary.status != "succeeded"):
         return
     claimed = summary.best_trial
+    if claimed is None and best is None:
+        return  # a smoke sweep with nothing scored: no best trial on either side
     if claimed is None or best is None or claimed.trial_id != best.trial_id:
         claimed_id = claimed.trial_id if claimed else "null"
         reader.problem(where, f"best_trial {claimed_id} != recomputed {best.trial_id if best else 'null'}")

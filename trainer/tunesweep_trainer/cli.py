@@ -1,4 +1,4 @@
-"""The trainer's `tunesweep` subcommands: `train` (one trial), `run` (a local sweep), `drive` (the sweep driver)."""
+"""The trainer's `tunesweep` subcommands: `train` (one trial), `run` (a local sweep), `drive` (the driver)."""
 
 from __future__ import annotations
 
