@@ -514,14 +514,20 @@ class KubeRayStandIn:
         )
         self._note(obj["metadata"]["namespace"], obj["metadata"]["name"], "DeadlineExceeded")
 
+    def _suspended_or_past_deadline(self, obj: dict[str, Any], job: _Job | None) -> bool:
+        """KubeRay checks suspension, then the deadline, before acting in Initializing and Running."""
+        if (obj.get("spec") or {}).get("suspend"):
+            self._patch_status(obj, {"jobDeploymentStatus": "Suspending"})
+            return True
+        if self._deadline_passed(obj):
+            self._fail_deadline(obj, job)
+            return True
+        return False
+
     def _on_initializing(self, obj: dict[str, Any], job: _Job | None) -> None:
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
         ns, name = meta["namespace"], meta["name"]
-        if spec.get("suspend"):
-            self._patch_status(obj, {"jobDeploymentStatus": "Suspending"})
-            return
-        if self._deadline_passed(obj):
-            self._fail_deadline(obj, job)
+        if self._suspended_or_past_deadline(obj, job):
             return
         cluster_name = status["rayClusterName"]
         cluster = self._get_cluster(ns, cluster_name)
@@ -573,11 +579,7 @@ class KubeRayStandIn:
     def _on_running(self, obj: dict[str, Any], job: _Job | None) -> None:
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
         ns, name = meta["namespace"], meta["name"]
-        if spec.get("suspend"):
-            self._patch_status(obj, {"jobDeploymentStatus": "Suspending"})
-            return
-        if self._deadline_passed(obj):
-            self._fail_deadline(obj, job)
+        if self._suspended_or_past_deadline(obj, job):
             return
         cluster_name = status.get("rayClusterName", "")
         if job is None or job.job_id != status.get("jobId"):
