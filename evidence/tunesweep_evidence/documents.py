@@ -51,8 +51,13 @@ class AcceleratorInfo(_Evidence):
 
 class HostInfo(_Evidence):
     hostname: str
+    """The machine's hostname; on Kubernetes, the Pod's name."""
     python: str
     accelerator: AcceleratorInfo
+    ray_node_id: str | None = None
+    """The Ray node the trial ran on; null outside Ray (a standalone `tunesweep train`)."""
+    node_ip: str | None = None
+    """That Ray node's IP address (on Kubernetes, the Pod's); null outside Ray."""
 
 
 class RunManifest(_Evidence):
@@ -136,6 +141,11 @@ class TrialRecord(_Evidence):
     iterations: int = Field(0, ge=0)
     started_at: str | None = None
     finished_at: str | None = None
+    hostname: str | None = None
+    """Where the trial ran, from its run_manifest.json `host` (on Kubernetes, the Pod's name);
+    null until the trial has finished, or when it left no manifest."""
+    ray_node_id: str | None = None
+    """The Ray node it ran on (run_manifest.json `host.ray_node_id`)."""
 
 
 class ObjectiveRecord(_Evidence):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from tunesweep_evidence.spec import TuningSweep
 from tunesweep_trainer.sweep.driver import EXIT_INVALID
 from tunesweep_trainer.sweep.local import SweepFileError, plan_for, run_local
 
-from tests.sweep.sweeps import sweep_manifest, sweep_summary
+from tests.sweep.sweeps import manifests, sweep_manifest, sweep_summary
 
 TUNESWEEP = str(Path(sys.executable).with_name("tunesweep"))
 SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "sweep-mock.yaml"
@@ -33,6 +34,12 @@ def test_the_mock_sample_runs_locally_and_its_evidence_verifies(tmp_path: Path) 
     assert f"Promoted config: {out / layout.BEST_CONFIG}" in run.stdout
     assert f"Report:          {out / layout.REPORT}" in run.stdout
     assert "training.learning_rate = " in run.stdout
+    assert "placement: each trial asks for 1 CPU; 1 of 1 node can hold one: 2 trials at once" in run.stdout
+    hosts = {
+        (m.host.hostname, m.host.ray_node_id is not None, m.host.node_ip is not None)
+        for m in manifests(out).values()
+    }
+    assert hosts == {(socket.gethostname(), True, True)}
     verified = subprocess.run(
         [TUNESWEEP, "evidence", "verify", str(out)], capture_output=True, text=True, timeout=60
     )

@@ -4,9 +4,11 @@ failing and timed-out trials against maxFailed, and production vs smoke without 
 from __future__ import annotations
 
 import itertools
+import socket
 from pathlib import Path
 
 import pytest
+import ray
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.verify import verify
 from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_INVALID, EXIT_SUCCEEDED, drive
@@ -37,10 +39,14 @@ def test_random_sweep_records_every_trial_and_promotes_the_best(tmp_path: Path) 
     summary = sweep_summary(tmp_path)
     assert summary.status == "succeeded" and summary.reason == ""
     assert [r.status for r in summary.trials] == ["succeeded"] * 4
+    (node,) = ray.nodes()  # the session's local Ray: where every trial ran
+    where = (socket.gethostname(), node["NodeID"], node["NodeManagerAddress"])
+    assert {(r.hostname, r.ray_node_id) for r in summary.trials} == {where[:2]}
     runs = manifests(tmp_path)
     assert set(runs) == {r.trial_id for r in summary.trials}
     for trial_id, run in runs.items():
         assert (run.tuning_job_id, run.trial_id, run.status) == (plan.sweep.uid, trial_id, "succeeded")
+        assert (run.host.hostname, run.host.ray_node_id, run.host.node_ip) == where
         for path, value in run.params.items():  # the trial trained the sampled values
             section, key = path.split(".")
             assert run.config[section][key] == value

@@ -7,6 +7,7 @@ be used; 130 interrupted (Tune kept its state: running it again resumes).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -28,16 +29,17 @@ def run(args: argparse.Namespace) -> int:
     from tunesweep_evidence import bucket
 
     from ..sweep import plan as plans
-    from ..sweep.driver import EXIT_INVALID, drive
-    from ..sweep.ray_runtime import placement_for, ray_session
+    from ..sweep.driver import EXIT_INVALID, drive_on
+    from ..sweep.ray_runtime import ray_session
 
     try:
         plan = plans.read(args.plan)
     except plans.PlanError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    _log_to_stderr()
     with ray_session(bucket.local_path(plan.evidence_uri)) as session:
-        result = drive(plan, placement_for(session, plans.spec_of(plan)))
+        result = drive_on(session, plan)
     document = result.summary
     if document is None:
         print(f"sweep {plan.sweep.name}: interrupted; run again to resume", file=sys.stderr)
@@ -45,3 +47,13 @@ def run(args: argparse.Namespace) -> int:
         reason = f": {document.reason}" if document.reason else ""
         print(f"sweep {plan.sweep.name}: {document.status}{reason}")
     return result.exit_code
+
+
+def _log_to_stderr() -> None:
+    """The driver's own log lines (where the trials go, how many run at once) in the Ray job's log."""
+    package = logging.getLogger("tunesweep_trainer")
+    if not package.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        package.addHandler(handler)
+    package.setLevel(logging.INFO)

@@ -3,7 +3,8 @@
 It starts the Ray Tune experiment or resumes the one already under `<evidence>/ray/`, waits for
 it, decides how the sweep ended (`outcome`), promotes the best trial through the one promotion
 the operator also uses, and writes the report and the final summary (last, so that a reader who
-sees a final status also finds everything else).
+sees a final status also finds everything else). `drive_on` first places the trials on the Ray
+nodes there are (`placement`), and refuses a sweep whose trial fits on no node of a cluster.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, Promo
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from .outcome import conclude
+from .placement import Placement, PlacementError
 from .plan import PlanError, spec_of
 from .progress import SweepProgress, best_so_far, summary, write_summary
+from .ray_runtime import RaySession, placement_for
 from .ray_storage import ray_storage
 from .report import write_report
-from .tuner import Placement, tuner_for
+from .tuner import tuner_for
 
 EXIT_SUCCEEDED = 0
 EXIT_FAILED = 1
@@ -43,9 +46,20 @@ class DriveResult:
     report_uri: str | None = None
 
 
+def drive_on(session: RaySession, plan: Plan) -> DriveResult:
+    """The sweep on this Ray session: its trials placed on the nodes there are (`placement_for`),
+    or the sweep refused when they cannot be (`TrialDoesNotFit`: no node holds one trial)."""
+    try:
+        placement = placement_for(session, spec_of(plan))
+    except PlanError as error:
+        return refuse(plan, f"InvalidPlan: {error}")
+    except PlacementError as error:
+        return refuse(plan, f"TrialDoesNotFit: {error}")
+    return drive(plan, placement)
+
+
 def drive(plan: Plan, placement: Placement | None = None) -> DriveResult:
-    spec = spec_of(plan)
-    sweep = _Sweep(plan, spec, ObjectiveRecord.model_validate(spec.objective.model_dump()), spec.mode.value)
+    sweep = _Sweep.of(plan)
     try:
         return _run(sweep, placement or Placement())
     except Exception as error:
@@ -56,12 +70,24 @@ def drive(plan: Plan, placement: Placement | None = None) -> DriveResult:
         raise
 
 
+def refuse(plan: Plan, reason: str) -> DriveResult:
+    """End a sweep that cannot start on this Ray (e.g. `TrialDoesNotFit: ...`): the summary says
+    why (the operator reads it), keeping the trials an earlier run of the driver recorded."""
+    sweep = _Sweep.of(plan)
+    return DriveResult(EXIT_INVALID, sweep.write(sweep.last_records(), "failed", reason))
+
+
 @dataclass(frozen=True)
 class _Sweep:
     plan: Plan
     spec: TuningSweepSpec
     objective: ObjectiveRecord
     mode: str
+
+    @classmethod
+    def of(cls, plan: Plan) -> _Sweep:
+        spec = spec_of(plan)
+        return cls(plan, spec, ObjectiveRecord.model_validate(spec.objective.model_dump()), spec.mode.value)
 
     def summary(
         self, records: list[TrialRecord], status: str, reason: str, best: BestTrialRecord | None = None

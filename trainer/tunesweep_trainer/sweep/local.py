@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from tunesweep_evidence import bucket, layout, sweep_manifest
 from tunesweep_evidence.documents import Plan
 from tunesweep_evidence.spec import TuningSweep
 
 from . import plan as plans
 from .console import SweepConsole
-from .driver import EXIT_INTERRUPTED, EXIT_INVALID, drive
-from .ray_runtime import placement_for, ray_session
+from .driver import EXIT_INTERRUPTED, EXIT_INVALID, drive_on
+from .ray_runtime import ray_session
 from .search_space import total_trials
 
 LOCAL_NAMESPACE = "local"
@@ -43,10 +46,12 @@ def run_local(sweep_path: str, out: str | None, console: Console) -> int:
     verb = "Resuming" if resumed else "Starting"
     console.print(f"{verb} sweep {plan.sweep.name} (uid {plan.sweep.uid}) in {out_dir}", soft_wrap=True)
     try:
-        with ray_session(out_dir) as session:
-            placement = placement_for(session, spec)
-            with SweepConsole(plan, total_trials(spec), console) as view:
-                result = drive(plan, placement)
+        with (
+            ray_session(out_dir) as session,
+            _log_to(console),
+            SweepConsole(plan, total_trials(spec), console) as view,
+        ):
+            result = drive_on(session, plan)
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.[/] Run the same command again to resume the sweep.")
         return EXIT_INTERRUPTED
@@ -77,3 +82,27 @@ def plan_for(sweep: TuningSweep, out_dir: str) -> tuple[Plan, bool]:
             "spec; pass another --out, or remove that folder to start over"
         )
     return existing, True
+
+
+@contextmanager
+def _log_to(console: Console) -> Iterator[None]:
+    """The driver's log lines (where the trials run, how many at once, warnings) on the console."""
+    package = logging.getLogger("tunesweep_trainer")
+    handler, level = _ConsoleLog(console), package.level
+    package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+
+
+class _ConsoleLog(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = "yellow" if record.levelno >= logging.WARNING else "dim"
+        self.console.print(f"[{style}]{escape(self.format(record))}[/]", soft_wrap=True)

@@ -4,6 +4,7 @@ A finished trial is settled once: its primary score is recomputed from its evalu
 its run_manifest.json is brought in line with what Ray saw when the trial process could not
 write it itself: a trial that ASHA stopped (its process is ended mid-training) becomes
 `early_stopped`, one whose process died (timeout, OOM kill) becomes `failed` with Ray's error.
+The record also says where the trial ran (its manifest's hostname and Ray node).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def settled_record(root: str, trial: Trial, sweep_uid: str, *, failed: bool) -> 
         iterations=iterations(trial),
         started_at=manifest.started_at,
         finished_at=manifest.finished_at,
+        hostname=manifest.host.hostname,
+        ray_node_id=manifest.host.ray_node_id,
     )
 
 

@@ -10,7 +10,6 @@ a driver killed before Tune's experiment snapshot caught up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ray import tune
@@ -20,21 +19,12 @@ from tunesweep_evidence.spec import TuningSweepSpec
 
 from .algorithms import scheduler, search_algorithm
 from .failures import FailureBudget
+from .placement import Placement
 from .progress import SweepProgress
 from .ray_storage import ray_storage
 from .resources import trial_resources
 from .search_space import param_space
 from .trainable import TrialJob, train_trial
-
-
-@dataclass(frozen=True)
-class Placement:
-    """How the driver fits trials on the Ray cluster it runs on."""
-
-    max_cpu_per_trial: float | None = None
-    """Clamp each trial's CPU request (local mode: `parallel` trials must fit this machine)."""
-    accelerators: bool = True
-    """Request the spec's GPUs/TPUs (local mode turns them off where the machine has none)."""
 
 
 def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.Tuner:
