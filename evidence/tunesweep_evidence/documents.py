@@ -58,6 +58,8 @@ class HostInfo(_Evidence):
     """The Ray node the trial ran on; null outside Ray (a standalone `tunesweep train`)."""
     node_ip: str | None = None
     """That Ray node's IP address (on Kubernetes, the Pod's); null outside Ray."""
+    ray_resources: dict[str, float] | None = None
+    """The Ray resources granted to the trial's process (`{"CPU": 1, "GPU": 1}`); null outside Ray."""
 
 
 class RunManifest(_Evidence):

@@ -3,7 +3,7 @@
 #
 # Prints, as its last line on stdout, a directory holding:
 #   kube-apiserver  kube-controller-manager  kube-scheduler  kubectl  etcd  helm  kuberay-operator
-#   crds/ray.io_rayjobs.yaml  crds/ray.io_rayclusters.yaml   (KubeRay's CRDs, from its Go module)
+#   crds/ray.io_{rayjobs,rayclusters,rayservices}.yaml   (KubeRay's CRDs, from its Go module)
 #
 # Pins (the single source of truth is each scratch module's go.mod under hack/tools/):
 #   hack/tools/kubernetes  k8s.io/kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl)
@@ -26,7 +26,7 @@
 set -euo pipefail
 
 # Bump when the way binaries are built changes (flags, layout) so old cache entries are not reused.
-RECIPE=2
+RECIPE=3
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -65,7 +65,7 @@ hash="$(
 cache_root="${TUNESWEEP_ASSETS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tunesweep/assets}"
 out="$cache_root/k8s-$kube_version-$hash"
 binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm kuberay-operator)
-crds=(ray.io_rayjobs.yaml ray.io_rayclusters.yaml)
+crds=(ray.io_rayjobs.yaml ray.io_rayclusters.yaml ray.io_rayservices.yaml)
 
 complete() {
   [[ -f "$out/.complete" ]] || return 1

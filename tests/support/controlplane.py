@@ -746,8 +746,9 @@ class ControlPlane:
     # -- CRDs --------------------------------------------------------------------------------------------
 
     def kuberay_crds(self) -> list[Path]:
-        """KubeRay's RayJob and RayCluster CRD files (fetched by ensure-assets.sh from its Go module)."""
-        return [self.crd_dir / "ray.io_rayclusters.yaml", self.crd_dir / "ray.io_rayjobs.yaml"]
+        """KubeRay's CRD files (from its Go module, by ensure-assets.sh): all three, since its operator
+        will not start without each kind it serves."""
+        return [self.crd_dir / f"ray.io_{kind}.yaml" for kind in ("rayclusters", "rayjobs", "rayservices")]
 
     def install_crds(self, paths: Iterable[Path], timeout: float = 60.0) -> list[str]:
         """Apply CRDs server-side (KubeRay's exceed the client-side annotation limit); wait until Established.

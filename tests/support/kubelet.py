@@ -216,6 +216,11 @@ class KubeletStandIn:
         chosen = next((c for c in pod.main if container in (None, c.name)), None)
         return chosen.log.read_text(errors="replace") if chosen and chosen.log.exists() else ""
 
+    def pod_tmp(self, namespace: str, name: str) -> Path | None:
+        """What the Pod's containers see as /tmp (Ray keeps its session and job logs there)."""
+        pod = self._find(namespace, name)
+        return pod.root / "t" if pod is not None else None
+
     def kill_pod(self, namespace: str, name: str) -> int:
         """SIGKILL every process of the Pod, as when its node is lost; the number of processes killed."""
         pod = self._find(namespace, name)
@@ -351,13 +356,13 @@ class KubeletStandIn:
             self._delete(pod.namespace, pod.name, pod.uid)
 
     def _delete(self, namespace: str, name: str, uid: str) -> None:
-        with contextlib.suppress(ApiException):
-            self._core.delete_namespaced_pod(
-                name,
-                namespace,
-                grace_period_seconds=0,
-                body=client.V1DeleteOptions(preconditions={"uid": uid}),
-            )
+        """Remove a Pod whose containers are gone from the API (grace period 0), as the kubelet does."""
+        options = client.V1DeleteOptions(grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid))
+        try:
+            self._core.delete_namespaced_pod(name, namespace, body=options)
+        except ApiException as exc:
+            if exc.status not in (404, 409):  # gone already, or a new Pod of that name
+                raise
 
     def _update_hosts(self) -> None:
         entries: list[tuple[str, list[str]]] = []

@@ -84,7 +84,8 @@ def resource_value(container: Mapping[str, Any], ref: Mapping[str, Any]) -> str:
     raw = (resources.get(kind) or {}).get(name) or (resources.get("limits") or {}).get(name)
     if raw is None:
         return "0"
-    divisor = parse_quantity(str(ref.get("divisor") or "1"))
+    # the API server stores an unset divisor as "0", which the kubelet reads as 1
+    divisor = parse_quantity(str(ref.get("divisor") or "1")) or 1
     return str(math.ceil(parse_quantity(str(raw)) / divisor))
 
 

@@ -10,6 +10,7 @@ import platform
 import socket
 import sys
 from importlib import metadata
+from typing import Any
 
 from tunesweep_evidence.documents import AcceleratorInfo, HostInfo
 
@@ -17,25 +18,22 @@ DISTRIBUTIONS = ("tunesweep-trainer", "jax", "jaxlib", "flax", "optax", "google-
 
 
 def host(accelerator: AcceleratorInfo) -> HostInfo:
-    node_id, node_ip = ray_node()
     return HostInfo(
-        hostname=socket.gethostname(),
-        python=platform.python_version(),
-        accelerator=accelerator,
-        ray_node_id=node_id,
-        node_ip=node_ip,
+        hostname=socket.gethostname(), python=platform.python_version(), accelerator=accelerator, **ray_node()
     )
 
 
-def ray_node() -> tuple[str | None, str | None]:
-    """This process's Ray node id and IP when it runs under Ray (a Ray worker, or a driver
-    connected to Ray), else (None, None)."""
+def ray_node() -> dict[str, Any]:
+    """This process's Ray node id and IP, and the Ray resources granted to it, when it runs under Ray
+    (a Ray worker, or a driver connected to Ray); else nothing."""
     ray = sys.modules.get("ray")  # a process under Ray has imported it; never import it here
     if ray is None or not ray.is_initialized():
-        return None, None
+        return {}
     from ray.util import get_node_ip_address
 
-    return ray.get_runtime_context().get_node_id(), get_node_ip_address()
+    context = ray.get_runtime_context()
+    granted = {name: float(amount) for name, amount in context.get_assigned_resources().items()}
+    return {"ray_node_id": context.get_node_id(), "node_ip": get_node_ip_address(), "ray_resources": granted}
 
 
 def versions() -> dict[str, str]:
