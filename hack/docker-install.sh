@@ -5,6 +5,8 @@
 # the Dockerfile's RUN lines as written (in a temporary venv), so what is tested is what is built.
 #   TARGET: operator | trainer-cpu | trainer-cuda | trainer-tpu (the Dockerfile's targets)
 #   UV_PROJECT_ENVIRONMENT: the environment to create (the Dockerfile sets /opt/venv).
+#   UV: the uv to run, by exact path (the tests pass the Makefile's pinned one); default: `uv` on PATH,
+#     which in the Dockerfile's builder stage is the pinned uv it pip-installs.
 # --locked: uv.lock must agree with every pyproject.toml (a stale lock fails the build, never re-resolves).
 # --no-editable: the workspace packages are installed as wheels, so the image needs no source tree.
 # --reinstall-package: uv's cache keys a local package's wheel on its pyproject.toml only; without it a
@@ -27,4 +29,4 @@ esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 workspace=(tunesweep-evidence tunesweep-operator tunesweep-trainer)
-exec uv sync --locked --no-dev --no-editable "${selection[@]}" "${workspace[@]/#/--reinstall-package=}" "$@"
+exec "${UV:-uv}" sync --locked --no-dev --no-editable "${selection[@]}" "${workspace[@]/#/--reinstall-package=}" "$@"

@@ -26,6 +26,10 @@ RULES = REPO_ROOT / "charts" / "tunesweep" / "files" / "operator-rules.yaml"
 SERVICE_ACCOUNT = "tunesweep-operator"
 TUNESWEEP = Path(sys.executable).parent / "tunesweep"
 T = TypeVar("T")
+Event = tuple[str, str, str]
+# What the operator writes on its own time (status, Events, metrics, its log) is waited for, never read
+# once: on a loaded 2-core machine a moment after a status change can be seconds.
+ASYNC_TIMEOUT = 60.0
 
 
 def bind_operator_rules(cp: ControlPlane, namespace: str) -> Path:
@@ -42,7 +46,33 @@ def bind_operator_rules(cp: ControlPlane, namespace: str) -> Path:
             "subjects": [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": namespace}],
         },
     )
+    wait_for_grant(cp, namespace, f"system:serviceaccount:{namespace}:{SERVICE_ACCOUNT}", rules[0])
     return kubeconfig
+
+
+def wait_for_grant(cp: ControlPlane, namespace: str, user: str, rule: dict[str, Any]) -> None:
+    """Until the API server's authorizer grants `user` the first verb of `rule` (one rule of a Role: the
+    Role and its binding are whole objects). The authorizer reads Roles and bindings from caches that
+    follow the writes a moment later, and the operator's first calls must not be refused."""
+    resource, _, subresource = rule["resources"][0].partition("/")
+    attributes = {
+        "namespace": namespace,
+        "group": rule["apiGroups"][0],
+        "resource": resource,
+        "subresource": subresource,
+        "verb": rule["verbs"][0],
+    }
+    authorization = client.AuthorizationV1Api(cp.api_client())
+    seen: list[Any] = [None]
+
+    def allowed() -> bool:
+        review = {"spec": {"user": user, "resourceAttributes": attributes}}
+        seen[0] = authorization.create_subject_access_review(review).status
+        return bool(seen[0].allowed)
+
+    wait_until(
+        allowed, ASYNC_TIMEOUT, lambda: f"RBAC to grant {user} {attributes}; the review says {seen[0]}"
+    )
 
 
 class OperatorProcess:
@@ -122,16 +152,47 @@ class OperatorProcess:
                 records.append(json.loads(line))
         return records
 
+    def log_messages(self) -> list[str]:
+        return [str(record.get("message", "")) for record in self.log_records()]
+
+    def wait_for_log(self, message: str, timeout: float = ASYNC_TIMEOUT) -> list[str]:
+        """Until a log record's message starts with `message`; every message logged so far."""
+        return wait_until(
+            lambda: (found := self.log_messages()) and any(m.startswith(message) for m in found) and found,
+            timeout,
+            lambda: f"a log record starting {message!r} in {self.log}; its tail:\n{self.tail()}",
+        )
+
+    def wait_for_metrics(self, *lines: str, timeout: float = ASYNC_TIMEOUT) -> str:
+        """Until the metrics endpoint shows every one of `lines`; that page."""
+        seen = [""]
+
+        def shown() -> str | None:
+            seen[0] = self.metrics()
+            return seen[0] if all(line in seen[0] for line in lines) else None
+
+        return wait_until(
+            shown, timeout, lambda: f"metrics {list(lines)}; the tunesweep ones now:\n{ours(seen[0])}"
+        )
+
+
+def ours(metrics: str) -> str:
+    return "\n".join(line for line in metrics.splitlines() if line.startswith("tunesweep_"))
+
 
 def wait_until(probe: Callable[[], T | None], timeout: float, what: Callable[[], str] | str) -> T:
-    """Poll `probe` until it returns something truthy; return that."""
+    """Poll `probe` until it returns something truthy; return that.
+
+    On timeout the message says what was awaited and what was seen last: `what()` (describe the state
+    there), or for a plain string `what`, the probe's last return value.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            described = what() if callable(what) else what
+            described = what() if callable(what) else f"{what} (last seen: {value!r})"
             raise AssertionError(f"timed out after {timeout}s waiting for {described}")
         time.sleep(0.25)
 
@@ -173,13 +234,43 @@ class Cluster:
     def config_map(self, name: str) -> client.V1ConfigMap | None:
         return self._get(lambda: self.core.read_namespaced_config_map(name, self.namespace))
 
-    def events(self, name: str) -> list[tuple[str, str, str]]:
+    def events(self, name: str) -> list[Event]:
         """(type, reason, message) of the Events about sweep `name`, oldest first."""
         found = self.core.list_namespaced_event(
             self.namespace, field_selector=f"involvedObject.name={name},involvedObject.kind=TuningSweep"
         )
         items = sorted(found.items, key=lambda e: e.event_time or e.metadata.creation_timestamp)
         return [(e.type, e.reason, e.message or "") for e in items]
+
+    def wait_for_events(
+        self, name: str, wanted: Callable[[list[Event]], bool], what: str, timeout: float = ASYNC_TIMEOUT
+    ) -> list[Event]:
+        """Until the Events about sweep `name` satisfy `wanted` (the operator posts them after the status
+        change they announce, in the background); those Events."""
+        seen: list[Event] = []
+
+        def probe() -> tuple[list[Event]] | None:
+            seen[:] = self.events(name)
+            return (list(seen),) if wanted(seen) else None
+
+        (found,) = wait_until(probe, timeout, lambda: f"Events of sweep {name}: {what}; Events now: {seen}")
+        return found
+
+    def wait_for_rayjob(
+        self, name: str, wanted: Callable[[dict[str, Any]], bool], what: str, timeout: float = ASYNC_TIMEOUT
+    ) -> dict[str, Any]:
+        """Until RayJob `name` satisfies `wanted`; that RayJob."""
+        seen: list[dict[str, Any] | None] = [None]
+
+        def probe() -> dict[str, Any] | None:
+            seen[0] = self.rayjob(name)
+            return seen[0] if seen[0] is not None and wanted(seen[0]) else None
+
+        return wait_until(
+            probe,
+            timeout,
+            lambda: f"RayJob {name}: {what}; its status now: {json.dumps((seen[0] or {}).get('status'))}",
+        )
 
     @staticmethod
     def _get(call: Callable[[], T]) -> T | None:

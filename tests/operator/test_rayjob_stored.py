@@ -4,7 +4,6 @@ a field it does not know would be pruned here). No KubeRay stand-in: the RayJobs
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,10 @@ def stored_rayjob(cluster: Cluster, sweep: str) -> dict[str, Any]:
         found = [r for r in cluster.rayjobs() if r["metadata"]["labels"]["tunesweep.dev/sweep"] == sweep]
         return found[0] if found else None
 
-    return wait_until(find, 60, f"the RayJob of {sweep}")
+    def now() -> str:
+        return f"the RayJob of {sweep}; RayJobs now: {[r['metadata'] for r in cluster.rayjobs()]}"
+
+    return wait_until(find, 60, now)
 
 
 def worker(rayjob: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -109,13 +111,15 @@ def test_a_spec_only_the_operator_can_refuse_fails_once_without_retries(
     failed = condition(status, "Failed")
     assert failed["reason"] == "InvalidSpec"
     assert "topology 1x1x2 has 2 chips, not a whole number of tpu-v4-podslice hosts" in failed["message"]
-    assert cluster.events("odd-tpu") == [("Warning", "InvalidSpec", failed["message"])]
+    events = cluster.wait_for_events("odd-tpu", lambda found: len(found) >= 1, "the InvalidSpec Warning")
+    assert events == [("Warning", "InvalidSpec", failed["message"])]
     assert cluster.rayjobs() == []
     assert not bucket.exists(f"{evidence}/{namespace}/odd-tpu")  # nothing written
-    time.sleep(3)  # a retry would come within kopf's default backoff
-    messages = [str(record.get("message", "")) for record in operator.log_records()]
+    # Kopf says so once it is done with the creation: every handler finished, none left to retry.
+    messages = operator.wait_for_log("Creation is processed:")
     attempts = [m for m in messages if m.startswith("Handler 'start' failed")]
     assert len(attempts) == 1 and "permanently" in attempts[0], attempts
+    assert "Creation is processed: 0 succeeded; 1 failed." in messages, messages
 
 
 def test_spec_edits_after_start_are_reported_not_applied(
@@ -141,6 +145,7 @@ def test_spec_edits_after_start_are_reported_not_applied(
     assert applied["reason"] == "SpecChangedAfterStart" and applied["observedGeneration"] == 2
     assert "spec.resources.workers.replicas" in applied["message"] and "generation 1" in applied["message"]
     assert status["observedGeneration"] == 2 and status["phase"] == "Provisioning"
-    assert ("Warning", "SpecChangedAfterStart", applied["message"]) in cluster.events("edited")
+    reported_event = ("Warning", "SpecChangedAfterStart", applied["message"])
+    cluster.wait_for_events("edited", lambda found: reported_event in found, f"{reported_event}")
     assert worker(stored_rayjob(cluster, "edited"))[0]["replicas"] == 1
     assert stored_rayjob(cluster, "edited")["metadata"]["uid"] == rayjob["metadata"]["uid"]

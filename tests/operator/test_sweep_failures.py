@@ -52,16 +52,21 @@ def test_failing_ray_job_fails_the_sweep_after_kuberays_retries(
     assert failed["message"] == "injected failure #2"
     assert condition(status, "Ready")["status"] == "False"
     assert status["rayJob"]["jobDeploymentStatus"] == "Failed" and status["completionTime"]
-    assert (cluster.rayjob(name) or {})["status"]["failed"] == 3
+    cluster.wait_for_rayjob(
+        name, lambda job: (job.get("status") or {}).get("failed") == 3, "status.failed == 3"
+    )
     assert len(cluster.rayjobs()) == 1
     # evidence written so far stays; nothing is promoted
     assert bucket.exists(f"{status['evidenceURI']}/{layout.PLAN}")
     assert not bucket.exists(f"{status['evidenceURI']}/{layout.BEST_PARAMS}")
     assert cluster.config_map("failing-best") is None
     assert "promoted" not in status
-    events = cluster.events("failing")
+    events = cluster.wait_for_events(
+        "failing",
+        lambda found: found[-1:] == [("Warning", "AppFailed", "injected failure #2")],
+        "the AppFailed Warning as the last one",
+    )
     assert ("Normal", "Retrying", "KubeRay retries the Ray job after 1 failure(s)") in events
-    assert events[-1] == ("Warning", "AppFailed", "injected failure #2")
 
 
 def test_production_sweep_without_a_scored_trial_fails(
@@ -121,7 +126,11 @@ def test_config_map_of_someone_else_is_never_overwritten(
         config_map = cluster.config_map(name)
         assert config_map is not None and config_map.data == {"owner": "someone-else"}
         assert not config_map.metadata.owner_references
-    assert cluster.events("late")[-1][:2] == ("Warning", "ConfigMapConflict")
+    cluster.wait_for_events(
+        "late",
+        lambda found: [e[:2] for e in found[-1:]] == [("Warning", "ConfigMapConflict")],
+        "a ConfigMapConflict Warning as the last one",
+    )
 
 
 def test_unreachable_evidence_bucket_is_retried_until_it_is_back(
@@ -139,12 +148,29 @@ def test_unreachable_evidence_bucket_is_retried_until_it_is_back(
         assert reachable["reason"] == "BucketUnreachable"
         assert "s3://evidence-bucket/runs" in reachable["message"]
         assert down.get("phase", "Pending") == "Pending" and cluster.rayjobs() == []
-        assert ("Warning", "BucketUnreachable") in [e[:2] for e in cluster.events("s3-sweep")]
+        cluster.wait_for_events(
+            "s3-sweep",
+            lambda found: ("Warning", "BucketUnreachable") in [e[:2] for e in found],
+            "a BucketUnreachable Warning",
+        )
 
         s3.start("evidence-bucket")
-        status = cluster.wait_for_phase("s3-sweep", "Provisioning", timeout=120)
+        cluster.wait_for_phase("s3-sweep", "Provisioning", timeout=120)
+        # the progress timer reads the bucket too, on its own ticks: a read that fails while the server
+        # settles flips the condition back to False until the next tick
+        status = wait_until(
+            lambda: (s := cluster.sweep_status("s3-sweep")) and not unreachable(s) and s,
+            120,
+            lambda: (
+                f"EvidenceReachable=True; status now {json.dumps(cluster.sweep_status('s3-sweep'), indent=1)}"
+            ),
+        )
         assert condition(status, "EvidenceReachable")["status"] == "True"
-        assert ("Normal", "BucketReachable") in [e[:2] for e in cluster.events("s3-sweep")]
+        cluster.wait_for_events(
+            "s3-sweep",
+            lambda found: ("Normal", "BucketReachable") in [e[:2] for e in found],
+            "a BucketReachable Event",
+        )
         prefix = status["evidenceURI"].removeprefix("s3://evidence-bucket/")
         assert prefix.startswith(f"runs/{namespace}/s3-sweep/")
         plan = s3.client().get_object(Bucket="evidence-bucket", Key=f"{prefix}/plan.json")["Body"].read()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from tests.support import tools
 from tests.support.controlplane import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -175,7 +176,8 @@ def here(value: str, venv: Path, tmp: Path) -> str:
 
 
 def host_uv_cache() -> str:
-    return subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
+    uv = str(tools.uv())
+    return subprocess.run([uv, "cache", "dir"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def install(
@@ -193,6 +195,8 @@ def install(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     env |= {k: here(v, venv, tmp) for k, v in declared.items() if k not in HOST_PLACES}
     env |= {"UV_CACHE_DIR": host_uv_cache(), "UV_PYTHON": getattr(sys, "_base_executable", sys.executable)}
+    # The image's builder has uv on PATH; here the script runs the pinned one, by exact path.
+    env["UV"] = str(tools.uv())
     # WORKDIR /src holds the files the builder COPYs from the repository: here, the repository itself.
     return subprocess.run(
         ["bash", "-c", f"{command} {extra}"],

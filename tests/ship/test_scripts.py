@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.ship.test_dockerfile import tool
+from tests.support import tools
 from tests.support.controlplane import REPO_ROOT
 
 SCRIPTS = ("hack/docker-install.sh", "hack/render-manifests.sh", "hack/kind-e2e.sh")
@@ -17,7 +17,8 @@ def test_shellcheck(script: str) -> None:
     path = REPO_ROOT / script
     assert path.stat().st_mode & 0o111, f"{script} is not executable"
     assert "set -euo pipefail" in path.read_text()
-    proc = subprocess.run([tool("shellcheck"), "--severity=style", str(path)], capture_output=True, text=True)
+    shellcheck = str(tools.in_venv("shellcheck"))
+    proc = subprocess.run([shellcheck, "--severity=style", str(path)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

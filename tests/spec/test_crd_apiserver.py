@@ -5,7 +5,6 @@ ones, keep the immutable fields, and give kubectl its columns and explanations."
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -17,6 +16,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, BestTrial, Phase, TrialCounts, TuningSweepStatus
 
+from tests.operator.cluster import wait_until
 from tests.spec.cases import BAD, DROP, GOOD, Bad, Edit, at, with_edits
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,12 +100,17 @@ def test_status_columns_and_defaults(kubectl: Kubectl, namespace: str) -> None:
 
 
 def test_kubectl_explain(kubectl: Kubectl) -> None:
-    deadline = time.monotonic() + 30  # the API server publishes a new CRD's OpenAPI a little later
-    while True:
-        explained = kubectl("explain", "tuningsweep.spec.trials", check=False)
-        if explained.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert explained.returncode == 0, explained.stderr
+    # the API server publishes a new CRD's OpenAPI a little later
+    last: list[CompletedProcess[str]] = []
+
+    def explained_now() -> CompletedProcess[str] | None:
+        last[:] = [kubectl("explain", "tuningsweep.spec.trials", check=False)]
+        return last[0] if last[0].returncode == 0 else None
+
+    explained = wait_until(
+        explained_now,
+        60,
+        lambda: f"`kubectl explain tuningsweep.spec.trials` to work; it says {last[0].stderr}",
+    )
     assert "How many trials, how many at once, and their limits." in explained.stdout
     assert "Trials running at once" in explained.stdout

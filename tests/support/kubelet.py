@@ -357,7 +357,9 @@ class KubeletStandIn:
 
     def _delete(self, namespace: str, name: str, uid: str) -> None:
         """Remove a Pod whose containers are gone from the API (grace period 0), as the kubelet does."""
-        options = client.V1DeleteOptions(grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid))
+        options = client.V1DeleteOptions(
+            grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid)
+        )
         try:
             self._core.delete_namespaced_pod(name, namespace, body=options)
         except ApiException as exc:

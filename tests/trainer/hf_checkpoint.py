@@ -13,7 +13,7 @@ from safetensors.numpy import save_file
 
 def save(model: nnx.Module, folder: str) -> None:
     tensors: dict[str, np.ndarray] = {}
-    for path, variable in nnx.state(model, nnx.Param).flat_state():
+    for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
         tensors.update(_hf_tensors(tuple(path), np.asarray(variable.get_value())))
     os.makedirs(folder, exist_ok=True)
     save_file(tensors, os.path.join(folder, "model.safetensors"))

@@ -23,7 +23,7 @@ PROMPTS = [f"{arithmetic.record(a, b).prompt}\n" for a, b in ((39, 79), (12, 10)
 
 
 def _params(model: nnx.Module) -> dict[Any, np.ndarray]:
-    return {path: np.array(v.get_value()) for path, v in nnx.state(model, nnx.Param).flat_state()}
+    return {path: np.array(v.get_value()) for path, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
 
 
 def _same_params(left: nnx.Module, right: nnx.Module) -> bool:

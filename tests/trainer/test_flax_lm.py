@@ -26,7 +26,7 @@ BASE_PARAMS = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
 
 
 def _values(model: nnx.Module, kind: Any) -> dict[Any, np.ndarray]:
-    return {path: np.array(v.get_value()) for path, v in nnx.state(model, kind).flat_state()}
+    return {path: np.array(v.get_value()) for path, v in nnx.to_flat_state(nnx.state(model, kind))}
 
 
 def _train(model: nnx.Module, steps: int = 3) -> None:
