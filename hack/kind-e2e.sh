@@ -3,7 +3,7 @@
 #
 #   1. creates kind cluster $KIND_CLUSTER (manifests/kind/cluster.yaml: a host folder for file:// evidence)
 #   2. installs KubeRay's operator with Helm (chart kuberay/kuberay-operator, the KubeRay version the
-#      tests' CRDs come from: KUBERAY_VERSION in hack/controlplane/ensure-assets.sh)
+#      tests build and run: the one pin in hack/tools/kuberay/go.mod)
 #   3. builds the operator and trainer-cpu images (Dockerfile) and loads them into the cluster
 #   4. installs charts/tunesweep with manifests/kind/values.yaml (the values tests/ship applies too)
 #   5. applies manifests/samples/sweep-mock.yaml (CPU mock trainer), waits for phase Succeeded and
@@ -38,8 +38,9 @@ need kubectl "https://kubernetes.io/docs/tasks/tools/"
 need helm "https://helm.sh/docs/intro/install/"
 docker info >/dev/null 2>&1 || die "docker cannot reach a Docker engine (is it running? may this user use it?)"
 
-kuberay_version="$(sed -n 's/^KUBERAY_VERSION=v//p' "$root/hack/controlplane/ensure-assets.sh")"
-[[ -n "$kuberay_version" ]] || die "no KUBERAY_VERSION=v... line in hack/controlplane/ensure-assets.sh"
+kuberay_pin="$root/hack/tools/kuberay/go.mod"
+kuberay_version="$(awk '$1 == "require" && $2 == "github.com/ray-project/kuberay/ray-operator" { sub(/^v/, "", $3); print $3 }' "$kuberay_pin")"
+[[ -n "$kuberay_version" ]] || die "no require of github.com/ray-project/kuberay/ray-operator in $kuberay_pin"
 # The host folder cluster.yaml mounts into the node (its one extraMount).
 evidence_dir="$(sed -n 's/^ *- hostPath: *//p' "$kind_config")"
 [[ -n "$evidence_dir" ]] || die "no extraMounts hostPath in $kind_config"

@@ -6,8 +6,8 @@ Shape:
   it) and one worker group `trials`: `workers.replicas` Pods (TPU: slices, `numOfHosts` Pods
   each), each sized for one trial (`perTrial`); Ray Tune queues trials beyond what fits;
 - GPU: `nvidia.com/gpu` requests = limits = perTrial.count, `num-gpus`, the nvidia.com/gpu toleration;
-- TPU: `google.com/tpu` = chips per host, `numOfHosts` (see `tpu.py`), GKE's accelerator and
-  topology node selectors, Ray's `TPU` resource, `JAX_PLATFORMS=tpu`;
+- TPU: `google.com/tpu` = chips per host (KubeRay turns it into Ray's `TPU` resource), `numOfHosts`
+  (see `tpu.py`), GKE's accelerator and topology node selectors, `JAX_PLATFORMS=tpu`;
 - evidence access (env/volumes, see `evidence_access.py`) on every Ray container;
 - KubeRay cleans up after itself (`shutdownAfterJobFinishes`), retries `backoffLimit` times (the
   driver restores from the evidence's `ray/` state) and stops after `activeDeadlineSeconds`;
@@ -17,7 +17,6 @@ Shape:
 
 from __future__ import annotations
 
-import json
 import math
 import shlex
 from typing import Any
@@ -119,9 +118,9 @@ def _worker_group(
             )
         slice_ = tpu_slice(tpu.accelerator_type, tpu.topology)
         hosts = slice_.hosts
+        # KubeRay derives Ray's `TPU` resource from this limit, in the form it parses (a `resources`
+        # of our own would have to match its quoting exactly, or it logs an error for every Pod).
         compute["google.com/tpu"] = str(slice_.chips_per_host)
-        # KubeRay passes rayStartParams to `ray start` through a shell: the JSON keeps its own quotes.
-        start_params["resources"] = json.dumps(json.dumps({"TPU": slice_.chips_per_host}))
         node_selector |= {GKE_TPU_ACCELERATOR: tpu.accelerator_type, GKE_TPU_TOPOLOGY: tpu.topology}
         tolerations = _with_toleration(tolerations, "google.com/tpu")
         env.append({"name": "JAX_PLATFORMS", "value": "tpu"})

@@ -15,7 +15,6 @@ import yaml
 from tests.operator.cluster import wait_until
 from tests.support.controlplane import ENSURE_ASSETS, REPO_ROOT, ControlPlane
 from tests.support.k8s_fixtures import TUNESWEEP_CRD
-from tests.support.kuberay_standin import make_rayjob
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -58,6 +57,20 @@ def test_crds_are_established(control_plane: ControlPlane, kubectl: Kubectl) -> 
         r'{.status.conditions[?(@.type=="Established")].status}{"\n"}{end}',
     ).stdout
     assert sorted(out.split()) == sorted(f"{n}=True" for n in names)
+
+
+def make_rayjob(name: str, entrypoint: str, **spec: Any) -> dict[str, Any]:
+    """A minimal ``ray.io/v1`` RayJob (a head group only); `spec` adds spec fields."""
+    head = {
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "ray"}]}},
+    }
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": name},
+        "spec": {"entrypoint": entrypoint, "rayClusterSpec": {"headGroupSpec": head}, **spec},
+    }
 
 
 def test_rayjob_round_trip(kubectl: Kubectl, namespace: str) -> None:

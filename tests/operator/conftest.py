@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -13,12 +12,6 @@ from tests.operator.cluster import Cluster, OperatorProcess, bind_operator_rules
 from tests.support.controlplane import ControlPlane
 
 StartOperator = Callable[..., OperatorProcess]
-
-
-@pytest.fixture(autouse=True)
-def _tunesweep_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The KubeRay stand-in runs the RayJob's entrypoint (`tunesweep drive ...`) with this environment.
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 @pytest.fixture

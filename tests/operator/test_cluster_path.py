@@ -25,6 +25,7 @@ from tests.operator.cluster import Cluster
 from tests.operator.conftest import StartOperator
 from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
+from tests.support.controlplane import ControlPlane
 from tests.support.kubelet import KubeletStandIn
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
@@ -56,6 +57,7 @@ def test_accelerator_sweep_runs_its_trials_on_that_worker_group(
     shape: str,
     start_operator: StartOperator,
     kuberay: KubeletStandIn,
+    control_plane: ControlPlane,
     cluster: Cluster,
     kubectl: Kubectl,
     namespace: str,
@@ -103,6 +105,10 @@ def test_accelerator_sweep_runs_its_trials_on_that_worker_group(
     # the driver's log, on the head, under the submission id KubeRay gave the job
     (driver_log,) = head_tmp.glob(f"ray/session_latest/logs/job-driver-{rayjob['status']['jobId']}.log")
     assert "placement: each trial asks for" in driver_log.read_text()
+
+    # KubeRay parsed every rayStartParams it was given (it logs an error for a `resources` it cannot)
+    kuberay_log = (control_plane.workdir / f"kuberay-operator-{namespace}.log").read_text()
+    assert "failed to add accelerator resources" not in kuberay_log
 
     # every trial ran on a worker Pod, never on the head, with the accelerators it asked for
     hosts = trial_hosts(root)

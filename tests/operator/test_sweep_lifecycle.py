@@ -1,7 +1,8 @@
 """A sweep's life on a real control plane: `kubectl apply` -> RayJob -> driver -> promoted config.
 
 The operator runs as in production (`tunesweep operator --namespace NS`, its own service account bound
-to exactly the chart's rules); the KubeRay stand-in runs the real sweep driver as the RayJob's entrypoint.
+to exactly the chart's rules); KubeRay's own operator makes the RayJob's Ray cluster, whose Pods the
+kubelet stand-in runs as a multi-node Ray cluster, and its submitter Job submits the real sweep driver.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from tunesweep_evidence.documents import BestParams, Plan
 
 from tests.operator.cluster import Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
+from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
 from tests.support.controlplane import REPO_ROOT
-from tests.support.kuberay_standin import KubeRayStandIn
+from tests.support.kubelet import KubeletStandIn
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 SAMPLE = REPO_ROOT / "manifests" / "samples" / "sweep-mock.yaml"
@@ -34,7 +36,7 @@ def apply(kubectl: Kubectl, namespace: str, manifest: dict[str, Any], folder: Pa
 
 def test_mock_sweep_promotes_the_best_config(
     start_operator: StartOperator,
-    kuberay_standin: KubeRayStandIn,
+    kuberay: KubeletStandIn,
     cluster: Cluster,
     kubectl: Kubectl,
     namespace: str,
@@ -47,7 +49,7 @@ def test_mock_sweep_promotes_the_best_config(
     sample["metadata"]["name"] = "lr-sweep"
     apply(kubectl, namespace, sample, tmp_path)
 
-    status = cluster.wait_for_phase("lr-sweep", ("Succeeded", "Failed"), timeout=240)
+    status = cluster.wait_for_phase("lr-sweep", ("Succeeded", "Failed"), timeout=400)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     sweep = cluster.sweep("lr-sweep")
     assert sweep is not None
@@ -118,13 +120,19 @@ def test_mock_sweep_promotes_the_best_config(
     operator.wait_for_metrics(
         'tunesweep_sweeps{phase="Succeeded"} 1.0', "tunesweep_promotion_seconds_count 1.0"
     )
-    # (the stand-in watches every namespace: earlier tests' leftovers may give it errors elsewhere)
-    assert [e for e in kuberay_standin.errors if e.startswith(f"{namespace}/")] == []
+
+    # where it ran: the driver on the head (num-cpus 0), every trial on the worker Pod
+    pods = ray_pods(cluster.core, namespace, rayjob["status"]["rayClusterName"])
+    hosts = trial_hosts(root)
+    assert len(hosts) >= trials["succeeded"] + trials["earlyStopped"], hosts
+    assert set(hosts.values()) == pods.worker_names, (hosts, pods.worker_names)
+    assert pods.head_name not in hosts.values()
+    assert kuberay.errors == []
 
 
 def test_operator_restart_mid_sweep_makes_no_second_rayjob(
     start_operator: StartOperator,
-    kuberay_standin: KubeRayStandIn,
+    kuberay: KubeletStandIn,
     cluster: Cluster,
     kubectl: Kubectl,
     namespace: str,
@@ -133,13 +141,13 @@ def test_operator_restart_mid_sweep_makes_no_second_rayjob(
     first = start_operator()
     evidence = f"file://{tmp_path}/evidence"
     apply(kubectl, namespace, sweep_manifest("restarted", evidence), tmp_path)
-    status = cluster.wait_for_phase("restarted", "Running", timeout=60)
+    status = cluster.wait_for_phase("restarted", "Running", timeout=300)
     plan_before = bucket.read_text(f"{status['evidenceURI']}/{layout.PLAN}")
     first.kill()
     (rayjob,) = cluster.rayjobs()
 
     second = start_operator()
-    status = cluster.wait_for_phase("restarted", ("Succeeded", "Failed"), timeout=180)
+    status = cluster.wait_for_phase("restarted", ("Succeeded", "Failed"), timeout=400)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     assert [r["metadata"]["uid"] for r in cluster.rayjobs()] == [rayjob["metadata"]["uid"]]
     assert bucket.read_text(f"{status['evidenceURI']}/{layout.PLAN}") == plan_before  # never rewritten
@@ -149,7 +157,7 @@ def test_operator_restart_mid_sweep_makes_no_second_rayjob(
 
 def test_deleting_a_running_sweep_removes_its_rayjob_and_keeps_its_evidence(
     start_operator: StartOperator,
-    kuberay_standin: KubeRayStandIn,
+    kuberay: KubeletStandIn,
     cluster: Cluster,
     kubectl: Kubectl,
     namespace: str,
@@ -157,7 +165,7 @@ def test_deleting_a_running_sweep_removes_its_rayjob_and_keeps_its_evidence(
 ) -> None:
     start_operator()
     apply(kubectl, namespace, sweep_manifest("doomed", f"file://{tmp_path}/evidence"), tmp_path)
-    status = cluster.wait_for_phase("doomed", "Running", timeout=60)
+    status = cluster.wait_for_phase("doomed", "Running", timeout=300)
     (rayjob,) = cluster.rayjobs()
     kubectl("delete", "tsweep", "doomed", "--wait=true", "--timeout=60s", namespace=namespace)
     assert cluster.sweep("doomed") is None
@@ -182,7 +190,7 @@ FLAX_TINY_CONFIG: dict[str, Any] = {
 
 def test_flax_lm_tiny_sweep_promotes(
     start_operator: StartOperator,
-    kuberay_standin: KubeRayStandIn,
+    kuberay: KubeletStandIn,
     cluster: Cluster,
     kubectl: Kubectl,
     namespace: str,
@@ -197,7 +205,7 @@ def test_flax_lm_tiny_sweep_promotes(
         trials={"count": 2, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 300},
     )
     apply(kubectl, namespace, manifest, tmp_path)
-    status = cluster.wait_for_phase("flax-sweep", ("Succeeded", "Failed"), timeout=240)
+    status = cluster.wait_for_phase("flax-sweep", ("Succeeded", "Failed"), timeout=400)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     assert status["trials"]["succeeded"] == 2
     config_map = cluster.config_map("flax-sweep-best")

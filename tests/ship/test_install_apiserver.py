@@ -1,7 +1,7 @@
 """The install on a real API server: manifests/install as users apply it, and the chart (with the kind
 values that hack/kind-e2e.sh installs) applied server-side, then the operator run as its Deployment
 says (the operator image's entrypoint and environment, the chart's args and env) with the chart's
-ServiceAccount token and RBAC, completing a mock sweep that the KubeRay stand-in runs in the trainer
+ServiceAccount token and RBAC, completing a mock sweep that KubeRay's operator and Ray run in the trainer
 image's environment."""
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from kubernetes import client
 from tests.operator.cluster import ASYNC_TIMEOUT, Cluster, wait_until
 from tests.ship.chart import KIND_VALUES, RULES, one, operator_container, plain_env, render
 from tests.ship.conftest import ImageEnv
-from tests.ship.dockerfile import Dockerfile
+from tests.ship.dockerfile import Dockerfile, image_env
 from tests.support.controlplane import REPO_ROOT, ControlPlane, free_port
-from tests.support.kuberay_standin import KubeRayStandIn
+from tests.support.k8s_fixtures import StartKubeRay
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 INSTALL = REPO_ROOT / "manifests" / "install" / "tunesweep.yaml"
@@ -142,7 +142,7 @@ def test_chart_operator_completes_a_mock_sweep(
     kubectl: Kubectl,
     namespace: str,
     sweep_namespace: str,
-    kuberay_standin: KubeRayStandIn,
+    start_kuberay: StartKubeRay,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -188,9 +188,11 @@ def test_chart_operator_completes_a_mock_sweep(
         )
         operator.wait_live()
 
-        # The stand-in runs the RayJob's entrypoint with this process's environment: the trainer image's.
-        for name, value in trainer_image.env().items():
-            monkeypatch.setenv(name, value)
+        kuberay = start_kuberay(sweep_namespace)
+        # The Ray Pods run the trainer image as the Dockerfile installs it.
+        monkeypatch.setattr(
+            kuberay, "image_env", lambda image, tmp: image_env("trainer-cpu", trainer_image.venv, tmp)
+        )
         sweep = yaml.safe_load(SAMPLE.read_text())
         uri = sweep["spec"]["evidence"]["uri"]
         sweep["spec"]["evidence"]["uri"] = uri.replace(kind["evidence"]["filePath"], str(evidence), 1)
@@ -200,7 +202,7 @@ def test_chart_operator_completes_a_mock_sweep(
         name = sweep["metadata"]["name"]
 
         cluster = Cluster(control_plane, sweep_namespace)
-        status = cluster.wait_for_phase(name, ("Succeeded", "Failed"), timeout=240)
+        status = cluster.wait_for_phase(name, ("Succeeded", "Failed"), timeout=400)
         assert status["phase"] == "Succeeded", f"{json.dumps(status, indent=1)}\n{operator.tail()}"
         assert cluster.config_map(status["promoted"]["configMap"]) is not None
         assert any(evidence.rglob("best_config.yaml")), "no promoted config in the file evidence"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
+import yaml
 
 from tests.support import tools
 from tests.support.controlplane import REPO_ROOT
@@ -22,9 +24,14 @@ def test_shellcheck(script: str) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_kind_e2e_installs_the_kuberay_the_tests_model() -> None:
-    """kind-e2e.sh takes KubeRay's chart version from ensure-assets.sh (CRDs and stand-in follow it)."""
+def test_kuberay_is_pinned_once() -> None:
+    """hack/tools/kuberay/go.mod pins KubeRay: the tests build that operator and its CRDs, kind-e2e.sh
+    installs that chart version, and the chart documents it as its tested prerequisite."""
+    gomod = (REPO_ROOT / "hack" / "tools" / "kuberay" / "go.mod").read_text()
+    pin = re.search(r"^require github\.com/ray-project/kuberay/ray-operator v(\S+)$", gomod, re.M)
+    assert pin, "hack/tools/kuberay/go.mod requires no github.com/ray-project/kuberay/ray-operator"
     script = (REPO_ROOT / "hack" / "kind-e2e.sh").read_text()
-    assets = (REPO_ROOT / "hack" / "controlplane" / "ensure-assets.sh").read_text()
-    assert "sed -n 's/^KUBERAY_VERSION=v//p'" in script
-    assert any(line.startswith("KUBERAY_VERSION=v") for line in assets.splitlines())
+    assert "hack/tools/kuberay/go.mod" in script and '--version "$kuberay_version"' in script
+    chart = yaml.safe_load((REPO_ROOT / "charts" / "tunesweep" / "Chart.yaml").read_text())
+    assert chart["annotations"]["tunesweep.dev/kuberay-version"] == pin.group(1)
+    assert f"--version {pin.group(1)}" in (REPO_ROOT / "README.md").read_text()

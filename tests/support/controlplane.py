@@ -578,22 +578,27 @@ class ControlPlane:
         )
         self._wait_http("kube-scheduler", f"https://{self.host}:{port}/healthz", _unverified())
 
-    def start_kuberay_operator(self, with_cluster_dns: Callable[[list[str]], list[str]]) -> None:
+    def start_kuberay_operator(
+        self, namespaces: Sequence[str], with_cluster_dns: Callable[[list[str]], list[str]]
+    ) -> _Proc:
         """KubeRay's own operator, out of cluster (leader election and webhooks off, metrics on loopback),
-        resolving cluster names through `with_cluster_dns` (it calls each Ray head's dashboard by its
-        Service name)."""
+        serving only `namespaces`, resolving cluster names through `with_cluster_dns` (it calls each Ray
+        head's dashboard by its Service name). Stop it with :meth:`stop_process`."""
         metrics, probe = free_port(), free_port()
         argv = [
             str(self.assets / "kuberay-operator"),
             f"--metrics-addr={self.host}:{metrics}",
             f"--health-probe-bind-address={self.host}:{probe}",
             "--enable-leader-election=false",
+            f"--watch-namespace={','.join(namespaces)}",
             "--log-stdout-encoder=console",
         ]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KUBECONFIG": str(self.admin_kubeconfig)}
-        proc = _Proc("kuberay-operator", with_cluster_dns(argv), self.workdir / "kuberay-operator.log", env)
+        name = f"kuberay-operator-{namespaces[0]}"
+        proc = _Proc(name, with_cluster_dns(argv), self.workdir / f"{name}.log", env)
         self._procs.append(proc)
-        self._wait_http("kuberay-operator", f"http://{self.host}:{probe}/readyz", None)
+        self._wait_http(name, f"http://{self.host}:{probe}/readyz", None)
+        return proc
 
     def stop(self) -> None:
         """Stop every process (SIGTERM to each process group, then SIGKILL); idempotent.
@@ -652,6 +657,11 @@ class ControlPlane:
         raise ControlPlaneError(
             f"{name} not ready at {url} within {self.start_timeout:.0f}s (last: {last}).\n{self.describe()}"
         )
+
+    def stop_process(self, proc: _Proc) -> None:
+        """Stop a process started on top of the control plane (KubeRay's operator) and forget it."""
+        proc.stop()
+        self._procs.remove(proc)
 
     def describe(self, log_lines: int = 40) -> str:
         """Where everything is, what runs, and the tail of each log (for failure reports)."""

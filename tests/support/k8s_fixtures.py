@@ -7,11 +7,11 @@ Fixtures:
   ``namespace`` (function): a fresh namespace, deleted afterwards;
   ``kubectl`` (function): ``kubectl(*args, check=True, namespace=None, kubeconfig=None, input=None)``
       runs the built kubectl as admin and returns a ``CompletedProcess[str]``;
-  ``kuberay_standin`` (function): a started :class:`~tests.support.kuberay_standin.KubeRayStandIn`;
   ``kubelet`` (session): the kubelet stand-in (:mod:`tests.support.kubelet`) serving :data:`NODE_POOLS`,
       its Pods in network namespaces of their own;
-  ``kuberay`` (session): KubeRay's own operator running against the control plane; with ``kubelet``,
-      a RayJob becomes a real multi-node Ray cluster and a submitter Job that really submits.
+  ``kuberay`` (function): KubeRay's own operator serving the test's namespace (``start_kuberay(ns...)``
+      for others); with ``kubelet``, a RayJob becomes a real multi-node Ray cluster and a submitter Job
+      that really submits.
 
 The binaries are built (once per machine, ~6 min cold) by hack/controlplane/ensure-assets.sh when the
 collected tests need them, in ``pytest_collection_finish`` so that the build is not subject to per-test
@@ -36,10 +36,9 @@ import pytest
 
 from tests.support.controlplane import REPO_ROOT, ControlPlane, ControlPlaneError, ensure_assets
 from tests.support.kubelet import KubeletStandIn, NodePool
-from tests.support.kuberay_standin import KubeRayStandIn
 
 TUNESWEEP_CRD = REPO_ROOT / "manifests" / "crd" / "tunesweep.dev_tuningsweeps.yaml"
-_CP_FIXTURES = {"control_plane", "k8s_api", "namespace", "kubectl", "kuberay_standin", "kubelet", "kuberay"}
+_CP_FIXTURES = {"control_plane", "k8s_api", "namespace", "kubectl", "kubelet", "kuberay", "start_kuberay"}
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 TPU_TAINT = {"key": "google.com/tpu", "value": "present", "effect": "NoSchedule"}
@@ -133,19 +132,6 @@ def kubectl(control_plane: ControlPlane) -> Callable[..., subprocess.CompletedPr
     return control_plane.kubectl
 
 
-@pytest.fixture
-def kuberay_standin(control_plane: ControlPlane, tmp_path: Path) -> Iterator[KubeRayStandIn]:
-    """The KubeRay stand-in (NOT KubeRay), watching all namespaces; job logs under ``tmp_path/kuberay``."""
-    standin = KubeRayStandIn(control_plane.admin_kubeconfig, tmp_path / "kuberay")
-    standin.start()
-    try:
-        yield standin
-    finally:
-        standin.stop()
-        if standin.errors:
-            sys.stderr.write("KubeRay stand-in errors:\n  " + "\n  ".join(standin.errors) + "\n")
-
-
 def trainer_image_env(image: str, tmp: Path) -> dict[str, str]:
     """Every image runs as the trainer-cpu image would: its Dockerfile ENV with /opt/venv standing for this
     repository's environment and /tmp for the container's own."""
@@ -175,11 +161,29 @@ def kubelet(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def kuberay(control_plane: ControlPlane, kubelet: KubeletStandIn) -> KubeletStandIn:
-    """KubeRay's own operator against the control plane, its Ray clusters run by the kubelet stand-in."""
-    control_plane.start_kuberay_operator(kubelet.network.with_cluster_dns)
-    return kubelet
+StartKubeRay = Callable[..., KubeletStandIn]
+
+
+@pytest.fixture
+def start_kuberay(control_plane: ControlPlane, kubelet: KubeletStandIn) -> Iterator[StartKubeRay]:
+    """``start_kuberay(ns, ...)``: KubeRay's own operator serving those namespaces (only: other tests'
+    RayJobs stay as created) for this test; their Ray clusters run on the kubelet stand-in, returned."""
+    started = []
+
+    def start(*namespaces: str) -> KubeletStandIn:
+        started.append(control_plane.start_kuberay_operator(namespaces, kubelet.network.with_cluster_dns))
+        return kubelet
+
+    yield start
+    for proc in started:
+        control_plane.stop_process(proc)
+
+
+@pytest.fixture
+def kuberay(start_kuberay: StartKubeRay, namespace: str) -> KubeletStandIn:
+    """KubeRay's own operator serving this test's namespace; its Ray clusters run on the kubelet stand-in
+    as a real multi-node Ray cluster."""
+    return start_kuberay(namespace)
 
 
 @pytest.hookimpl(wrapper=True)

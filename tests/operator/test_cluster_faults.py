@@ -1,0 +1,149 @@
+"""Faults on the cluster path, injected where they happen in production: a worker Pod's node is lost, the
+head's node is lost, a Pod never becomes Ready. KubeRay's own controller and Ray react as they do on a
+real cluster; the tests assert what the sweep makes of it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from kubernetes import client
+from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import SweepSummary
+
+from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.conftest import StartOperator
+from tests.operator.ray_cluster import ray_pods, trial_hosts
+from tests.operator.sweeps import sweep_manifest
+from tests.operator.test_sweep_lifecycle import FLAX_TINY_CONFIG, apply
+from tests.support.kubelet import KubeletStandIn
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+FLAX = {"backend": "flax-lm", "baseConfig": FLAX_TINY_CONFIG}
+
+
+def summary(root: str) -> SweepSummary | None:
+    uri = layout.join(root, layout.SWEEP_SUMMARY)
+    return bucket.read_document(uri, SweepSummary) if bucket.exists(uri) else None
+
+
+def running_trial(root: str) -> str | None:
+    found = summary(root)
+    return next((t.trial_id for t in found.trials if t.status == "running"), None) if found else None
+
+
+def ray_cluster_of(cluster: Cluster) -> str:
+    def name() -> str | None:
+        jobs = cluster.rayjobs()
+        return (jobs[0].get("status") or {}).get("rayClusterName") if jobs else None
+
+    return wait_until(name, 120, "the RayJob's Ray cluster")
+
+
+def finished_trials(root: str) -> set[str]:
+    found = summary(root)
+    return {t.trial_id for t in found.trials if t.status == "succeeded"} if found else set()
+
+
+def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
+    start_operator: StartOperator,
+    kuberay: KubeletStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")
+    manifest = sweep_manifest(
+        "lossy",
+        f"file://{tmp_path}/evidence",
+        trainer=FLAX,
+        trials={"count": 3, "parallel": 1, "maxFailed": 1, "timeoutSeconds": 300},
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    root = cluster.wait_for_phase("lossy", "Running", timeout=300)["evidenceURI"]
+    ray_cluster = ray_cluster_of(cluster)
+    victim = wait_until(lambda: running_trial(root), 300, lambda: f"a running trial in {summary(root)}")
+    (worker,) = ray_pods(cluster.core, namespace, ray_cluster).workers
+    assert kuberay.kill_pod(namespace, worker.metadata.name) > 0
+
+    status = cluster.wait_for_phase("lossy", ("Succeeded", "Failed"), timeout=600)
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    final = summary(root)
+    assert final is not None
+    by_id = {t.trial_id: t for t in final.trials}
+    assert by_id[victim].status == "failed", by_id[victim]
+    assert status["trials"]["failed"] == 1 and status["trials"]["succeeded"] == 2
+    # The Ray Pods restart in place (restartPolicy Always, as KubeRay renders them): the kubelet restarted
+    # the worker's container, a new Ray node joined from it, and the trials after the loss ran there.
+    (after,) = ray_pods(cluster.core, namespace, ray_cluster).workers
+    assert after.metadata.uid == worker.metadata.uid
+    assert after.status.container_statuses[0].restart_count >= 1
+    lost_node = by_id[victim].ray_node_id
+    assert any(t.ray_node_id not in (None, lost_node) for t in final.trials if t.status == "succeeded")
+    assert set(trial_hosts(root).values()) == {worker.metadata.name}
+
+
+def test_a_lost_head_node_is_retried_by_kuberay_and_the_sweep_resumes(
+    start_operator: StartOperator,
+    kuberay: KubeletStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1")
+    manifest = sweep_manifest(
+        "headless",
+        f"file://{tmp_path}/evidence",
+        trainer=FLAX,
+        trials={"count": 2, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 300},
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    root = cluster.wait_for_phase("headless", "Running", timeout=300)["evidenceURI"]
+    first_cluster = ray_cluster_of(cluster)
+    done = wait_until(lambda: finished_trials(root), 300, lambda: f"a finished trial in {summary(root)}")
+    head = ray_pods(cluster.core, namespace, first_cluster).head_name
+    assert kuberay.kill_pod(namespace, head) > 0
+
+    status = cluster.wait_for_phase("headless", ("Succeeded", "Failed"), timeout=900)
+    assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
+    # The head's container restarted in place with a fresh Ray (its GCS state gone with it); KubeRay's
+    # submitter Job, whose Pod lost the job it followed, ran again and submitted the driver anew, on
+    # the same Ray cluster: no RayJob retry was needed.
+    (head_after,) = ray_pods(cluster.core, namespace, first_cluster).head
+    assert head_after.status.container_statuses[0].restart_count >= 1
+    (rayjob,) = cluster.rayjobs()
+    assert rayjob["status"]["rayClusterName"] == first_cluster
+    (submitter,) = client.BatchV1Api(cluster.core.api_client).list_namespaced_job(namespace).items
+    assert (submitter.status.failed or 0) >= 1, submitter.status
+    final = summary(root)
+    assert final is not None and {t.status for t in final.trials} == {"succeeded"}
+    # what finished before the loss was restored from the evidence, not run again
+    assert done <= {t.trial_id for t in final.trials}
+    assert status["trials"]["succeeded"] == 2
+
+
+def test_a_pod_that_never_becomes_ready_ends_at_the_deadline(
+    start_operator: StartOperator,
+    kuberay: KubeletStandIn,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    kuberay.hold_unready(lambda ns, name: ns == namespace and "-worker-" in name)
+    start_operator(TUNESWEEP_DEADLINE_SLACK_SECONDS="30")
+    manifest = sweep_manifest(
+        "stuck", f"file://{tmp_path}/evidence", trials={"count": 1, "parallel": 1, "timeoutSeconds": 30}
+    )
+    apply(kubectl, namespace, manifest, tmp_path)
+    status = cluster.wait_for_phase("stuck", ("Succeeded", "Failed"), timeout=300)
+    assert status["phase"] == "Failed", json.dumps(status, indent=1)
+    assert condition(status, "Failed")["reason"] == "DeadlineExceeded", json.dumps(status, indent=1)
+    # the Ray cluster never became ready, so KubeRay never submitted the driver
+    batch_jobs = kubectl("get", "jobs", "-o", "name", namespace=namespace).stdout.split()
+    assert batch_jobs == []
+    assert summary(status["evidenceURI"]) is None
