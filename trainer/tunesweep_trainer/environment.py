@@ -32,8 +32,10 @@ def ray_node() -> dict[str, Any]:
     from ray.util import get_node_ip_address
 
     context = ray.get_runtime_context()
-    granted = {name: float(amount) for name, amount in context.get_assigned_resources().items()}
-    return {"ray_node_id": context.get_node_id(), "node_ip": get_node_ip_address(), "ray_resources": granted}
+    found: dict[str, Any] = {"ray_node_id": context.get_node_id(), "node_ip": get_node_ip_address()}
+    if context.worker.mode == ray.WORKER_MODE:  # a driver has no resources granted to it
+        found["ray_resources"] = {name: float(n) for name, n in context.get_assigned_resources().items()}
+    return found
 
 
 def versions() -> dict[str, str]:
