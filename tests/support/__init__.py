@@ -1,1 +1,1 @@
-"""Test support: the real control plane, its fixtures, and the KubeRay stand-in."""
+"""Test support: the real control plane, KubeRay's operator, the kubelet stand-in, and their fixtures."""
