@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tunesweep_evidence.spec import TuningSweepSpec
@@ -166,13 +166,7 @@ def _fit_locally(
         f"cannot hold one trial of resources.perTrial ({describe(request)}): each trial runs with "
         f"{describe(fitted)}{dropped}, {concurrent} at once (trials.parallel {parallel})"
     )
-    return Placement(
-        max_cpu_per_trial=placement.max_cpu_per_trial,
-        accelerators=keeps,
-        concurrent_trials=concurrent,
-        parallel=parallel,
-        reason=reason,
-    )
+    return replace(placement, concurrent_trials=concurrent, parallel=parallel, reason=reason)
 
 
 def workers_joined(nodes: Sequence[NodeOffer], spec: TuningSweepSpec) -> bool:
