@@ -47,6 +47,17 @@ def finished_trials(root: str) -> set[str]:
     return {t.trial_id for t in found.trials if t.status == "succeeded"} if found else set()
 
 
+def run_flax_sweep(
+    cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path, name: str, **trials: int
+) -> tuple[str, str]:
+    """Apply a tiny flax-lm sweep, one trial at a time; once it runs: its evidence root and Ray cluster."""
+    trials = {"parallel": 1, "timeoutSeconds": 300, **trials}
+    manifest = sweep_manifest(name, f"file://{tmp_path}/evidence", trainer=FLAX, trials=trials)
+    apply(kubectl, namespace, manifest, tmp_path)
+    root = cluster.wait_for_phase(name, "Running", timeout=300)["evidenceURI"]
+    return root, ray_cluster_of(cluster)
+
+
 def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
     start_operator: StartOperator,
     kuberay: KubeletStandIn,
@@ -56,15 +67,7 @@ def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
     tmp_path: Path,
 ) -> None:
     start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")
-    manifest = sweep_manifest(
-        "lossy",
-        f"file://{tmp_path}/evidence",
-        trainer=FLAX,
-        trials={"count": 3, "parallel": 1, "maxFailed": 1, "timeoutSeconds": 300},
-    )
-    apply(kubectl, namespace, manifest, tmp_path)
-    root = cluster.wait_for_phase("lossy", "Running", timeout=300)["evidenceURI"]
-    ray_cluster = ray_cluster_of(cluster)
+    root, ray_cluster = run_flax_sweep(cluster, kubectl, namespace, tmp_path, "lossy", count=3, maxFailed=1)
     victim = wait_until(lambda: running_trial(root), 300, lambda: f"a running trial in {summary(root)}")
     (worker,) = ray_pods(cluster.core, namespace, ray_cluster).workers
     assert kuberay.kill_pod(namespace, worker.metadata.name) > 0
@@ -86,7 +89,7 @@ def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
     assert set(trial_hosts(root).values()) == {worker.metadata.name}
 
 
-def test_a_lost_head_node_is_retried_by_kuberay_and_the_sweep_resumes(
+def test_a_lost_head_node_restarts_in_place_and_the_sweep_resumes(
     start_operator: StartOperator,
     kuberay: KubeletStandIn,
     cluster: Cluster,
@@ -95,15 +98,9 @@ def test_a_lost_head_node_is_retried_by_kuberay_and_the_sweep_resumes(
     tmp_path: Path,
 ) -> None:
     start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1")
-    manifest = sweep_manifest(
-        "headless",
-        f"file://{tmp_path}/evidence",
-        trainer=FLAX,
-        trials={"count": 2, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 300},
+    root, first_cluster = run_flax_sweep(
+        cluster, kubectl, namespace, tmp_path, "headless", count=2, maxFailed=0
     )
-    apply(kubectl, namespace, manifest, tmp_path)
-    root = cluster.wait_for_phase("headless", "Running", timeout=300)["evidenceURI"]
-    first_cluster = ray_cluster_of(cluster)
     done = wait_until(lambda: finished_trials(root), 300, lambda: f"a finished trial in {summary(root)}")
     head = ray_pods(cluster.core, namespace, first_cluster).head_name
     assert kuberay.kill_pod(namespace, head) > 0
