@@ -65,6 +65,7 @@ PRINTER_COLUMNS = [
     {"name": "Best", "type": "number", "jsonPath": ".status.bestTrial.primaryScore"},
     {"name": "Succeeded", "type": "integer", "jsonPath": ".status.trials.succeeded"},
     {"name": "Failed", "type": "integer", "jsonPath": ".status.trials.failed"},
+    {"name": "Queued", "type": "integer", "jsonPath": ".status.trials.queued"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 

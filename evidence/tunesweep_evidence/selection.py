@@ -27,6 +27,11 @@ class TrialLike(Protocol):
 Trial = TypeVar("Trial", bound=TrialLike)
 
 
+def promotes_unscored(mode: str, min_score: float | None) -> bool:
+    """Smoke mode may promote a null score, unless a minimum score asks for a real one."""
+    return mode == "smoke" and min_score is None
+
+
 def best_trial(
     trials: Iterable[Trial], mode: Literal["max", "min"], *, allow_unscored: bool = False
 ) -> Trial | None:

@@ -18,7 +18,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
+from . import placement
 from ._model import WireModel
+from .pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, PodTemplateOverlay, Toleration, owned_violations
+from .quantity import QuantityError, parse_quantity
 from .spec_rules import Rule, RuleModel, Violation
 from .training_config import Backend
 from .training_config_checks import training_config_violations
@@ -50,7 +53,6 @@ MAX_VALUES = 64
 DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 OPTIONAL_DNS_SUBDOMAIN = rf"^({DNS_SUBDOMAIN})?$"
 OPTIONAL_DNS_LABEL = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
-QUANTITY = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
 EVIDENCE_URI = r"^(file:///.+|(s3|gs)://[a-z0-9][-a-z0-9._]*[a-z0-9](/.*)?)$"
 """An absolute local folder, or a bucket with an optional prefix; shared by pydantic and CEL."""
 PATTERN_MEANINGS = {
@@ -66,7 +68,10 @@ def _number_as_text(value: Any) -> Any:
 
 
 def _positive_quantity(text: str) -> bool:
-    return re.search(QUANTITY, text) is not None and float(re.sub(r"[^0-9.].*", "", text) or 0) > 0
+    try:
+        return parse_quantity(text) > 0
+    except QuantityError:
+        return False
 
 
 Quantity = Annotated[
@@ -258,21 +263,12 @@ class PerTrialResources(RuleModel):
     )
 
 
-class Toleration(WireModel):
-    """A Kubernetes toleration for the Ray worker pods."""
-
-    key: str | None = Field(None, max_length=317)
-    operator: Literal["Exists", "Equal"] | None = None
-    value: str | None = Field(None, max_length=63)
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    toleration_seconds: int | None = None
-
-
 class Workers(WireModel):
     """The Ray worker pods that run the trials."""
 
-    replicas: int = Field(1, ge=0, le=1_000)
-    """Ray worker pods (TPU: slices); 0 runs the trials on the head pod."""
+    replicas: int | None = Field(None, ge=0, le=1_000)
+    """Ray worker pods (TPU: single-host slices), each running one trial at a time. Absent: one per
+    trials.parallel, so that many trials run at once; 0 runs the trials on the head pod, one at a time."""
     node_selector: dict[str, Annotated[str, Field(max_length=63)]] = Field(
         default_factory=dict, max_length=32
     )
@@ -301,6 +297,13 @@ class Resources(RuleModel):
     """Required with perTrial.accelerator google.com/tpu, and only then."""
     queue_name: str = Field("", pattern=OPTIONAL_DNS_LABEL, max_length=63)
     """Kueue LocalQueue; sets the kueue.x-k8s.io/queue-name label on the RayJob. Empty: no Kueue."""
+    head_pod_template: PodTemplateOverlay | None = None
+    """Merged into the Ray head Pod's template after the chart's ray.headPodTemplate (strategic
+    merge): pull secrets, priorityClassName, affinity, nodeSelector and tolerations, annotations,
+    security contexts, extra volumes and env, container resources beyond cpu/memory/accelerators.
+    What the operator sets (command, image, ports, its env, volumes and resources) is refused."""
+    worker_pod_template: PodTemplateOverlay | None = None
+    """The same for the Ray worker Pods, after the chart's ray.workerPodTemplate."""
 
     rules = (
         Rule(
@@ -316,6 +319,18 @@ class Resources(RuleModel):
             field=("tpu",),
         ),
     )
+
+    def more_violations(self) -> list[Violation]:
+        found: list[Violation] = []
+        for field, overlay, container in (
+            ("headPodTemplate", self.head_pod_template, HEAD_CONTAINER),
+            ("workerPodTemplate", self.worker_pod_template, WORKER_CONTAINER),
+        ):
+            if overlay is not None:
+                found += [
+                    Violation((field, *v.field), v.message) for v in owned_violations(overlay, container)
+                ]
+        return found
 
 
 class EvidenceSpec(RuleModel):
@@ -401,9 +416,15 @@ class TuningSweepSpec(RuleModel):
             server="none: CEL cannot read grid (untyped items)",
         ),
         Rule(
-            "trials.parallel must be at most trials.count (unless algorithm is grid)",
-            lambda s: s.trials.parallel <= s.trials.count or s.algorithm.name == "grid",
-            cel="self.trials.parallel <= self.trials.count || self.algorithm.name == 'grid'",
+            "trials.parallel must be at most the trials planned (trials.count, times the grid's size)",
+            lambda s: s.trials.parallel <= placement.planned_trials(s),
+            # CEL can neither read choice/grid values (untyped) nor multiply their counts: with a
+            # dimension of either kind, the operator (and `tunesweep validate`) checks the product.
+            cel=(
+                "self.trials.parallel <= self.trials.count || self.algorithm.name == 'grid'"
+                " || self.searchSpace.exists(k, !has(self.searchSpace[k].loguniform)"
+                " && !has(self.searchSpace[k].uniform) && !has(self.searchSpace[k].randint))"
+            ),
             field=("trials", "parallel"),
         ),
         Rule(
@@ -422,7 +443,9 @@ class TuningSweepSpec(RuleModel):
     )
 
     def more_violations(self) -> list[Violation]:
-        return training_config_violations(self.trainer.base_config, self.search_space)
+        return training_config_violations(self.trainer.base_config, self.search_space) + placement.violations(
+            self
+        )
 
 
 class ObjectMeta(WireModel):
@@ -480,7 +503,14 @@ class RayJobStatus(WireModel):
 
 
 class TrialCounts(WireModel):
+    planned: int = 0
+    """Trials the sweep runs in all (trials.count, times the grid)."""
+    concurrent: int = 0
+    """Trials that can run at once: one per trial Pod, at most trials.parallel."""
+    queued: int = 0
+    """Planned trials not started yet."""
     total: int = 0
+    """Trials started so far (in the driver's sweep_summary.json)."""
     running: int = 0
     succeeded: int = 0
     failed: int = 0

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from . import bucket, layout
 from .documents import EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
 from .primary_score import ScoreError, primary_score
+from .selection import promotes_unscored
 from .spec import TuningSweepSpec
 
 Document = TypeVar("Document", bound=BaseModel)
@@ -90,8 +91,7 @@ class SweepSettings:
 
     @property
     def allow_unscored(self) -> bool:
-        """Smoke mode may promote a null score, unless a minimum score asks for a real one."""
-        return self.mode == "smoke" and self.min_score is None
+        return promotes_unscored(self.mode, self.min_score)
 
 
 def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:

@@ -19,6 +19,7 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import placement
 from .spec import API_VERSION, KIND, PATTERN_MEANINGS, TuningSweep
 from .spec_rules import RULE_ERROR, FieldPath, Violation
 
@@ -111,6 +112,29 @@ def validate_documents(text: str) -> list[Problem]:
     if not sweeps:
         problems.append(Problem("", f"no {KIND} document (apiVersion {API_VERSION}, kind {KIND})"))
     return problems
+
+
+def document_warnings(text: str) -> list[Problem]:
+    """What runs, but not as the valid TuningSweeps of a YAML text read (e.g. fewer trials at once
+    than trials.parallel); invalid documents are `validate_documents`' to report."""
+    try:
+        documents = load_documents(text)
+    except yaml.YAMLError:
+        return []
+    numbered = sum(doc is not None for doc in documents) > 1
+    found: list[Problem] = []
+    for index, document in enumerate(documents, start=1):
+        if not isinstance(document, dict) or document.get("kind") != KIND:
+            continue
+        try:
+            sweep = parse_sweep(document)
+        except SpecError:
+            continue
+        found += [
+            Problem("spec.trials.parallel", warning, index if numbered else None)
+            for warning in placement.warnings(sweep.spec)
+        ]
+    return found
 
 
 def load_sweep(path: str | Path) -> TuningSweep:

@@ -10,11 +10,12 @@ Logs are JSON lines on stderr. The operator runs standalone (no kopf peering: on
 from __future__ import annotations
 
 import argparse
+import logging
 
 import kopf
 
 from .handlers import Deps, register_handlers
-from .kopf_settings import configure
+from .kopf_settings import configure, quiet_timer_successes
 from .kube import Kube, new_api_client
 from .metrics import OperatorMetrics
 from .settings import OperatorSettings, SettingsError
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             "--all-namespaces, or TUNESWEEP_NAMESPACES"
         )
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
+    if not args.verbose:
+        logging.getLogger("kopf.objects").addFilter(quiet_timer_successes)
     metrics = OperatorMetrics()
     if args.metrics_port:
         metrics.serve(args.metrics_port)

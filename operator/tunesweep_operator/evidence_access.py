@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunesweep_evidence.pod_overlay import CREDENTIALS_DIR as GCS_CREDENTIALS_DIR
+from tunesweep_evidence.pod_overlay import CREDENTIALS_VOLUME
+
 from .settings import OperatorSettings
 
 S3_REQUIRED_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 S3_OPTIONAL_KEYS = ("AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_REGION")
 GCS_KEY_FILE = "key.json"
-GCS_CREDENTIALS_DIR = "/var/run/secrets/tunesweep/evidence"
-CREDENTIALS_VOLUME = "evidence-credentials"
 FILE_EVIDENCE_VOLUME = "evidence"
 
 

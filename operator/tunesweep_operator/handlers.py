@@ -1,18 +1,22 @@
 """The kopf handlers: each reads what it needs, calls the pure core, writes the outcome.
 
-- start (create/resume of a TuningSweep): validate, freeze plan.json, create or adopt the RayJob;
-- rayjob_changed (every RayJob event): mirror it into the sweep's status; success -> Promoting,
-  failure -> Failed;
+- start (create/resume of a TuningSweep): validate, freeze plan.json, create or adopt the RayJob
+  (rendered from the frozen plan); on resume, reconcile as `reconcile` does;
+- rayjob_changed (every RayJob event) and reconcile (a timer on Provisioning/Running sweeps): read
+  the RayJob and the driver's sweep_summary.json and apply the pure status function. The timer
+  makes the loop level-triggered: a lost event, or a status write that failed, heals on the next
+  tick. A driver that reached a verdict -> Failed at once; success -> Promoting;
 - promote (status.phase becomes Promoting): recompute every trial's score from the evidence,
   write the promoted files and the ConfigMap -> Succeeded;
-- refresh_progress (timer, Provisioning/Running only): trial counts and best-so-far from the bucket;
 - spec_changed (a spec edit the CRD let through): report it, keep running the frozen plan;
-- sweep_seen (every sweep event): the phase gauge.
+- sweep_seen (every sweep event): the phase gauge;
+- rayjobs (an index of the operator's RayJobs from the watch): the timer reads RayJobs from memory.
 
 Bucket failures raise kopf.TemporaryError with exponential backoff (timers just wait for their next
-tick); a spec or promotion that can never work raises kopf.PermanentError after saying why in the
-status. Kopf keeps its own bookkeeping in `tunesweep.dev/*` annotations; the one finalizer it adds
-(`tunesweep.dev/progress-timer`) exists only while the progress timer runs, so that kopf can stop it.
+tick); a spec, a promotion or an API request that can never work (a 4xx: RBAC, admission) raises
+kopf.PermanentError after saying why in the status. Kopf keeps its own bookkeeping in
+`tunesweep.dev/*` annotations; the one finalizer it adds (`tunesweep.dev/progress-timer`) exists only
+while the timer runs, so that kopf can stop it.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Any, cast
 import kopf
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
-from tunesweep_evidence import bucket, layout, promotion
+from tunesweep_evidence import bucket, layout, placement, promotion
 from tunesweep_evidence.documents import Plan, SweepSummary
 from tunesweep_evidence.spec import (
     GROUP,
@@ -85,20 +89,18 @@ def register_handlers(registry: kopf.OperatorRegistry, deps: Deps) -> None:
     )
     kopf.timer(
         *sweeps,
-        id="refresh_progress",
+        id="reconcile",
         interval=deps.settings.progress_interval_seconds,
         when=_in_progress,
         registry=registry,
-    )(wrap("refresh_progress", h.refresh_progress))
+    )(wrap("reconcile", h.reconcile))
     kopf.on.event(*sweeps, id="sweep_seen", registry=registry)(h.sweep_seen)
-    kopf.on.event(
-        k8s.RAY_GROUP,
-        k8s.RAY_VERSION,
-        k8s.RAYJOBS,
-        labels={names.LABEL_MANAGED_BY: names.MANAGED_BY},
-        id="rayjob_changed",
-        registry=registry,
-    )(wrap("rayjob_changed", h.rayjob_changed))
+    rayjobs = (k8s.RAY_GROUP, k8s.RAY_VERSION, k8s.RAYJOBS)
+    managed = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    kopf.index(*rayjobs, labels=managed, id="rayjobs", registry=registry)(_rayjob_index)
+    kopf.on.event(*rayjobs, labels=managed, id="rayjob_changed", registry=registry)(
+        wrap("rayjob_changed", h.rayjob_changed)
+    )
 
 
 class Handlers:
@@ -109,13 +111,14 @@ class Handlers:
 
     # ---- handlers ----
 
-    def start(self, body: kopf.Body, retry: int, **_: Any) -> None:
+    def start(self, body: kopf.Body, retry: int, rayjobs: kopf.Index[Any, Any], **_: Any) -> None:
         ref = _ref(body)
         current = status.parse_status(_plain(body).get("status"))
         if status.is_final(current):
             return
         if current.ray_job is not None and current.ray_job.name and current.evidence_uri:
-            self._resume(ref, current.ray_job.name)  # started before: plan frozen, RayJob made
+            # Started before (plan frozen, RayJob made): reconcile from what is there now.
+            self._reconcile(ref, current, rayjobs)
             return
         try:
             sweep = validation.parse_sweep(_plain(body))
@@ -127,41 +130,48 @@ class Handlers:
         # Fail before the first trial, not after the last, when the promotion target is taken.
         config_map = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
         self._require_config_map_free(ref, config_map)
+        self._require_ray_service_account(ref)
         root = layout.sweep_root(evidence_uri(sweep.spec, self.settings), ref.namespace, ref.name, ref.uid)
         plan_uri = layout.join(root, layout.PLAN)
         fresh = build_plan(sweep, root, trainer_image(sweep.spec, self.settings), _now())
         try:
-            frozen_as_is = self._freeze_plan(plan_uri, fresh)
+            frozen = self._freeze_plan(plan_uri, fresh)
+            planned = frozen_sweep(frozen)  # what the driver runs: Pods are sized from the same plan
         except bucket.BucketError as error:
             raise self._bucket_down(ref, error, retry) from None
-        except bucket.DocumentError as error:
+        except (bucket.DocumentError, ValidationError) as error:
             self._fail(ref, status.INVALID_SPEC, f"plan.json cannot be written or read back: {error}")
             raise kopf.PermanentError(str(error)) from None
-        rayjob = render_rayjob(sweep, plan_uri, self.settings)
+        rayjob = render_rayjob(planned, plan_uri, self.settings)
         self._create_or_adopt(ref, rayjob)
         rayjob_name = rayjob["metadata"]["name"]
+        placed = placement.place(planned.spec)
+        for warning in placement.warnings(planned.spec):
+            kopf.warn(body, reason="FewerTrialsAtOnce", message=warning)
 
         def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
-            new = status.started(old, evidence_uri=root, rayjob_name=rayjob_name, clock=clock)
-            if not frozen_as_is:
+            new = status.started(old, evidence_uri=root, rayjob_name=rayjob_name, placed=placed, clock=clock)
+            if not same_plan(frozen, fresh):
                 new = status.spec_changed(new, ["plan.json (frozen before) differs from the spec"], clock)
             return new
 
         self._update(ref, change)
+        self.metrics.reconciled(ref.uid)
 
     def rayjob_changed(self, event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
         rayjob = _plain(body)
         owner = controlling_sweep(rayjob)
         if owner is None:
             return
-        name = rayjob["metadata"]["name"]
-        if event.get("type") == "DELETED":
-            self._update(owner, lambda old, clock: status.rayjob_deleted(old, name, clock))
-            return
-        summary = None
-        if status.rayjob_outcome(rayjob.get("status") or {}).phase is Phase.failed:
-            summary = self._summary_or_none(owner)  # the driver may say why
-        self._update(owner, lambda old, clock: status.mirrored(old, rayjob, summary, clock))
+        sweep = self.kube.get_sweep(owner.namespace, owner.name)
+        root = status.parse_status((sweep or {}).get("status")).evidence_uri
+        observed = None if event.get("type") == "DELETED" else rayjob
+        self._observe(owner, rayjob["metadata"]["name"], observed, root)
+
+    def reconcile(self, body: kopf.Body, rayjobs: kopf.Index[Any, Any], **_: Any) -> None:
+        current = status.parse_status(_plain(body).get("status"))
+        if current.ray_job is not None and current.ray_job.name:
+            self._reconcile(_ref(body), current, rayjobs)
 
     def promote(self, body: kopf.Body, retry: int, **_: Any) -> None:
         ref = _ref(body)
@@ -197,25 +207,6 @@ class Handlers:
         self._update(ref, change)
         self.metrics.promotion_seconds.observe(time.monotonic() - started)
 
-    def refresh_progress(self, body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
-        ref = _ref(body)
-        root = status.parse_status(_plain(body).get("status")).evidence_uri
-        if not root:
-            return
-        try:
-            summary = bucket.read_document(layout.join(root, layout.SWEEP_SUMMARY), SweepSummary)
-        except bucket.ObjectNotFound:
-            self._update(ref, status.evidence_reachable)  # reachable; the driver has not written yet
-            return
-        except bucket.BucketError as error:
-            message = str(error)
-            self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
-            return  # the next tick retries
-        except bucket.DocumentError as error:
-            logger.warning(f"ignoring an invalid {layout.SWEEP_SUMMARY}: {error}")
-            return
-        self._update(ref, lambda old, clock: status.with_progress(old, summary, clock))
-
     def spec_changed(self, body: kopf.Body, diff: kopf.Diff, **_: Any) -> None:
         current = status.parse_status(_plain(body).get("status"))
         if not current.evidence_uri:
@@ -232,21 +223,49 @@ class Handlers:
 
     # ---- steps ----
 
-    def _resume(self, ref: SweepRef, rayjob_name: str) -> None:
-        """Check that the sweep's RayJob is still there; its events (re-listed by kopf) do the rest."""
-        if self.kube.get_rayjob(ref.namespace, rayjob_name) is None:
-            message = f"RayJob {rayjob_name} was deleted while the operator was away"
-            self._fail(ref, status.RAYJOB_DELETED, message)
-            raise kopf.PermanentError(message)
+    def _reconcile(self, ref: SweepRef, current: TuningSweepStatus, rayjobs: kopf.Index[Any, Any]) -> None:
+        """Level-triggered: the sweep's status recomputed from its RayJob and summary as they are now."""
+        name = current.ray_job.name if current.ray_job else ""
+        seen = next(iter(rayjobs.get((ref.namespace, name), [])), None)
+        # Not in the index yet (just created, the watch lags) or gone: ask the API server.
+        rayjob = seen if seen is not None else self.kube.get_rayjob(ref.namespace, name)
+        self._observe(ref, name, rayjob, current.evidence_uri)
+        self.metrics.reconciled(ref.uid)
 
-    def _freeze_plan(self, plan_uri: str, fresh: Plan) -> bool:
-        """Write plan.json unless it exists; never rewrite it. True when the stored plan is `fresh`."""
+    def _observe(self, ref: SweepRef, name: str, rayjob: dict[str, Any] | None, root: str) -> None:
+        if rayjob is None:
+            self._update(ref, lambda old, clock: status.rayjob_deleted(old, name, clock))
+            return
+        outcome = status.rayjob_outcome(rayjob.get("status") or {})
+        if not root or not status.driver_started(rayjob.get("status") or {}):
+            self._update(ref, lambda old, clock: status.mirrored(old, rayjob, None, clock))
+            return
         try:
-            frozen = bucket.read_document(plan_uri, Plan)
+            summary = bucket.read_document(layout.join(root, layout.SWEEP_SUMMARY), SweepSummary)
+        except bucket.ObjectNotFound:
+            summary = None  # reachable; the driver has not written yet
+        except bucket.BucketError as error:
+            message = str(error)
+            self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
+            if outcome.phase is Phase.promoting:
+                return  # the verdict is in the summary: decide once it can be read (next tick)
+            self._update(ref, lambda old, clock: status.mirrored(old, rayjob, None, clock))
+            return
+        except bucket.DocumentError as error:
+            log.warning("ignoring an invalid %s under %s: %s", layout.SWEEP_SUMMARY, root, error)
+            summary = None
+        self._update(
+            ref,
+            lambda old, clock: status.mirrored(status.evidence_reachable(old, clock), rayjob, summary, clock),
+        )
+
+    def _freeze_plan(self, plan_uri: str, fresh: Plan) -> Plan:
+        """Write plan.json unless it exists; never rewrite it. Returns the plan as stored."""
+        try:
+            return bucket.read_document(plan_uri, Plan)
         except bucket.ObjectNotFound:
             bucket.write_document(plan_uri, fresh)
-            return True
-        return same_plan(frozen, fresh)
+            return fresh
 
     def _frozen_sweep(self, ref: SweepRef, root: str, retry: int) -> TuningSweep:
         uri = layout.join(root, layout.PLAN)
@@ -269,7 +288,7 @@ class Handlers:
             return
         except ApiException as error:
             if error.status != 409:
-                raise
+                raise self._refused(ref, f"creating RayJob {ref.namespace}/{name}", error) from None
         existing = self.kube.get_rayjob(ref.namespace, name)
         if existing is None:
             raise kopf.TemporaryError(f"RayJob {name} existed a moment ago; retrying", delay=BACKOFF_SECONDS)
@@ -279,7 +298,10 @@ class Handlers:
             raise kopf.PermanentError(message)
 
     def _require_config_map_free(self, ref: SweepRef, name: str) -> None:
-        existing = self.kube.get_config_map(ref.namespace, name)
+        try:
+            existing = self.kube.get_config_map(ref.namespace, name)
+        except ApiException as error:
+            raise self._refused(ref, f"reading ConfigMap {ref.namespace}/{name}", error) from None
         if existing is not None and not owned_by(existing, ref.uid):
             raise self._config_map_conflict(ref, name)
 
@@ -290,12 +312,39 @@ class Handlers:
             return
         except ApiException as error:
             if error.status != 409:
-                raise
+                raise self._refused(ref, f"creating ConfigMap {ref.namespace}/{name}", error) from None
         existing = self.kube.get_config_map(ref.namespace, name)
         if existing is None or not owned_by(existing, ref.uid):
             raise self._config_map_conflict(ref, name)
         # Ours from an earlier attempt (the operator restarted mid-promotion): bring it up to date.
         self.kube.replace_config_map(body, existing["metadata"]["resourceVersion"])
+
+    def _require_ray_service_account(self, ref: SweepRef) -> None:
+        account = self.settings.ray_service_account
+        if not account:
+            return
+        try:
+            exists = self.kube.service_account_exists(ref.namespace, account)
+        except ApiException as error:
+            raise self._refused(ref, f"reading ServiceAccount {ref.namespace}/{account}", error) from None
+        if not exists:
+            message = (
+                f"ServiceAccount {account} (the chart's ray.serviceAccount, which the Ray pods run as) does "
+                f"not exist in namespace {ref.namespace}, so KubeRay could not create the Ray head: create "
+                "it there, or change ray.serviceAccount"
+            )
+            self._fail(ref, status.RAY_SERVICE_ACCOUNT_MISSING, message)
+            raise kopf.PermanentError(message)
+
+    def _refused(self, ref: SweepRef, action: str, error: ApiException) -> Exception:
+        """A 4xx is final (RBAC, admission, validation): say so in the status and stop; anything
+        else is kopf's to retry."""
+        said = k8s.refusal(error)
+        if said is None:
+            return error
+        message = f"the API server refused {action}: {said}"
+        self._fail(ref, status.API_REFUSED, message)
+        return kopf.PermanentError(message)
 
     def _config_map_conflict(self, ref: SweepRef, name: str) -> kopf.PermanentError:
         message = (
@@ -368,6 +417,11 @@ def _instrumented(name: str, fn: Callable[..., None], metrics: OperatorMetrics) 
             raise
 
     return handler
+
+
+def _rayjob_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    meta = body["metadata"]
+    return {(meta["namespace"], meta["name"]): _plain(body)}
 
 
 def _in_progress(body: kopf.Body, **_: Any) -> bool:

@@ -29,3 +29,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Re-list now and then, so a silently broken watch connection cannot stall the operator.
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+
+
+def quiet_timer_successes(record: logging.LogRecord) -> bool:
+    """A logging filter: the reconcile timer succeeds every tick for every sweep, which is no news
+    (its failures still log; --verbose shows everything)."""
+    message = record.getMessage()
+    return not (message.startswith("Timer ") and message.endswith(" succeeded."))

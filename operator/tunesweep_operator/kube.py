@@ -7,6 +7,7 @@ another's write. A conflict re-reads and recomputes.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -89,6 +90,11 @@ class Kube:
             RAY_GROUP, RAY_VERSION, body["metadata"]["namespace"], RAYJOBS, body
         )
 
+    # ---- ServiceAccounts ----
+
+    def service_account_exists(self, namespace: str, name: str) -> bool:
+        return _absent_on_404(lambda: self._core.read_namespaced_service_account(name, namespace)) is not None
+
     # ---- ConfigMaps ----
 
     def get_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -104,6 +110,19 @@ class Kube:
         self._core.replace_namespaced_config_map(
             meta["name"], meta["namespace"], cast(Any, {**body, "metadata": meta})
         )
+
+
+def refusal(error: ApiException) -> str | None:
+    """What the API server said when it refused a request for good (a 4xx other than conflict and
+    throttling: RBAC, admission, validation), or None for errors worth retrying."""
+    code = error.status or 0
+    if not 400 <= code < 500 or code in (409, 429):
+        return None
+    try:
+        detail = json.loads(error.body or "{}").get("message") or error.reason
+    except (ValueError, AttributeError):
+        detail = error.reason
+    return f"HTTP {code} {error.reason}: {detail}"
 
 
 def _absent_on_404(call: Callable[[], Any]) -> Any:

@@ -3,6 +3,9 @@
 - tunesweep_sweeps{phase}: sweeps the operator sees, by phase (gauge);
 - tunesweep_reconcile_errors_total{handler, kind}: handler failures; kind is temporary (retried),
   permanent (not retried) or unexpected (a bug or an API failure; kopf retries it);
+- tunesweep_sweeps_reconciled: distinct sweeps reconciled (started, resumed or re-read by the
+  reconcile timer) since this operator process started (gauge; after a restart it climbs back to
+  the number of live sweeps);
 - tunesweep_promotion_seconds: how long promoting a sweep took, from re-reading its evidence to
   the ConfigMap written (histogram).
 """
@@ -31,7 +34,13 @@ class OperatorMetrics:
             buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
             registry=self.registry,
         )
+        self.sweeps_reconciled = Gauge(
+            "tunesweep_sweeps_reconciled",
+            "Distinct sweeps reconciled since the operator started",
+            registry=self.registry,
+        )
         self._phases: dict[str, str] = {}
+        self._reconciled: set[str] = set()
         self._lock = threading.Lock()
         for phase in Phase:
             self.sweeps.labels(phase.value).set(0)
@@ -44,7 +53,13 @@ class OperatorMetrics:
     def forget_sweep(self, uid: str) -> None:
         with self._lock:
             self._phases.pop(uid, None)
+            self._reconciled.discard(uid)
             self._publish()
+
+    def reconciled(self, uid: str) -> None:
+        with self._lock:
+            self._reconciled.add(uid)
+            self.sweeps_reconciled.set(len(self._reconciled))
 
     def _publish(self) -> None:
         counts = {phase.value: 0 for phase in Phase}

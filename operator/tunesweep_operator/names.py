@@ -11,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import re
 
+from tunesweep_evidence.pod_overlay import MANAGED_BY_LABEL
+
 MANAGED_BY = "tunesweep"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_MANAGED_BY = MANAGED_BY_LABEL
 LABEL_SWEEP = "tunesweep.dev/sweep"
 LABEL_SWEEP_UID = "tunesweep.dev/sweep-uid"
 
 # KubeRay names the RayCluster `<rayjob>-<5 chars>` and its Service `<cluster>-head-svc`, which must
 # stay a DNS-1035 label (63 chars); KubeRay itself caps RayJob names at 47.
 RAYJOB_NAME_MAX = 40
+OBJECT_NAME_MAX = 253
+"""A DNS-1123 subdomain: ConfigMaps and other named objects."""
 _HASH_CHARS = 6
 
 

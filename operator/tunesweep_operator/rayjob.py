@@ -1,45 +1,60 @@
 """render_rayjob: the KubeRay RayJob (ray.io/v1) that runs one sweep's driver. Pure.
 
-Shape:
+Shape (sizes and counts from the placement model, `tunesweep_evidence.placement`):
 - entrypoint `tunesweep drive --plan <plan uri>`: the driver reads only the frozen plan;
 - a head group that runs the driver (`num-cpus: 0` when there are workers, so trials never land on
-  it) and one worker group `trials`: `workers.replicas` Pods (TPU: slices, `numOfHosts` Pods
-  each), each sized for one trial (`perTrial`); Ray Tune queues trials beyond what fits;
+  it) and one worker group `trials`: one Pod per trial running at once (`workers.replicas`, by
+  default `trials.parallel`), each sized for one trial (`perTrial`); Ray Tune queues the rest.
+  With `workers.replicas: 0` the head runs the trials: it is sized for one trial plus the driver;
 - GPU: `nvidia.com/gpu` requests = limits = perTrial.count, `num-gpus`, the nvidia.com/gpu toleration;
-- TPU: `google.com/tpu` = chips per host (KubeRay turns it into Ray's `TPU` resource), `numOfHosts`
-  (see `tpu.py`), GKE's accelerator and topology node selectors, `JAX_PLATFORMS=tpu`;
+- TPU (single-host slices): `google.com/tpu` = the host's chips (KubeRay turns it into Ray's `TPU`
+  resource), GKE's accelerator and topology node selectors, `JAX_PLATFORMS=tpu`;
 - evidence access (env/volumes, see `evidence_access.py`) on every Ray container;
+- Pod-template overlays (`tunesweep_evidence.pod_overlay`), the chart's then the sweep's, merged into
+  the head and worker templates (imagePullSecrets, priorityClassName, affinity, annotations, ...);
 - KubeRay cleans up after itself (`shutdownAfterJobFinishes`), retries `backoffLimit` times (the
-  driver restores from the evidence's `ray/` state) and stops after `activeDeadlineSeconds`;
+  driver restores from the evidence's `ray/` state; it exits 0 once it reached a verdict, so only
+  infrastructure failures are retried) and stops after `activeDeadlineSeconds`: every wave of
+  concurrent trials at its full timeout, grids included, plus slack;
 - with `resources.queueName`, Kueue's queue label and `suspend: true` (Kueue un-suspends on admission);
 - owned by the sweep (controller, blockOwnerDeletion): it goes when the sweep goes.
 """
 
 from __future__ import annotations
 
-import math
 import shlex
+from dataclasses import dataclass
 from typing import Any
 
+from tunesweep_evidence.placement import SweepPlacement, add_quantities, place
+from tunesweep_evidence.pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, merge_pod_template
 from tunesweep_evidence.spec import Accelerator, TuningSweep
+from tunesweep_evidence.tpu import GKE_TPU_ACCELERATOR, GKE_TPU_TOPOLOGY
 
 from . import names
 from .defaults import evidence_uri, trainer_image
 from .evidence_access import PodAccess, evidence_access
 from .ownership import owner_reference
 from .settings import OperatorSettings
-from .tpu import TpuTopologyError, tpu_slice
 
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 OPERATOR_IMAGE_ANNOTATION = "tunesweep.dev/operator-image"
-GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
-GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
 WORKER_GROUP = "trials"
 INT32_MAX = 2**31 - 1
 
 
+@dataclass(frozen=True)
+class _TrialPod:
+    """What a Pod that runs trials needs beyond its size: where it may run and how JAX starts."""
+
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, Any]]
+    env: list[dict[str, Any]]
+
+
 def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings) -> dict[str, Any]:
     meta, spec = sweep.metadata, sweep.spec
+    placed = place(spec)
     labels = names.child_labels(meta.name, meta.uid)
     image = trainer_image(spec, settings)
     access = evidence_access(evidence_uri(spec, settings), spec.evidence.credentials_secret, settings)
@@ -47,7 +62,6 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
     if spec.resources.queue_name:
         rayjob_labels[KUEUE_QUEUE_LABEL] = spec.resources.queue_name
     annotations = {OPERATOR_IMAGE_ANNOTATION: settings.operator_image} if settings.operator_image else {}
-    workers = spec.resources.workers.replicas
     job_spec: dict[str, Any] = {
         "entrypoint": f"tunesweep drive --plan {shlex.quote(plan_uri)}",
         "submissionMode": "K8sJobMode",
@@ -55,13 +69,10 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
         "activeDeadlineSeconds": active_deadline_seconds(sweep, settings),
         "backoffLimit": settings.rayjob_backoff_limit,
         "rayClusterSpec": {
-            "headGroupSpec": {
-                "rayStartParams": {"num-cpus": "0"} if workers > 0 else {},
-                "template": _pod_template(labels, _head_container(image, access, settings), access, settings),
-            },
-            "workerGroupSpecs": [_worker_group(sweep, image, access, labels, settings)]
-            if workers > 0
-            else [],
+            "headGroupSpec": _head_group(sweep, placed, image, access, labels, settings),
+            "workerGroupSpecs": []
+            if placed.on_head
+            else [_worker_group(sweep, placed, image, access, labels, settings)],
         },
     }
     if spec.ttl_seconds_after_finished is not None:
@@ -83,64 +94,98 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
 
 
 def active_deadline_seconds(sweep: TuningSweep, settings: OperatorSettings) -> int:
-    """Every wave of `parallel` trials at its full timeout, plus slack for provisioning and promotion."""
-    trials = sweep.spec.trials
-    waves = math.ceil(trials.count / max(trials.parallel, 1))
-    return min(trials.timeout_seconds * waves + settings.deadline_slack_seconds, INT32_MAX)
+    """Every wave of concurrent trials (grids included) at its full timeout, plus slack."""
+    placed = place(sweep.spec)
+    deadline = placed.deadline_seconds(sweep.spec.trials.timeout_seconds, settings.deadline_slack_seconds)
+    return min(deadline, INT32_MAX)
 
 
-def _head_container(image: str, access: PodAccess, settings: OperatorSettings) -> dict[str, Any]:
-    resources = {"cpu": settings.head_cpu, "memory": settings.head_memory}
-    return _container(
-        "ray-head", image, access.env, {"requests": resources, "limits": dict(resources)}, access
-    )
+def _head_group(
+    sweep: TuningSweep,
+    placed: SweepPlacement,
+    image: str,
+    access: PodAccess,
+    labels: dict[str, str],
+    settings: OperatorSettings,
+) -> dict[str, Any]:
+    if not placed.on_head:
+        compute = {"cpu": settings.head_cpu, "memory": settings.head_memory}
+        container = _container(HEAD_CONTAINER, image, access.env, compute, access)
+        template = _pod_template(labels, container, access, settings)
+        return {"rayStartParams": {"num-cpus": "0"}, "template": _head_overlays(template, sweep, settings)}
+    # The head runs the trials: one trial's Pod, plus what the driver needs beside it.
+    compute = dict(placed.pod.requests)
+    compute["cpu"] = add_quantities(compute["cpu"], settings.head_cpu, cpu=True)
+    compute["memory"] = add_quantities(compute["memory"], settings.head_memory, cpu=False)
+    trial_pod = _trial_pod(sweep, placed)
+    container = _container(HEAD_CONTAINER, image, [*access.env, *trial_pod.env], compute, access)
+    template = _placed(_pod_template(labels, container, access, settings), trial_pod)
+    return {
+        "rayStartParams": dict(placed.pod.ray_start_params),
+        "template": _head_overlays(template, sweep, settings),
+    }
 
 
 def _worker_group(
-    sweep: TuningSweep, image: str, access: PodAccess, labels: dict[str, str], settings: OperatorSettings
+    sweep: TuningSweep,
+    placed: SweepPlacement,
+    image: str,
+    access: PodAccess,
+    labels: dict[str, str],
+    settings: OperatorSettings,
 ) -> dict[str, Any]:
-    per_trial, workers = sweep.spec.resources.per_trial, sweep.spec.resources.workers
-    compute = {"cpu": per_trial.cpu, "memory": per_trial.memory}
-    start_params = {"num-cpus": str(cpu_count(per_trial.cpu))}
-    node_selector = dict(workers.node_selector)
-    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in workers.tolerations]
-    env = list(access.env)
-    hosts = 1
-    if per_trial.accelerator is Accelerator.nvidia_gpu:
-        compute["nvidia.com/gpu"] = str(per_trial.count)
-        start_params["num-gpus"] = str(per_trial.count)
-        tolerations = _with_toleration(tolerations, "nvidia.com/gpu")
-    elif per_trial.accelerator is Accelerator.google_tpu:
-        tpu = sweep.spec.resources.tpu
-        if tpu is None:
-            raise TpuTopologyError(
-                "resources.tpu (acceleratorType, topology) is required with google.com/tpu"
-            )
-        slice_ = tpu_slice(tpu.accelerator_type, tpu.topology)
-        hosts = slice_.hosts
-        # KubeRay derives Ray's `TPU` resource from this limit, in the form it parses (a `resources`
-        # of our own would have to match its quoting exactly, or it logs an error for every Pod).
-        compute["google.com/tpu"] = str(slice_.chips_per_host)
-        node_selector |= {GKE_TPU_ACCELERATOR: tpu.accelerator_type, GKE_TPU_TOPOLOGY: tpu.topology}
-        tolerations = _with_toleration(tolerations, "google.com/tpu")
-        env.append({"name": "JAX_PLATFORMS", "value": "tpu"})
-    else:
-        env.append({"name": "JAX_PLATFORMS", "value": "cpu"})
-    container = _container("ray-worker", image, env, {"requests": compute, "limits": dict(compute)}, access)
-    template = _pod_template(labels, container, access, settings)
-    if node_selector:
-        template["spec"]["nodeSelector"] = node_selector
-    if tolerations:
-        template["spec"]["tolerations"] = tolerations
+    trial_pod = _trial_pod(sweep, placed)
+    container = _container(
+        WORKER_CONTAINER, image, [*access.env, *trial_pod.env], dict(placed.pod.requests), access
+    )
     return {
         "groupName": WORKER_GROUP,
-        "replicas": workers.replicas,
-        "minReplicas": workers.replicas,
-        "maxReplicas": workers.replicas,
-        "numOfHosts": hosts,
-        "rayStartParams": start_params,
-        "template": template,
+        "replicas": placed.worker_pods,
+        "minReplicas": placed.worker_pods,
+        "maxReplicas": placed.worker_pods,
+        "numOfHosts": 1,
+        "rayStartParams": dict(placed.pod.ray_start_params),
+        "template": merge_pod_template(
+            merge_pod_template(
+                _placed(_pod_template(labels, container, access, settings), trial_pod),
+                settings.worker_pod_template,
+            ),
+            sweep.spec.resources.worker_pod_template,
+        ),
     }
+
+
+def _head_overlays(
+    template: dict[str, Any], sweep: TuningSweep, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The chart's head overlay, then the sweep's (see `pod_overlay`: what the operator sets is refused)."""
+    with_chart = merge_pod_template(template, settings.head_pod_template)
+    return merge_pod_template(with_chart, sweep.spec.resources.head_pod_template)
+
+
+def _trial_pod(sweep: TuningSweep, placed: SweepPlacement) -> _TrialPod:
+    workers, accelerator = sweep.spec.resources.workers, sweep.spec.resources.per_trial.accelerator
+    node_selector = dict(workers.node_selector)
+    tolerations = [t.model_dump(by_alias=True, exclude_none=True) for t in workers.tolerations]
+    platform = "cpu"
+    if accelerator is Accelerator.nvidia_gpu:
+        tolerations = _with_toleration(tolerations, "nvidia.com/gpu")
+        platform = ""  # JAX finds the GPUs itself
+    elif accelerator is Accelerator.google_tpu and placed.tpu is not None:
+        tpu = placed.tpu
+        node_selector |= {GKE_TPU_ACCELERATOR: tpu.accelerator_type, GKE_TPU_TOPOLOGY: tpu.topology}
+        tolerations = _with_toleration(tolerations, "google.com/tpu")
+        platform = "tpu"
+    env = [{"name": "JAX_PLATFORMS", "value": platform}] if platform else []
+    return _TrialPod(node_selector, tolerations, env)
+
+
+def _placed(template: dict[str, Any], trial_pod: _TrialPod) -> dict[str, Any]:
+    if trial_pod.node_selector:
+        template["spec"]["nodeSelector"] = trial_pod.node_selector
+    if trial_pod.tolerations:
+        template["spec"]["tolerations"] = trial_pod.tolerations
+    return template
 
 
 def _with_toleration(tolerations: list[dict[str, Any]], resource: str) -> list[dict[str, Any]]:
@@ -150,8 +195,9 @@ def _with_toleration(tolerations: list[dict[str, Any]], resource: str) -> list[d
 
 
 def _container(
-    name: str, image: str, env: list[dict[str, Any]], resources: dict[str, Any], access: PodAccess
+    name: str, image: str, env: list[dict[str, Any]], compute: dict[str, str], access: PodAccess
 ) -> dict[str, Any]:
+    resources = {"requests": compute, "limits": dict(compute)}
     container: dict[str, Any] = {"name": name, "image": image, "resources": resources}
     if env:
         container["env"] = env
@@ -169,9 +215,3 @@ def _pod_template(
     if settings.ray_service_account:
         pod["serviceAccountName"] = settings.ray_service_account
     return {"metadata": {"labels": dict(labels)}, "spec": pod}
-
-
-def cpu_count(quantity: str) -> int:
-    """Ray wants whole CPUs: a Kubernetes CPU quantity (`4`, `1.5`, `500m`) rounded up, at least 1."""
-    value = float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-    return max(1, math.ceil(value))

@@ -16,6 +16,10 @@
 - TUNESWEEP_RAYJOB_BACKOFF_LIMIT (2): KubeRay's retries of a failed Ray job (the driver restores
   from the evidence's `ray/` state).
 - TUNESWEEP_DEADLINE_SLACK_SECONDS (900): added to the trials' time in activeDeadlineSeconds.
+- TUNESWEEP_HEAD_POD_TEMPLATE, TUNESWEEP_WORKER_POD_TEMPLATE: a Pod-template overlay as JSON
+  (`tunesweep_evidence.pod_overlay`), e.g. `{"spec": {"imagePullSecrets": [{"name": "registry"}]}}`,
+  merged into the Ray head's / workers' Pods before a sweep's own overlay; one that sets what the
+  operator sets stops the operator at start.
 
 Without TUNESWEEP_FILE_EVIDENCE_VOLUME, `file://` paths are passed to the Ray pods as they are:
 right for a single-node setup or nodes sharing a mount, wrong anywhere else.
@@ -25,10 +29,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+from tunesweep_evidence.pod_overlay import (
+    HEAD_CONTAINER,
+    WORKER_CONTAINER,
+    PodTemplateOverlay,
+    owned_violations,
+)
 from tunesweep_evidence.spec import Accelerator
 
 Number = TypeVar("Number", int, float)
@@ -53,6 +64,8 @@ class OperatorSettings:
     progress_interval_seconds: float = 10.0
     rayjob_backoff_limit: int = 2
     deadline_slack_seconds: int = 900
+    head_pod_template: PodTemplateOverlay | None = None
+    worker_pod_template: PodTemplateOverlay | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -63,19 +76,24 @@ class OperatorSettings:
             Accelerator.google_tpu: env.get("TUNESWEEP_TRAINER_IMAGE_TPU", ""),
         }
         namespaces = tuple(n.strip() for n in env.get("TUNESWEEP_NAMESPACES", "").split(",") if n.strip())
+        file_evidence_volume = _json_object(env, "TUNESWEEP_FILE_EVIDENCE_VOLUME")
+        file_evidence_path = env.get("TUNESWEEP_FILE_EVIDENCE_PATH", "/evidence").rstrip("/") or "/"
+        mounted = (file_evidence_path,) if file_evidence_volume is not None else ()
         return cls(
             trainer_images={k: v for k, v in images.items() if v},
             operator_image=env.get("TUNESWEEP_OPERATOR_IMAGE", ""),
             namespaces=namespaces,
             default_evidence_uri=env.get("TUNESWEEP_EVIDENCE_URI", ""),
-            file_evidence_volume=_json_object(env, "TUNESWEEP_FILE_EVIDENCE_VOLUME"),
-            file_evidence_path=env.get("TUNESWEEP_FILE_EVIDENCE_PATH", "/evidence").rstrip("/") or "/",
+            file_evidence_volume=file_evidence_volume,
+            file_evidence_path=file_evidence_path,
             ray_service_account=env.get("TUNESWEEP_RAY_SERVICE_ACCOUNT", ""),
             head_cpu=env.get("TUNESWEEP_HEAD_CPU", "1"),
             head_memory=env.get("TUNESWEEP_HEAD_MEMORY", "2Gi"),
             progress_interval_seconds=_number(env, "TUNESWEEP_PROGRESS_INTERVAL_SECONDS", 10.0, float),
             rayjob_backoff_limit=_number(env, "TUNESWEEP_RAYJOB_BACKOFF_LIMIT", 2, int),
             deadline_slack_seconds=_number(env, "TUNESWEEP_DEADLINE_SLACK_SECONDS", 900, int),
+            head_pod_template=_overlay(env, "TUNESWEEP_HEAD_POD_TEMPLATE", HEAD_CONTAINER, mounted),
+            worker_pod_template=_overlay(env, "TUNESWEEP_WORKER_POD_TEMPLATE", WORKER_CONTAINER, mounted),
         )
 
 
@@ -93,6 +111,29 @@ def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
             '{"persistentVolumeClaim": {"claimName": "evidence"}}; got ' + raw
         )
     return value
+
+
+def _overlay(
+    env: Mapping[str, str], name: str, container: str, reserved_mounts: tuple[str, ...]
+) -> PodTemplateOverlay | None:
+    """The overlay in `name`, refused here (at start) if it sets what the operator always sets."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        overlay = PodTemplateOverlay.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = _described((tuple(e["loc"]), e["msg"]) for e in exc.errors())
+        raise SettingsError(f"{name} is not a Pod-template overlay: {problems}") from None
+    violations = owned_violations(overlay, container, reserved_mounts=reserved_mounts)
+    if violations:
+        problems = _described((v.field, v.message) for v in violations)
+        raise SettingsError(f"{name} sets what the operator sets: {problems}")
+    return overlay
+
+
+def _described(problems: Iterable[tuple[tuple[str | int, ...], str]]) -> str:
+    return "; ".join(f"{'.'.join(map(str, where))}: {message}" for where, message in problems)
 
 
 def _number(env: Mapping[str, str], name: str, default: Number, kind: type[Number]) -> Number:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesweep_evidence.documents import SweepSummary
+from tunesweep_evidence.placement import SweepPlacement, queued
 from tunesweep_evidence.spec import (
     BestTrial,
     Phase,
@@ -35,6 +36,9 @@ CONFIG_MAP_CONFLICT = "ConfigMapConflict"
 RAYJOB_CONFLICT = "RayJobConflict"
 RAYJOB_DELETED = "RayJobDeleted"
 RAYJOB_FAILED = "RayJobFailed"
+SWEEP_FAILED = "SweepFailed"
+API_REFUSED = "ApiRefused"
+RAY_SERVICE_ACCOUNT_MISSING = "RayServiceAccountMissing"
 PROMOTED = "Promoted"
 QUEUED = "Queued"
 RETRYING = "Retrying"
@@ -70,11 +74,18 @@ def is_final(status: TuningSweepStatus) -> bool:
 
 
 def started(
-    prev: TuningSweepStatus, *, evidence_uri: str, rayjob_name: str, clock: Clock
+    prev: TuningSweepStatus,
+    *,
+    evidence_uri: str,
+    rayjob_name: str,
+    placed: SweepPlacement,
+    clock: Clock,
 ) -> TuningSweepStatus:
     """The plan is frozen and the RayJob exists (created now, or adopted on resume)."""
     new = _touched(prev, clock)
     new.evidence_uri = evidence_uri
+    new.trials = new.trials.model_copy(update={"planned": placed.planned, "concurrent": placed.concurrent})
+    new.trials.queued = queued(new.trials.planned, _started(new.trials))
     new.ray_job = (prev.ray_job or RayJobStatus()).model_copy(update={"name": rayjob_name})
     new.start_time = prev.start_time or clock.now
     new = evidence_reachable(new, clock)
@@ -127,6 +138,12 @@ def rayjob_outcome(rayjob_status: dict[str, Any]) -> RayJobOutcome:
     )
 
 
+def driver_started(rayjob_status: dict[str, Any]) -> bool:
+    """Whether the sweep driver may have written its summary yet (reading it before is wasted I/O)."""
+    deployment = rayjob_status.get("jobDeploymentStatus") or ""
+    return bool(rayjob_status.get("jobStatus")) or deployment not in ("", "New", "Initializing", "Suspended")
+
+
 def mirrored(
     prev: TuningSweepStatus, rayjob: dict[str, Any], summary: SweepSummary | None, clock: Clock
 ) -> TuningSweepStatus:
@@ -148,6 +165,10 @@ def mirrored(
     if outcome.phase is Phase.failed:
         reason, message = failure(outcome, summary)
         return failed(new, reason, message, clock)
+    if outcome.phase is Phase.promoting and summary is not None and summary.status == "failed":
+        # The driver reached a verdict (it exits 0 for those, so KubeRay does not retry them).
+        code, detail = _driver_reason(summary.reason or "")
+        return failed(new, code or SWEEP_FAILED, detail, clock)
     return _in_phase(new, outcome.phase, outcome.reason, outcome.message, clock)
 
 
@@ -161,11 +182,17 @@ def failure(outcome: RayJobOutcome, summary: SweepSummary | None) -> tuple[str, 
     """Reason and message of a failed Ray job: the driver's own when it recorded why (its reasons
     start with a CamelCase code, e.g. `NoScoredTrial: ...`), else KubeRay's."""
     if summary is not None and summary.status == "failed" and summary.reason:
-        code, _, detail = summary.reason.partition(": ")
-        if _DRIVER_CODE.fullmatch(code) and detail:
+        code, detail = _driver_reason(summary.reason)
+        if code:
             return code, f"{detail} (RayJob {outcome.reason}: {outcome.message})"
         return outcome.reason, f"sweep driver: {summary.reason}; RayJob: {outcome.message}"
     return outcome.reason, outcome.message
+
+
+def _driver_reason(reason: str) -> tuple[str, str]:
+    """(code, detail) of a driver reason such as `NoScoredTrial: ...`; ("", reason) without a code."""
+    code, _, detail = reason.partition(": ")
+    return (code, detail) if _DRIVER_CODE.fullmatch(code) and detail else ("", reason)
 
 
 def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) -> TuningSweepStatus:
@@ -175,13 +202,16 @@ def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) 
     """
     new = _touched(prev, clock)
     states = Counter(t.status for t in summary.trials)
-    new.trials = TrialCounts(
-        total=len(summary.trials),
-        running=states["running"],
-        succeeded=states["succeeded"],
-        failed=states["failed"],
-        early_stopped=states["early_stopped"],
+    new.trials = prev.trials.model_copy(
+        update={
+            "total": len(summary.trials),
+            "running": states["running"],
+            "succeeded": states["succeeded"],
+            "failed": states["failed"],
+            "early_stopped": states["early_stopped"],
+        }
     )
+    new.trials.queued = queued(new.trials.planned, _started(new.trials))
     if prev.phase is not Phase.succeeded and summary.best_trial is not None:
         best = summary.best_trial
         new.best_trial = BestTrial(id=best.trial_id, params=best.params, primary_score=best.primary_score)
@@ -262,6 +292,10 @@ def spec_changed(prev: TuningSweepStatus, changed: list[str], clock: Clock) -> T
         now=clock.now,
     )
     return new
+
+
+def _started(trials: TrialCounts) -> int:
+    return trials.running + trials.succeeded + trials.failed + trials.early_stopped
 
 
 def _touched(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:

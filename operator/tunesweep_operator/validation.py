@@ -1,8 +1,9 @@
 """Checks beyond the CRD schema, run before anything is written. Pure.
 
 The API server accepted the object, yet the spec can still be unusable: `parse_sweep` runs the spec
-models' own rules (a search-space path that is not in the base config, ...), `problems` what only the
-operator knows (a TPU slice it cannot place, no image to run, evidence outside the shared volume).
+models' own rules (a search-space path that is not in the base config, a shape the placement model
+refuses, ...), `problems` what only the operator knows (no image to run, evidence outside the shared
+volume, a derived name Kubernetes would refuse).
 Every problem is listed so the user can fix them all at once.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from tunesweep_evidence import sweep_manifest
+from tunesweep_evidence.pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, owned_violations
 from tunesweep_evidence.spec import TuningSweep
 
+from . import names
 from .defaults import MissingDefault, evidence_uri, trainer_image
-from .rayjob import cpu_count
 from .settings import OperatorSettings
-from .tpu import TpuTopologyError, tpu_slice
 
 SCHEMES = ("file", "s3", "gs")
 
@@ -45,7 +46,8 @@ def problems(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
         except MissingDefault as error:
             found.append(str(error))
     found += _evidence_location(sweep, settings)
-    found += _resources(sweep)
+    found += _derived_names(sweep)
+    found += _overlays(sweep, settings)
     return found
 
 
@@ -67,17 +69,27 @@ def _evidence_location(sweep: TuningSweep, settings: OperatorSettings) -> list[s
     return []
 
 
-def _resources(sweep: TuningSweep) -> list[str]:
-    resources = sweep.spec.resources
-    found: list[str] = []
-    try:
-        cpu_count(resources.per_trial.cpu)
-    except ValueError:
-        cpu = resources.per_trial.cpu
-        found.append(f"resources.perTrial.cpu {cpu!r}: use cores (4, 1.5) or millicores (500m)")
-    if resources.tpu is not None:
-        try:
-            tpu_slice(resources.tpu.accelerator_type, resources.tpu.topology)
-        except TpuTopologyError as error:
-            found.append(f"resources.tpu: {error}")
+def _derived_names(sweep: TuningSweep) -> list[str]:
+    configured = sweep.spec.promotion.config_map_name
+    name = names.config_map_name(sweep.metadata.name, configured)
+    if configured or len(name) <= names.OBJECT_NAME_MAX:
+        return []
+    return [
+        f"promotion.configMapName: the default ConfigMap name {name[:40]}... is {len(name)} characters, "
+        f"more than Kubernetes allows ({names.OBJECT_NAME_MAX}); set promotion.configMapName"
+    ]
+
+
+def _overlays(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
+    """What the spec models cannot know: the file-evidence volume is mounted where settings say."""
+    if settings.file_evidence_volume is None:
+        return []
+    resources, found = sweep.spec.resources, []
+    for field, overlay, container in (
+        ("headPodTemplate", resources.head_pod_template, HEAD_CONTAINER),
+        ("workerPodTemplate", resources.worker_pod_template, WORKER_CONTAINER),
+    ):
+        if overlay is not None:
+            violations = owned_violations(overlay, container, reserved_mounts=(settings.file_evidence_path,))
+            found += [f"resources.{field}.{'.'.join(map(str, v.field))}: {v.message}" for v in violations]
     return found

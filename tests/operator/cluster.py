@@ -50,10 +50,25 @@ def bind_operator_rules(cp: ControlPlane, namespace: str) -> Path:
     return kubeconfig
 
 
-def wait_for_grant(cp: ControlPlane, namespace: str, user: str, rule: dict[str, Any]) -> None:
+def set_operator_rules(cp: ControlPlane, namespace: str, rules: list[dict[str, Any]]) -> None:
+    """Replace the operator's Role (RBAC taken away, or given back, while it runs)."""
+    rbac = client.RbacAuthorizationV1Api(cp.api_client())
+    rbac.replace_namespaced_role(
+        SERVICE_ACCOUNT, namespace, {"metadata": {"name": SERVICE_ACCOUNT}, "rules": rules}
+    )
+
+
+def operator_user(namespace: str) -> str:
+    return f"system:serviceaccount:{namespace}:{SERVICE_ACCOUNT}"
+
+
+def wait_for_grant(
+    cp: ControlPlane, namespace: str, user: str, rule: dict[str, Any], *, granted: bool = True
+) -> None:
     """Until the API server's authorizer grants `user` the first verb of `rule` (one rule of a Role: the
-    Role and its binding are whole objects). The authorizer reads Roles and bindings from caches that
-    follow the writes a moment later, and the operator's first calls must not be refused."""
+    Role and its binding are whole objects), or refuses it with `granted=False`. The authorizer reads
+    Roles and bindings from caches that follow the writes a moment later, and the operator's first calls
+    must not be refused."""
     resource, _, subresource = rule["resources"][0].partition("/")
     attributes = {
         "namespace": namespace,
@@ -68,10 +83,12 @@ def wait_for_grant(cp: ControlPlane, namespace: str, user: str, rule: dict[str, 
     def allowed() -> bool:
         review = {"spec": {"user": user, "resourceAttributes": attributes}}
         seen[0] = authorization.create_subject_access_review(review).status
-        return bool(seen[0].allowed)
+        return bool(seen[0].allowed) == granted
 
     wait_until(
-        allowed, ASYNC_TIMEOUT, lambda: f"RBAC to grant {user} {attributes}; the review says {seen[0]}"
+        allowed,
+        ASYNC_TIMEOUT,
+        lambda: f"RBAC to {'grant' if granted else 'refuse'} {user} {attributes}; the review says {seen[0]}",
     )
 
 

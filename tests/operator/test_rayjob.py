@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator
 from tunesweep_operator import names
-from tunesweep_operator.rayjob import active_deadline_seconds, cpu_count, render_rayjob
+from tunesweep_operator.rayjob import active_deadline_seconds, render_rayjob
 from tunesweep_operator.settings import OperatorSettings
-from tunesweep_operator.tpu import TpuTopologyError
 
 from tests.operator.sweeps import sweep_manifest, sweep_model
 
@@ -71,8 +73,8 @@ def test_cpu_sweep_rayjob_shape() -> None:
     assert spec["shutdownAfterJobFinishes"] is True
     assert spec["ttlSecondsAfterFinished"] == 120
     assert spec["backoffLimit"] == 2
-    # 4 trials, 2 at a time: two waves of 300 s, plus the slack
-    assert spec["activeDeadlineSeconds"] == 2 * 300 + 900
+    # 4 trials, trials.parallel 2 but one worker Pod: four waves of 300 s, plus the slack
+    assert spec["activeDeadlineSeconds"] == 4 * 300 + 900
     assert "suspend" not in spec and "kueue.x-k8s.io/queue-name" not in meta["labels"]
 
     head = spec["rayClusterSpec"]["headGroupSpec"]
@@ -147,20 +149,19 @@ def test_gpu_workers() -> None:
 
 
 @pytest.mark.parametrize(
-    ("accelerator_type", "topology", "hosts", "chips_per_host"),
+    ("accelerator_type", "topology", "chips"),
     [
-        ("tpu-v6e-slice", "2x2", 1, 4),
-        ("tpu-v6e-slice", "2x4", 1, 8),
-        ("tpu-v6e-slice", "4x4", 4, 4),
-        ("tpu-v5-lite-podslice", "8x8", 16, 4),
-        ("tpu-v4-podslice", "2x2x4", 4, 4),
-        ("tpu-v5p-slice", "2x2x1", 1, 4),
+        ("tpu-v6e-slice", "2x2", 4),
+        ("tpu-v6e-slice", "2x4", 8),
+        ("tpu-v5-lite-podslice", "1x1", 1),
+        ("tpu-v4-podslice", "2x2x1", 4),
+        ("tpu-v5p-slice", "2x2x1", 4),
     ],
 )
-def test_tpu_workers(accelerator_type: str, topology: str, hosts: int, chips_per_host: int) -> None:
+def test_tpu_workers(accelerator_type: str, topology: str, chips: int) -> None:
     rayjob = render(
         resources={
-            "perTrial": {"accelerator": "google.com/tpu", "count": hosts * chips_per_host, "cpu": "4"},
+            "perTrial": {"accelerator": "google.com/tpu", "count": chips, "cpu": "4"},
             "workers": {"replicas": 2, "nodeSelector": {"pool": "tpu"}},
             "tpu": {"acceleratorType": accelerator_type, "topology": topology},
         }
@@ -168,10 +169,10 @@ def test_tpu_workers(accelerator_type: str, topology: str, hosts: int, chips_per
     group = worker_group(rayjob)
     worker = container(group["template"])
     assert worker["image"] == "trainer-tpu:1"
-    assert group["numOfHosts"] == hosts
+    assert group["numOfHosts"] == 1  # a trial is one process: single-host slices only
     assert group["replicas"] == 2  # slices
-    assert worker["resources"]["requests"]["google.com/tpu"] == str(chips_per_host)
-    assert worker["resources"]["limits"]["google.com/tpu"] == str(chips_per_host)
+    assert worker["resources"]["requests"]["google.com/tpu"] == str(chips)
+    assert worker["resources"]["limits"]["google.com/tpu"] == str(chips)
     assert group["template"]["spec"]["nodeSelector"] == {
         "pool": "tpu",
         "cloud.google.com/gke-tpu-accelerator": accelerator_type,
@@ -185,14 +186,43 @@ def test_tpu_workers(accelerator_type: str, topology: str, hosts: int, chips_per
     assert env_of(worker)["JAX_PLATFORMS"] == "tpu"
 
 
-def test_unknown_tpu_type_is_refused() -> None:
-    with pytest.raises(TpuTopologyError, match="unknown TPU accelerator type 'tpu-v9'"):
-        render(
-            resources={
-                "perTrial": {"accelerator": "google.com/tpu", "count": 4},
-                "tpu": {"acceleratorType": "tpu-v9", "topology": "2x2"},
-            }
-        )
+def test_workers_default_to_one_per_parallel_trial() -> None:
+    rayjob = render(trials={"count": 12, "parallel": 3, "timeoutSeconds": 100}, resources={})
+    group = worker_group(rayjob)
+    assert (group["replicas"], group["minReplicas"], group["maxReplicas"]) == (3, 3, 3)
+    assert rayjob["spec"]["activeDeadlineSeconds"] == 4 * 100 + 900  # 12 trials, 3 at once
+
+
+def test_the_deadline_counts_every_grid_trial() -> None:
+    grid = {
+        "training.learning_rate": {"grid": [1e-4, 1e-3, 1e-2, 1e-1]},
+        "training.max_steps": {"grid": [1, 2, 3]},
+    }
+    rayjob = render(
+        searchSpace=grid, trials={"count": 1, "parallel": 2, "timeoutSeconds": 3600}, resources={}
+    )
+    assert rayjob["spec"]["activeDeadlineSeconds"] == 6 * 3600 + 900  # 12 trials, 2 at once
+
+
+def test_trials_on_the_head_size_it_for_one_trial_and_the_driver() -> None:
+    rayjob = render(
+        resources={
+            "perTrial": {"accelerator": "nvidia.com/gpu", "count": 1, "cpu": "1500m", "memory": "8Gi"},
+            "workers": {"replicas": 0, "nodeSelector": {"pool": "gpu"}},
+        }
+    )
+    cluster = rayjob["spec"]["rayClusterSpec"]
+    assert cluster["workerGroupSpecs"] == []
+    head = cluster["headGroupSpec"]
+    assert head["rayStartParams"] == {"num-cpus": "2", "num-gpus": "1"}  # one trial: whole CPUs
+    requests = container(head["template"])["resources"]["requests"]
+    # one trial (1500m, 8Gi, 1 GPU) plus the driver (the operator's head size: 1 CPU, 2Gi)
+    assert requests == {"cpu": "2500m", "memory": "10240Mi", "nvidia.com/gpu": "1"}
+    assert head["template"]["spec"]["nodeSelector"] == {"pool": "gpu"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in head["template"][
+        "spec"
+    ]["tolerations"]
+    assert rayjob["spec"]["activeDeadlineSeconds"] == 4 * 300 + 900  # one trial at a time
 
 
 def test_kueue_queue_label_and_suspend() -> None:
@@ -241,8 +271,9 @@ def test_ambient_identity_without_secret() -> None:
     rayjob = render(evidence={"uri": "gs://evidence"}, resources={"workers": {"replicas": 0}})
     head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]
     assert rayjob["spec"]["rayClusterSpec"]["workerGroupSpecs"] == []
-    assert head["rayStartParams"] == {}  # no workers: trials run on the head
-    assert "env" not in container(head["template"]) and "volumes" not in head["template"]["spec"]
+    assert head["rayStartParams"] == {"num-cpus": "1"}  # no workers: trials run on the head
+    assert env_of(container(head["template"])) == {"JAX_PLATFORMS": "cpu"}  # no credentials
+    assert "volumes" not in head["template"]["spec"]
 
 
 def test_file_evidence_volume_is_shared_with_the_ray_pods() -> None:
@@ -275,11 +306,6 @@ def test_deadline_is_capped_at_int32() -> None:
     assert active_deadline_seconds(sweep_model(manifest), SETTINGS) == 2**31 - 1
 
 
-@pytest.mark.parametrize(("quantity", "cpus"), [("4", 4), ("1.5", 2), ("500m", 1), ("2500m", 3)])
-def test_cpu_count(quantity: str, cpus: int) -> None:
-    assert cpu_count(quantity) == cpus
-
-
 def test_rayjob_names_are_deterministic_dns_labels() -> None:
     assert names.rayjob_name("lr-sweep", "uid-1") == names.rayjob_name("lr-sweep", "uid-1")
     assert names.rayjob_name("lr-sweep", "uid-1") != names.rayjob_name("lr-sweep", "uid-2")
@@ -290,3 +316,105 @@ def test_rayjob_names_are_deterministic_dns_labels() -> None:
     assert names.rayjob_name("lr-sweep", "u").startswith("lr-sweep-")
     assert names.config_map_name("lr-sweep", "") == "lr-sweep-best"
     assert names.config_map_name("lr-sweep", "gemma-best") == "gemma-best"
+
+
+def test_pod_template_overlays_chart_first_then_the_sweep() -> None:
+    chart = PodTemplateOverlay.model_validate(
+        {
+            "metadata": {"annotations": {"sidecar.istio.io/inject": "false", "team": "chart"}},
+            "spec": {"imagePullSecrets": [{"name": "registry"}], "priorityClassName": "batch-low"},
+        }
+    )
+    settings = replace(SETTINGS, head_pod_template=chart, worker_pod_template=chart)
+    rayjob = render(
+        settings,
+        resources={
+            "perTrial": {"accelerator": "nvidia.com/gpu", "count": 1},
+            "workers": {"replicas": 2},
+            "headPodTemplate": {
+                "spec": {
+                    "nodeSelector": {"pool": "system"},
+                    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+                }
+            },
+            "workerPodTemplate": {
+                "metadata": {"annotations": {"team": "ml"}},
+                "spec": {
+                    "priorityClassName": "batch-high",
+                    "securityContext": {"runAsNonRoot": True},
+                    "containers": [
+                        {
+                            "name": "ray-worker",
+                            "resources": {"requests": {"ephemeral-storage": "50Gi"}},
+                            "env": [{"name": "HF_HUB_OFFLINE", "value": "1"}],
+                        }
+                    ],
+                },
+            },
+        },
+    )
+    head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]
+    assert head["spec"]["nodeSelector"] == {"pool": "system"}
+    assert head["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}]
+    assert head["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    assert head["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false", "team": "chart"}
+    worker = worker_group(rayjob)["template"]
+    assert worker["metadata"]["annotations"] == {"sidecar.istio.io/inject": "false", "team": "ml"}
+    assert worker["metadata"]["labels"]["tunesweep.dev/sweep"] == "lr-sweep"  # the operator's labels stay
+    assert worker["spec"]["priorityClassName"] == "batch-high"  # the sweep's wins over the chart's
+    assert worker["spec"]["securityContext"] == {"runAsNonRoot": True}
+    # the operator's accelerator toleration stays beside anything an overlay adds
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in worker["spec"][
+        "tolerations"
+    ]
+    c = container(worker)
+    assert c["resources"]["requests"] == {
+        "cpu": "1",
+        "memory": "4Gi",
+        "nvidia.com/gpu": "1",
+        "ephemeral-storage": "50Gi",
+    }
+    assert c["resources"]["limits"] == {"cpu": "1", "memory": "4Gi", "nvidia.com/gpu": "1"}
+    assert c["image"] == "trainer-cuda:1" and env_of(c) == {"HF_HUB_OFFLINE": "1"}
+
+
+@pytest.mark.parametrize(
+    ("overlay", "path", "says"),
+    [
+        (
+            {"spec": {"containers": [{"name": "ray-worker", "command": ["sh"]}]}},
+            "containers.0.command",
+            "Extra inputs",
+        ),
+        (
+            {"spec": {"containers": [{"name": "ray-worker", "ports": []}]}},
+            "containers.0.ports",
+            "Extra inputs",
+        ),
+        (
+            {
+                "spec": {
+                    "containers": [
+                        {"name": "ray-worker", "env": [{"name": "TUNESWEEP_EVIDENCE", "value": "x"}]}
+                    ]
+                }
+            },
+            "containers.0.env.0.name",
+            "set by the operator",
+        ),
+        (
+            {"spec": {"containers": [{"name": "ray-worker", "resources": {"limits": {"memory": "1Gi"}}}]}},
+            "containers.0.resources.limits.memory",
+            "set resources.perTrial instead",
+        ),
+        (
+            {"spec": {"containers": [{"name": "sidecar"}]}},
+            "containers.0.name",
+            "name its Ray container, ray-worker",
+        ),
+    ],
+)
+def test_overlays_cannot_touch_what_the_operator_owns(overlay: dict[str, Any], path: str, says: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        sweep_model(sweep_manifest("s", "s3://evidence", resources={"workerPodTemplate": overlay}))
+    assert f"workerPodTemplate.spec.{path}" in str(caught.value) and says in str(caught.value)

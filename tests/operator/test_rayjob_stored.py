@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from tunesweep_evidence import bucket
 
@@ -94,28 +95,66 @@ def test_gpu_and_tpu_samples_render_the_right_rayjobs(
         assert condition(status, "Ready")["reason"] == "Provisioning"
 
 
+REFUSED_BY_THE_OPERATOR = {
+    # what the API server's CEL cannot check: (name, spec fields, what the Failed condition says)
+    "partial-host": (
+        "odd-tpu",
+        {
+            "resources": {
+                "perTrial": {"accelerator": "google.com/tpu", "count": 2},
+                "tpu": {"acceleratorType": "tpu-v4-podslice", "topology": "1x1x2"},
+            }
+        },
+        "topology 1x1x2 has 2 chips, not a whole number of tpu-v4-podslice hosts",
+    ),
+    "multi-host": (
+        "big-tpu",
+        {
+            "resources": {
+                "perTrial": {"accelerator": "google.com/tpu", "count": 16},
+                "tpu": {"acceleratorType": "tpu-v6e-slice", "topology": "4x4"},
+            }
+        },
+        "spec.resources.tpu.topology: 4x4 is a multi-host tpu-v6e-slice slice (4 hosts of 4 chips)",
+    ),
+    "grid-parallel": (
+        "small-grid",
+        {
+            "searchSpace": {"training.max_steps": {"grid": [20, 40]}},
+            "trials": {"count": 1, "parallel": 3, "maxFailed": 0, "timeoutSeconds": 300},
+        },
+        "spec.trials.parallel: trials.parallel must be at most the trials planned",
+    ),
+    "long-name": (
+        "n" * 250,
+        {},
+        "promotion.configMapName: the default ConfigMap name nnnn",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BY_THE_OPERATOR))
 def test_a_spec_only_the_operator_can_refuse_fails_once_without_retries(
-    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+    case: str,
+    start_operator: StartOperator,
+    cluster: Cluster,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
 ) -> None:
+    name, fields, says = REFUSED_BY_THE_OPERATOR[case]
     operator = start_operator()
     evidence = f"file://{tmp_path}/evidence"
-    manifest = sweep_manifest(
-        "odd-tpu",
-        evidence,
-        resources={
-            "perTrial": {"accelerator": "google.com/tpu", "count": 2},
-            "tpu": {"acceleratorType": "tpu-v4-podslice", "topology": "1x1x2"},
-        },
-    )
+    manifest = sweep_manifest(name, evidence, **fields)
     apply(kubectl, namespace, manifest, tmp_path)
-    status = cluster.wait_for_phase("odd-tpu", "Failed", timeout=60)
+    status = cluster.wait_for_phase(name, "Failed", timeout=60)
     failed = condition(status, "Failed")
     assert failed["reason"] == "InvalidSpec"
-    assert "topology 1x1x2 has 2 chips, not a whole number of tpu-v4-podslice hosts" in failed["message"]
-    events = cluster.wait_for_events("odd-tpu", lambda found: len(found) >= 1, "the InvalidSpec Warning")
+    assert says in failed["message"], failed["message"]
+    events = cluster.wait_for_events(name, lambda found: len(found) >= 1, "the InvalidSpec Warning")
     assert events == [("Warning", "InvalidSpec", failed["message"])]
     assert cluster.rayjobs() == []
-    assert not bucket.exists(f"{evidence}/{namespace}/odd-tpu")  # nothing written
+    assert not bucket.exists(f"{evidence}/{namespace}/{name}")  # nothing written
     # Kopf says so once it is done with the creation: every handler finished, none left to retry.
     messages = operator.wait_for_log("Creation is processed:")
     attempts = [m for m in messages if m.startswith("Handler 'start' failed")]

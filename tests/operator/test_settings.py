@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator
 from tunesweep_operator.settings import OperatorSettings, SettingsError
 
@@ -44,12 +46,53 @@ def test_from_env() -> None:
         ("TUNESWEEP_FILE_EVIDENCE_VOLUME", '{"a": {}, "b": {}}', "one pod volume source"),
         ("TUNESWEEP_RAYJOB_BACKOFF_LIMIT", "two", "is not a int"),
         ("TUNESWEEP_PROGRESS_INTERVAL_SECONDS", "-1", "must not be negative"),
+        ("TUNESWEEP_HEAD_POD_TEMPLATE", "{nope", "Invalid JSON"),
+        (
+            "TUNESWEEP_HEAD_POD_TEMPLATE",
+            '{"spec": {"containers": [{"name": "ray-head", "command": ["sh"]}]}}',
+            "spec.containers.0.command: Extra inputs are not permitted",
+        ),
+        (
+            "TUNESWEEP_WORKER_POD_TEMPLATE",
+            '{"spec": {"containers": [{"name": "ray-head"}]}}',
+            "spec.containers.0.name: container ray-head is not in this Pod: "
+            "name its Ray container, ray-worker",
+        ),
+        (
+            "TUNESWEEP_WORKER_POD_TEMPLATE",
+            '{"spec": {"containers": [{"name": "ray-worker", "env": [{"name": "RAY_ADDRESS"}]}]}}',
+            "spec.containers.0.env.0.name: env RAY_ADDRESS is set by the operator",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=name) as caught:
         OperatorSettings.from_env({name: value})
     assert message in str(caught.value)
+
+
+def test_pod_template_overlays() -> None:
+    head = {"metadata": {"annotations": {"sidecar.istio.io/inject": "false"}}}
+    worker = {"spec": {"containers": [{"name": "ray-worker", "env": [{"name": "HF_HOME", "value": "/tmp"}]}]}}
+    settings = OperatorSettings.from_env(
+        {"TUNESWEEP_HEAD_POD_TEMPLATE": json.dumps(head), "TUNESWEEP_WORKER_POD_TEMPLATE": json.dumps(worker)}
+    )
+    assert settings.head_pod_template == PodTemplateOverlay.model_validate(head)
+    assert settings.worker_pod_template == PodTemplateOverlay.model_validate(worker)
+
+
+def test_an_overlay_may_not_mount_over_the_file_evidence_volume() -> None:
+    mount = {
+        "spec": {
+            "containers": [{"name": "ray-worker", "volumeMounts": [{"name": "data", "mountPath": "/srv/e"}]}]
+        }
+    }
+    env = {"TUNESWEEP_WORKER_POD_TEMPLATE": json.dumps(mount), "TUNESWEEP_FILE_EVIDENCE_PATH": "/srv/e/"}
+    # without the operator's volume, the path is the user's to provide (e.g. a hostPath of their own)
+    assert OperatorSettings.from_env(env).worker_pod_template is not None
+    with pytest.raises(SettingsError, match="TUNESWEEP_WORKER_POD_TEMPLATE") as caught:
+        OperatorSettings.from_env(env | {"TUNESWEEP_FILE_EVIDENCE_VOLUME": '{"emptyDir": {}}'})
+    assert "volumeMounts.0.mountPath: the operator mounts its own volume at /srv/e" in str(caught.value)
 
 
 def test_the_operator_imports_no_jax_ray_or_trainer() -> None:

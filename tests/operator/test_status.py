@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tunesweep_evidence import placement
 from tunesweep_evidence.documents import SweepSummary
-from tunesweep_evidence.spec import BestTrial, Phase, Promoted, TuningSweepStatus
+from tunesweep_evidence.spec import BestTrial, Phase, Promoted, TuningSweepSpec, TuningSweepStatus
 from tunesweep_operator import conditions as cond
 from tunesweep_operator import status
 from tunesweep_operator.events import Event, transition_events
 from tunesweep_operator.status import Clock
 
+PLACED = placement.place(
+    TuningSweepSpec.model_validate(
+        {"searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}}, "trials": {"count": 6}}
+    )
+)
+"""6 trials, 2 at once."""
 T0, T1, T2 = (
     Clock(1, "2026-01-01T00:00:00Z"),
     Clock(1, "2026-01-01T00:01:00Z"),
@@ -49,7 +56,7 @@ APP_FAILED = rayjob(jobDeploymentStatus="Failed", jobStatus="FAILED", reason="Ap
 
 def running_sweep() -> TuningSweepStatus:
     new = status.started(
-        TuningSweepStatus(), evidence_uri="file:///e/ns/s/uid-1", rayjob_name="s-1", clock=T0
+        TuningSweepStatus(), evidence_uri="file:///e/ns/s/uid-1", rayjob_name="s-1", placed=PLACED, clock=T0
     )
     return status.mirrored(new, rayjob(jobDeploymentStatus="Running", jobStatus="RUNNING"), None, T0)
 
@@ -105,7 +112,9 @@ def test_rayjob_outcome(rayjob_status: dict[str, Any], phase: Phase, reason: str
 
 
 def test_started_from_pending() -> None:
-    new = status.started(TuningSweepStatus(), evidence_uri="s3://b/ns/s/u", rayjob_name="s-1", clock=T0)
+    new = status.started(
+        TuningSweepStatus(), evidence_uri="s3://b/ns/s/u", rayjob_name="s-1", placed=PLACED, clock=T0
+    )
     assert new.phase is Phase.provisioning
     assert new.evidence_uri == "s3://b/ns/s/u" and new.ray_job is not None and new.ray_job.name == "s-1"
     assert new.start_time == T0.now and new.observed_generation == 1
@@ -117,7 +126,9 @@ def test_started_from_pending() -> None:
 
 def test_started_again_on_resume_changes_no_phase() -> None:
     current = running_sweep()
-    again = status.started(current, evidence_uri=current.evidence_uri, rayjob_name="s-1", clock=T1)
+    again = status.started(
+        current, evidence_uri=current.evidence_uri, rayjob_name="s-1", placed=PLACED, clock=T1
+    )
     assert again.phase is Phase.running and again.start_time == T0.now
 
 
@@ -203,6 +214,9 @@ def test_progress_counts_and_best_so_far() -> None:
         running_sweep(), summary("succeeded", "running", "failed", "early_stopped", "pending", best=0.75), T1
     )
     assert new.trials.model_dump() == {
+        "planned": 6,
+        "concurrent": 2,
+        "queued": 2,  # 6 planned, 4 started (a pending trial waits for a trial Pod)
         "total": 5,
         "running": 1,
         "succeeded": 1,
@@ -212,6 +226,20 @@ def test_progress_counts_and_best_so_far() -> None:
     assert new.best_trial is not None
     assert (new.best_trial.id, new.best_trial.primary_score) == ("t0", 0.75)
     assert new.phase is Phase.running
+
+
+def test_a_verdict_of_the_driver_fails_the_sweep_at_once() -> None:
+    done = rayjob(jobDeploymentStatus="Complete", jobStatus="SUCCEEDED")
+    verdict = summary(
+        "failed", "failed", outcome="failed", reason="TooManyFailedTrials: 2 of 2 trials failed"
+    )
+    new = status.mirrored(running_sweep(), done, verdict, T1)
+    assert new.phase is Phase.failed
+    assert condition(new, cond.FAILED) == ("True", "TooManyFailedTrials")
+    assert cond.find(new.conditions, cond.FAILED).message == "2 of 2 trials failed"  # type: ignore[union-attr]
+    # a driver that finished well moves the sweep on to promotion
+    finished = summary("succeeded", best=0.5, outcome="succeeded")
+    assert status.mirrored(running_sweep(), done, finished, T1).phase is Phase.promoting
 
 
 def test_promoted_best_trial_is_not_replaced_by_the_drivers_summary() -> None:
@@ -231,7 +259,7 @@ def test_promoted_best_trial_is_not_replaced_by_the_drivers_summary() -> None:
 
 
 def test_last_transition_time_moves_only_when_status_flips() -> None:
-    first = status.started(TuningSweepStatus(), evidence_uri="e", rayjob_name="s-1", clock=T0)
+    first = status.started(TuningSweepStatus(), evidence_uri="e", rayjob_name="s-1", placed=PLACED, clock=T0)
     # Provisioning -> Running keeps Ready False: a new reason, the same transition time
     running = status.mirrored(first, rayjob(jobDeploymentStatus="Running", jobStatus="RUNNING"), None, T1)
     ready = cond.find(running.conditions, cond.READY)
@@ -280,7 +308,7 @@ def test_status_round_trips_through_the_wire_form() -> None:
 
 def test_events_follow_transitions_not_retries() -> None:
     pending = TuningSweepStatus()
-    started = status.started(pending, evidence_uri="e", rayjob_name="s-1", clock=T0)
+    started = status.started(pending, evidence_uri="e", rayjob_name="s-1", placed=PLACED, clock=T0)
     assert transition_events(pending, started) == [
         Event("Normal", "Provisioning", "RayJob s-1 created; waiting for its Ray cluster")
     ]

@@ -59,6 +59,8 @@ def test_mock_sweep_promotes_the_best_config(
     assert status["observedGeneration"] == 1 and status["startTime"] and status["completionTime"]
     trials = status["trials"]
     assert trials["total"] == 8 and trials["running"] == 0 and trials["failed"] <= 1
+    # the sample as written: trials.parallel 2, so two worker Pods run two trials at once
+    assert (trials["planned"], trials["concurrent"], trials["queued"]) == (8, 2, 0)
     assert trials["succeeded"] + trials["earlyStopped"] + trials["failed"] == 8
     ready = condition(status, "Ready")
     assert (ready["status"], ready["reason"]) == ("True", "Promoted")
@@ -105,7 +107,7 @@ def test_mock_sweep_promotes_the_best_config(
 
     table = kubectl("get", "tsweep", namespace=namespace).stdout
     header, row = table.splitlines()
-    assert header.split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
     counts = [str(trials["succeeded"]), str(trials["failed"])]
     assert row.split()[:5] == ["lr-sweep", "Succeeded", str(best_params.primary_score), *counts]
     described = kubectl("describe", "tsweep", "lr-sweep", namespace=namespace).stdout
@@ -125,6 +127,7 @@ def test_mock_sweep_promotes_the_best_config(
     pods = ray_pods(cluster.core, namespace, rayjob["status"]["rayClusterName"])
     hosts = trial_hosts(root)
     assert len(hosts) >= trials["succeeded"] + trials["earlyStopped"], hosts
+    assert len(pods.workers) == 2
     assert set(hosts.values()) == pods.worker_names, (hosts, pods.worker_names)
     assert pods.head_name not in hosts.values()
     assert kuberay.errors == []

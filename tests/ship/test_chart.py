@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator, TuningSweep
 from tunesweep_operator.evidence_access import GCS_CREDENTIALS_DIR, GCS_KEY_FILE
 from tunesweep_operator.rayjob import render_rayjob
@@ -29,6 +30,16 @@ from tests.ship.chart import (
 from tests.support.controlplane import REPO_ROOT
 
 SAMPLES = REPO_ROOT / "manifests" / "samples"
+HEAD_OVERLAY = {
+    "metadata": {"annotations": {"sidecar.istio.io/inject": "false"}},
+    "spec": {"imagePullSecrets": [{"name": "registry"}], "priorityClassName": "sweeps"},
+}
+WORKER_OVERLAY = {
+    "spec": {
+        "tolerations": [{"key": "spot", "operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [{"name": "ray-worker", "resources": {"limits": {"ephemeral-storage": "50Gi"}}}],
+    }
+}
 
 
 class ReadEnv(dict[str, str]):
@@ -156,7 +167,14 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
             "fileVolume": {"persistentVolumeClaim": {"claimName": "evidence"}},
             "filePath": "/data/evidence",
         },
-        "ray": {"serviceAccount": "ray-runner", "headCpu": "2", "headMemory": "8Gi", "backoffLimit": 0},
+        "ray": {
+            "serviceAccount": "ray-runner",
+            "headCpu": "2",
+            "headMemory": "8Gi",
+            "backoffLimit": 0,
+            "headPodTemplate": HEAD_OVERLAY,
+            "workerPodTemplate": WORKER_OVERLAY,
+        },
         "operator": {"progressIntervalSeconds": 2.5, "deadlineSlackSeconds": 60},
     }
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
@@ -179,6 +197,8 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
         rayjob_backoff_limit=0,
         progress_interval_seconds=2.5,
         deadline_slack_seconds=60,
+        head_pod_template=PodTemplateOverlay.model_validate(HEAD_OVERLAY),
+        worker_pod_template=PodTemplateOverlay.model_validate(WORKER_OVERLAY),
     )
     # the operator mounts the file-evidence volume where it tells the Ray pods to mount it
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
@@ -188,6 +208,7 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
     defaults = settings_of(operator_container(render(helm)))
     assert defaults.head_memory == OperatorSettings().head_memory
     assert defaults.progress_interval_seconds == OperatorSettings().progress_interval_seconds
+    assert defaults.head_pod_template is None and defaults.worker_pod_template is None
 
 
 def test_operator_credentials(helm: Path) -> None:
@@ -217,6 +238,7 @@ def test_operator_credentials(helm: Path) -> None:
         ("evidence.credentials.type=azure", "at '/evidence/credentials/type'"),
         ("evidence.filePath=relative", "at '/evidence/filePath'"),
         ("ray.headMemory=lots", "at '/ray/headMemory'"),
+        ("ray.workerPodTemplate.containers=x", "at '/ray/workerPodTemplate'"),
         ("operator.progressIntervalSeconds=0", "at '/operator/progressIntervalSeconds'"),
         ("imagee.tag=typo", "additional properties 'imagee' not allowed"),
         ("operator.livenessPort=9090", "operator.livenessPort and metrics.port must differ"),

@@ -352,10 +352,24 @@ BAD: list[Bad] = [
     # trials
     bad(
         "parallel-above-count",
-        at("spec.trials", count=2, parallel=3),
+        (
+            at("spec.trials", count=2, parallel=3),
+            at(SPACE, **{"training.per_device_batch_size": {"randint": [16, 33]}}),
+        ),
         "spec.trials.parallel",
-        "trials.parallel must be at most trials.count",
+        "trials.parallel must be at most the trials planned",
         SAME,
+    ),
+    bad(
+        # CEL cannot count grid values: the API server lets this through, the operator refuses it
+        "parallel-above-grid-trials",
+        (
+            at("spec.trials", count=1, parallel=3),
+            at(SPACE, **{"training.per_device_batch_size": {"grid": [16, 32]}}),
+        ),
+        "spec.trials.parallel",
+        "trials.parallel must be at most the trials planned",
+        None,
     ),
     bad(
         "count-zero",

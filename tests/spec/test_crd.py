@@ -56,6 +56,18 @@ def test_free_form_values_are_preserved() -> None:
         ".spec.searchSpace[additionalProperties].choice[items]",
         ".spec.searchSpace[additionalProperties].grid[items]",
         ".status.bestTrial.params",
+        *(
+            f".spec.resources.{overlay}.spec.{field}"
+            for overlay in ("headPodTemplate", "workerPodTemplate")
+            for field in (
+                "affinity",
+                "securityContext",
+                "topologySpreadConstraints[items]",
+                "volumes[items]",
+                "containers[items].securityContext",
+                "containers[items].env[items].valueFrom",
+            )
+        ),
     }
 
 
@@ -89,6 +101,7 @@ def test_names_columns_and_status_subresource() -> None:
         "Best": ".status.bestTrial.primaryScore",
         "Succeeded": ".status.trials.succeeded",
         "Failed": ".status.trials.failed",
+        "Queued": ".status.trials.queued",
         "Age": ".metadata.creationTimestamp",
     }
 

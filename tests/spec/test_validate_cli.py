@@ -28,6 +28,17 @@ def test_every_sample_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.splitlines() == [f"{p}: ok" for p in SAMPLES]
 
 
+def test_fewer_worker_pods_than_parallel_trials_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = with_edits(at("spec.trials", count=4, parallel=2), at("spec.resources.workers", replicas=1))
+    path = write(tmp_path, "short.yaml", yaml.safe_dump(short))
+    assert main(["validate", path]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning.startswith(f"{path}: warning: spec.trials.parallel: trials.parallel is 2, but 1 worker")
+    assert ok == f"{path}: ok"
+
+
 def test_problems_one_line_each_with_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = write(tmp_path, "good.yaml", yaml.safe_dump(BASE))
     bad = write(

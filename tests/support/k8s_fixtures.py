@@ -43,16 +43,16 @@ _CP_FIXTURES = {"control_plane", "k8s_api", "namespace", "kubectl", "kubelet", "
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 TPU_TAINT = {"key": "google.com/tpu", "value": "present", "effect": "NoSchedule"}
 NODE_POOLS = (
-    NodePool("cpu-pool", {"cpu": "16", "memory": "64Gi"}),
+    NodePool("cpu-pool", {"cpu": "16", "memory": "64Gi", "ephemeral-storage": "100Gi"}),
     NodePool(
         "gpu-pool",
-        {"cpu": "32", "memory": "128Gi", "nvidia.com/gpu": "4"},
+        {"cpu": "32", "memory": "128Gi", "ephemeral-storage": "100Gi", "nvidia.com/gpu": "4"},
         {"nvidia.com/gpu.present": "true"},
         [GPU_TAINT],
     ),
     NodePool(
         "tpu-v6e-2x2-pool",
-        {"cpu": "32", "memory": "128Gi", "google.com/tpu": "4"},
+        {"cpu": "32", "memory": "128Gi", "ephemeral-storage": "100Gi", "google.com/tpu": "4"},
         {"cloud.google.com/gke-tpu-accelerator": "tpu-v6e-slice", "cloud.google.com/gke-tpu-topology": "2x2"},
         [TPU_TAINT],
     ),

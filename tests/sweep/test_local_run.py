@@ -12,10 +12,10 @@ import yaml
 from rich.console import Console
 from tunesweep_evidence import layout
 from tunesweep_evidence.spec import TuningSweep
-from tunesweep_trainer.sweep.driver import EXIT_INVALID
+from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_INVALID, EXIT_SUCCEEDED
 from tunesweep_trainer.sweep.local import SweepFileError, plan_for, run_local
 
-from tests.sweep.sweeps import manifests, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import INVALID_WEIGHT_DECAY, manifests, sweep_manifest, sweep_summary
 
 TUNESWEEP = str(Path(sys.executable).with_name("tunesweep"))
 SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "sweep-mock.yaml"
@@ -66,3 +66,29 @@ def test_an_invalid_sweep_file_is_refused_before_anything_runs(tmp_path: Path) -
     text = console.export_text()
     assert "not a valid TuningSweep" in text and "bad.yaml: spec.trials.parallel" in text
     assert not (tmp_path / "out").exists()
+
+
+def run_in_process(tmp_path: Path, manifest: dict[str, object]) -> int:
+    """`tunesweep run` on the session's local Ray (it leaves a Ray it did not start running)."""
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return run_local(str(path), str(tmp_path / "out"), Console(record=True, width=200))
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_locally_the_driver_promotes(tmp_path: Path) -> None:
+    assert run_in_process(tmp_path, sweep_manifest()) == EXIT_SUCCEEDED
+    best = sweep_summary(tmp_path / "out").best_trial
+    assert best is not None and best.trial_id in (tmp_path / "out" / layout.BEST_PARAMS).read_text()
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_locally_a_failed_verdict_exits_1(tmp_path: Path) -> None:
+    manifest = sweep_manifest(
+        searchSpace={"training.weight_decay": {"choice": [INVALID_WEIGHT_DECAY]}},
+        trials={"count": 1, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 120},
+    )
+    assert run_in_process(tmp_path, manifest) == EXIT_FAILED
+    summary = sweep_summary(tmp_path / "out")
+    assert summary.status == "failed" and summary.reason.startswith("TooManyFailedTrials: ")
+    assert not (tmp_path / "out" / "promoted").exists()

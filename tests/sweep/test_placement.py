@@ -75,8 +75,9 @@ def test_cpu_workers_hold_several_trials_each_up_to_parallel(parallel: int, conc
     assert placement.max_cpu_per_trial is None and placement.concurrent_trials == concurrent
 
 
-def test_fractional_cpus_count_whole_trials() -> None:
-    placement = decide([worker("w-a", CPU=1.5)], spec({"cpu": "500m"}, parallel=8), local=False)
+def test_a_fractional_cpu_trial_asks_for_a_whole_cpu() -> None:
+    # One trial per whole CPU, as its Pod's num-cpus offers: two trials never share a 500m cgroup.
+    placement = decide([worker("w-a", CPU=3)], spec({"cpu": "500m"}, parallel=8), local=False)
     assert placement.concurrent_trials == 3
 
 
@@ -242,7 +243,7 @@ def test_the_driver_refuses_a_sweep_whose_trial_fits_no_node(
     cluster.append([HEAD_NODE, ray_node("w1", "w-a", CPU=8)])
     monkeypatch.setenv(ray_runtime.NODE_WAIT_ENV, "0")
     plan = frozen_plan(tmp_path, sweep_manifest(resources={"perTrial": GPU_TRIAL}))
-    result = drive_on(RaySession(local=False), plan)
+    result = drive_on(RaySession(local=False), plan, promote=False)
     assert result.exit_code == EXIT_INVALID
     summary = sweep_summary(tmp_path)
     assert summary.status == "failed" and summary.trials == []

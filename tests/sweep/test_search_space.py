@@ -9,10 +9,11 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.sample import Categorical, Float, Integer, LogUniform, Uniform
+from tunesweep_evidence.placement import planned_trials
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_trainer.sweep.algorithms import max_reports, scheduler, search_algorithm
 from tunesweep_trainer.sweep.plan import PlanError
-from tunesweep_trainer.sweep.search_space import param_space, total_trials
+from tunesweep_trainer.sweep.search_space import param_space
 
 from tests.sweep.sweeps import sweep_manifest
 
@@ -58,9 +59,9 @@ def test_grid_algorithm_enumerates_choices_and_counts_repeats() -> None:
         trials={"count": 2, "parallel": 1},
     )
     assert param_space(grid)["training.per_device_batch_size"] == {"grid_search": [2, 4]}
-    assert total_trials(grid) == 2 * 2 * 3
+    assert planned_trials(grid) == 2 * 2 * 3
     random = spec(searchSpace={"training.max_steps": {"grid": [5, 6, 7]}}, trials={"count": 2})
-    assert total_trials(random) == 2 * 3
+    assert planned_trials(random) == 2 * 3
 
 
 def test_random_and_grid_use_a_seeded_generator_limited_to_parallel() -> None:

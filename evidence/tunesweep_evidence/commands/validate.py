@@ -1,5 +1,6 @@
 """`tunesweep validate FILE...`: check TuningSweep manifests offline, as the API server and the
-operator would, one line per problem.
+operator would, one line per problem; then, for valid sweeps, one `warning:` line for each thing that
+runs but not as the spec reads (fewer trials at once than trials.parallel).
 
 Exit status: 0 when every file is valid, 1 when any has a problem (bad YAML included), 2 when a
 file cannot be read. Documents of other kinds are skipped; a file without a TuningSweep is a problem.
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..sweep_manifest import validate_documents
+from ..sweep_manifest import document_warnings, validate_documents
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -42,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(problem.line(name))
         if not problems:
+            for warning in document_warnings(text):
+                print(warning.line(f"{name}: warning"))
             print(f"{name}: ok")
         elif status == 0:
             status = EXIT_INVALID

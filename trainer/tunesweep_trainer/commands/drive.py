@@ -1,7 +1,13 @@
 """`tunesweep drive --plan URI`: the sweep driver (the RayJob's entrypoint).
 
-Exit codes: 0 the sweep succeeded; 1 it failed (sweep_summary.json says why); 2 the plan cannot
-be used; 130 interrupted (Tune kept its state: running it again resumes).
+Exit codes say whether the driver reached a verdict, not which one: KubeRay re-runs the whole Ray
+cluster after a non-zero exit, which only pays when a retry can end differently.
+  0    a final sweep_summary.json is written, its status succeeded or failed (too many failed
+       trials, no scored trial, a trial that fits no node, an invalid plan, ...): the operator
+       reads its status and reason, and promotes (the driver does not).
+  1    the driver raised (lost Ray, bucket down; the summary says DriverError): a retry resumes.
+  2    the plan cannot be read, so there is no summary to write.
+  130  interrupted (Tune kept its state: running it again resumes).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from tunesweep_evidence import bucket
 
     from ..sweep import plan as plans
-    from ..sweep.driver import EXIT_INVALID, drive_on
+    from ..sweep.driver import EXIT_INVALID, EXIT_SUCCEEDED, drive_on
     from ..sweep.ray_runtime import ray_session
 
     try:
@@ -39,14 +45,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     _log_to_stderr()
     with ray_session(bucket.local_path(plan.evidence_uri)) as session:
-        result = drive_on(session, plan)
+        result = drive_on(session, plan, promote=False)  # the operator promotes
     document = result.summary
     if document is None:
         print(f"sweep {plan.sweep.name}: interrupted; run again to resume", file=sys.stderr)
-    else:
-        reason = f": {document.reason}" if document.reason else ""
-        print(f"sweep {plan.sweep.name}: {document.status}{reason}")
-    return result.exit_code
+        return result.exit_code
+    reason = f": {document.reason}" if document.reason else ""
+    print(f"sweep {plan.sweep.name}: {document.status}{reason}")
+    return EXIT_SUCCEEDED  # a verdict, failed or not: a retried cluster would only reach it again
 
 
 def _log_to_stderr() -> None:

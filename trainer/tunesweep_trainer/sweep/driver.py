@@ -1,10 +1,12 @@
-"""The sweep driver: a plan in; trials, sweep_summary.json, the promotion and report.html out.
+"""The sweep driver: a plan in; trials, sweep_summary.json, report.html and (locally) the promotion out.
 
 It starts the Ray Tune experiment or resumes the one already under `<evidence>/ray/`, waits for
-it, decides how the sweep ended (`outcome`), promotes the best trial through the one promotion
-the operator also uses, and writes the report and the final summary (last, so that a reader who
-sees a final status also finds everything else). `drive_on` first places the trials on the Ray
-nodes there are (`placement`), and refuses a sweep whose trial fits on no node of a cluster.
+it, decides how the sweep ended (`outcome`), and writes the report and the final summary (last,
+so that a reader who sees a final status also finds everything else). Whoever acts on the
+verdict promotes: local mode asks the driver to (`promote=True`, the one promotion the operator
+also uses); on a cluster the operator promotes once the Ray job ends, from the evidence, so the
+driver does not (`promote=False`). `drive_on` first places the trials on the Ray nodes there are
+(`placement`), and refuses a sweep whose trial fits on no node of a cluster.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from ray.tune import ExperimentAnalysis
 from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import BestTrialRecord, ObjectiveRecord, Plan, SweepSummary, TrialRecord
-from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, PromotionResult, promote
+from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, PromotionResult
+from tunesweep_evidence.promotion import promote as promote_best
+from tunesweep_evidence.selection import promotes_unscored
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from .outcome import conclude
@@ -40,13 +44,14 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DriveResult:
     exit_code: int
+    """The verdict as a terminal's exit status (0 succeeded, 1 failed, 2 refused, 130 interrupted)."""
     summary: SweepSummary | None
     """The final summary; None when the sweep was interrupted (it resumes on the next run)."""
     promotion: PromotionResult | None = None
     report_uri: str | None = None
 
 
-def drive_on(session: RaySession, plan: Plan) -> DriveResult:
+def drive_on(session: RaySession, plan: Plan, *, promote: bool) -> DriveResult:
     """The sweep on this Ray session: its trials placed on the nodes there are (`placement_for`),
     or the sweep refused when they cannot be (`TrialDoesNotFit`: no node holds one trial)."""
     try:
@@ -55,13 +60,15 @@ def drive_on(session: RaySession, plan: Plan) -> DriveResult:
         return refuse(plan, f"InvalidPlan: {error}")
     except PlacementError as error:
         return refuse(plan, f"TrialDoesNotFit: {error}")
-    return drive(plan, placement)
+    return drive(plan, placement, promote=promote)
 
 
-def drive(plan: Plan, placement: Placement | None = None) -> DriveResult:
+def drive(plan: Plan, placement: Placement | None = None, *, promote: bool = True) -> DriveResult:
+    """`promote=False` leaves the promotion to the operator: the summary then says how the trials
+    ended, and a promotion refusal (e.g. below promotion.minScore) is the operator's to report."""
     sweep = _Sweep.of(plan)
     try:
-        return _run(sweep, placement or Placement())
+        return _run(sweep, placement or Placement(), promote)
     except Exception as error:
         # Say why in the summary too (the operator reads it), then fail loudly; a retried driver
         # resumes the experiment and rewrites the summary.
@@ -105,7 +112,7 @@ class _Sweep:
         return bucket.read_document(uri, SweepSummary).trials if bucket.exists(uri) else []
 
 
-def _run(sweep: _Sweep, placement: Placement) -> DriveResult:
+def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     plan, mode = sweep.plan, sweep.mode
     try:
         tuner = tuner_for(plan, sweep.spec, placement)
@@ -119,10 +126,12 @@ def _run(sweep: _Sweep, placement: Placement) -> DriveResult:
     records = _final_records(SweepProgress(plan, sweep.objective, mode).records(trials))
     conclusion = conclude(records, mode=mode, max_failed=sweep.spec.trials.max_failed)
     status, reason = conclusion.status, conclusion.reason
-    best, promotion = best_so_far(records, sweep.objective), None
-    if conclusion.promote:
+    # Named as the operator's promotion will choose it (smoke mode may take an unscored trial).
+    unscored = conclusion.promote and promotes_unscored(mode, sweep.spec.promotion.min_score)
+    best, promotion = best_so_far(records, sweep.objective, allow_unscored=unscored), None
+    if promote and conclusion.promote:
         try:
-            promotion = promote(plan.evidence_uri)
+            promotion = promote_best(plan.evidence_uri)
             best = promotion.best_trial_record
         except PromotionError as error:
             if not (mode == "smoke" and error.reason in _SMOKE_REFUSALS):

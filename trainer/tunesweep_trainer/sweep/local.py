@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 from tunesweep_evidence import bucket, layout, sweep_manifest
 from tunesweep_evidence.documents import Plan
+from tunesweep_evidence.placement import planned_trials
 from tunesweep_evidence.spec import TuningSweep
 
 from . import plan as plans
 from .console import SweepConsole
 from .driver import EXIT_INTERRUPTED, EXIT_INVALID, drive_on
 from .ray_runtime import ray_session
-from .search_space import total_trials
 
 LOCAL_NAMESPACE = "local"
 
@@ -49,9 +49,9 @@ def run_local(sweep_path: str, out: str | None, console: Console) -> int:
         with (
             ray_session(out_dir) as session,
             _log_to(console),
-            SweepConsole(plan, total_trials(spec), console) as view,
+            SweepConsole(plan, planned_trials(spec), console) as view,
         ):
-            result = drive_on(session, plan)
+            result = drive_on(session, plan, promote=True)  # no operator here: the driver promotes
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.[/] Run the same command again to resume the sweep.")
         return EXIT_INTERRUPTED

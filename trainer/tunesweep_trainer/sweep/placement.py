@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from tunesweep_evidence.placement import worker_pods
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from .resources import trial_resources
@@ -170,14 +171,14 @@ def _fit_locally(
 
 
 def workers_joined(nodes: Sequence[NodeOffer], spec: TuningSweepSpec) -> bool:
-    """Whether the cluster's worker nodes are all there: at least `workers.replicas` worker
+    """Whether the cluster's worker nodes are all there: at least `placement.worker_pods` worker
     (non-head) nodes alive, as the operator renders them (KubeRay may start the driver before
     every worker Pod's Ray has joined). A head that holds a trial itself (`workers.replicas: 0`,
     or a Ray cluster not rendered by the operator) needs no workers."""
     request = trial_request(spec)
     if any(node.head and trials_held(node, request) for node in nodes):
         return True
-    return sum(not node.head for node in nodes) >= spec.resources.workers.replicas
+    return sum(not node.head for node in nodes) >= worker_pods(spec)
 
 
 def describe(resources: Mapping[str, float]) -> str:

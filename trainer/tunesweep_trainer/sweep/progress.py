@@ -48,8 +48,11 @@ def summary(
     )
 
 
-def best_so_far(records: list[TrialRecord], objective: ObjectiveRecord) -> BestTrialRecord | None:
-    best = best_trial(records, objective.mode)
+def best_so_far(
+    records: list[TrialRecord], objective: ObjectiveRecord, *, allow_unscored: bool = False
+) -> BestTrialRecord | None:
+    """The best trial as promotion would choose it (`allow_unscored`: smoke mode's final summary)."""
+    best = best_trial(records, objective.mode, allow_unscored=allow_unscored)
     if best is None:
         return None
     return BestTrialRecord(trial_id=best.trial_id, params=best.params, primary_score=best.primary_score)

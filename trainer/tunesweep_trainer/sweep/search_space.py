@@ -8,10 +8,10 @@ distribution under grid, bad bounds).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from ray import tune
+from tunesweep_evidence.placement import enumerated
 from tunesweep_evidence.spec import SearchDimension, TuningSweepSpec
 
 
@@ -22,7 +22,7 @@ def param_space(spec: TuningSweepSpec) -> dict[str, Any]:
 def dimension(dim: SearchDimension, algorithm: str) -> Any:
     kind = dim.kind()
     values = list(dim.distributions()[kind] or [])
-    if _enumerated(kind, algorithm):
+    if enumerated(kind, algorithm):
         return tune.grid_search(values)
     if kind == "choice":
         return tune.choice(values)
@@ -32,18 +32,3 @@ def dimension(dim: SearchDimension, algorithm: str) -> Any:
     if kind == "uniform":
         return tune.uniform(low, high)
     return tune.randint(low, high)  # high exclusive, as in the spec
-
-
-def total_trials(spec: TuningSweepSpec) -> int:
-    """Trials Ray Tune will create: `count` samples, each a full pass over the grid (if any)."""
-    grid_size = math.prod(
-        len(dim.distributions()[dim.kind()] or [])
-        for dim in spec.search_space.values()
-        if _enumerated(dim.kind(), spec.algorithm.name)
-    )
-    return spec.trials.count * grid_size
-
-
-def _enumerated(kind: str, algorithm: str) -> bool:
-    """grid values always; choice values too under algorithm grid (every combination)."""
-    return kind == "grid" or (kind == "choice" and algorithm == "grid")

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+GKE_TPU_ACCELERATOR = "cloud.google.com/gke-tpu-accelerator"
+GKE_TPU_TOPOLOGY = "cloud.google.com/gke-tpu-topology"
 _FOUR_PER_HOST = frozenset({"tpu-v3-slice", "tpu-v3-device", "tpu-v4-podslice", "tpu-v5p-slice", "tpu7x"})
 _SINGLE_HOST_UP_TO_8 = frozenset({"tpu-v5-lite-podslice", "tpu-v5-lite-device", "tpu-v6e-slice"})
 SUPPORTED_ACCELERATORS = tuple(sorted(_FOUR_PER_HOST | _SINGLE_HOST_UP_TO_8))
@@ -55,6 +57,11 @@ def tpu_slice(accelerator_type: str, topology: str) -> TpuSlice:
             f"({per_host} chips each)"
         )
     return TpuSlice(accelerator_type, topology, chips, chips // per_host)
+
+
+def largest_single_host(accelerator_type: str) -> int:
+    """The most chips one host of this accelerator carries (the largest single-host slice)."""
+    return 8 if accelerator_type in _SINGLE_HOST_UP_TO_8 else 4
 
 
 def topology_chips(topology: str) -> int:
