@@ -158,7 +158,8 @@ def warnings(spec: TuningSweepSpec) -> list[str]:
     where = (
         "the head runs trials one at a time (workers.replicas 0)"
         if placed.on_head
-        else f"{placed.worker_pods} worker Pods (workers.replicas) run {placed.concurrent} at once"
+        else f"{placed.worker_pods} worker Pod{'' if placed.worker_pods == 1 else 's'} (workers.replicas) "
+        f"run{'s' if placed.worker_pods == 1 else ''} {placed.concurrent} at once"
     )
     return [
         f"trials.parallel is {placed.parallel}, but {where}; the other trials queue. Raise "

@@ -147,7 +147,7 @@ class Handlers:
         rayjob_name = rayjob["metadata"]["name"]
         placed = placement.place(planned.spec)
         for warning in placement.warnings(planned.spec):
-            kopf.warn(body, reason="FewerTrialsAtOnce", message=warning)
+            kopf.event(body, type="Warning", reason="FewerTrialsAtOnce", message=warning)
 
         def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
             new = status.started(old, evidence_uri=root, rayjob_name=rayjob_name, placed=placed, clock=clock)

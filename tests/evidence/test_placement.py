@@ -108,7 +108,7 @@ def test_fewer_pods_than_parallel_is_a_warning_not_an_error() -> None:
     (warning,) = placement.warnings(
         spec(trials={"count": 4, "parallel": 2}, resources={"workers": {"replicas": 1}})
     )
-    assert "trials.parallel is 2, but 1 worker Pods (workers.replicas) run 1 at once" in warning
+    assert "trials.parallel is 2, but 1 worker Pod (workers.replicas) runs 1 at once" in warning
     (on_head,) = placement.warnings(
         spec(trials={"count": 4, "parallel": 2}, resources={"workers": {"replicas": 0}})
     )

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from tunesweep_evidence import bucket
+from tunesweep_evidence import bucket, layout
+from tunesweep_operator.plan import build_plan
 
 from tests.operator.cluster import Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
-from tests.operator.sweeps import sweep_manifest
+from tests.operator.sweeps import sweep_manifest, sweep_model
 from tests.operator.test_sweep_lifecycle import apply
 from tests.support.controlplane import REPO_ROOT
 
@@ -167,8 +168,23 @@ def test_spec_edits_after_start_are_reported_not_applied(
 ) -> None:
     start_operator()
     apply(kubectl, namespace, sweep_manifest("edited", f"file://{tmp_path}/evidence"), tmp_path)
-    cluster.wait_for_phase("edited", "Provisioning", timeout=60)
+    status = cluster.wait_for_phase("edited", "Provisioning", timeout=60)
     rayjob = stored_rayjob(cluster, "edited")
+    # trials.parallel 2 on one worker Pod: it runs, says so, and counts what waits
+    assert (status["trials"]["planned"], status["trials"]["concurrent"], status["trials"]["queued"]) == (
+        4,
+        1,
+        4,
+    )
+    cluster.wait_for_events(
+        "edited",
+        lambda found: any(
+            e[:2] == ("Warning", "FewerTrialsAtOnce")
+            and "trials.parallel is 2, but 1 worker Pod (workers.replicas) runs 1 at once" in e[2]
+            for e in found
+        ),
+        "the FewerTrialsAtOnce Warning",
+    )
     # the CRD refuses edits of what the plan froze ...
     patch = ["patch", "tsweep", "edited", "--type=merge", "-p"]
     refused = kubectl(*patch, '{"spec": {"trials": {"count": 9}}}', namespace=namespace, check=False)
@@ -189,3 +205,35 @@ def test_spec_edits_after_start_are_reported_not_applied(
     cluster.wait_for_events("edited", lambda found: reported_event in found, f"{reported_event}")
     assert worker(stored_rayjob(cluster, "edited"))[0]["replicas"] == 1
     assert stored_rayjob(cluster, "edited")["metadata"]["uid"] == rayjob["metadata"]["uid"]
+
+
+def test_the_rayjob_is_rendered_from_the_frozen_plan(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    # A start that froze the plan and then failed before making the RayJob (the operator died) is
+    # retried after the user edited resources: the Pods must be what the driver will ask for.
+    evidence = f"file://{tmp_path}/evidence"
+    frozen = sweep_manifest("refrozen", evidence, resources={"perTrial": {"cpu": "2", "memory": "3Gi"}})
+    apply(kubectl, namespace, frozen, tmp_path)
+    sweep = cluster.sweep("refrozen")
+    assert sweep is not None
+    root = layout.sweep_root(evidence, namespace, "refrozen", sweep["metadata"]["uid"])
+    model = sweep_model(frozen, namespace=namespace, uid=sweep["metadata"]["uid"])
+    bucket.write_document(
+        layout.join(root, layout.PLAN), build_plan(model, root, "tunesweep-trainer:cpu-test", "t0")
+    )
+    patch = '{"spec": {"resources": {"perTrial": {"cpu": "1", "memory": "1Gi"}}}}'
+    kubectl("patch", "tsweep", "refrozen", "--type=merge", "-p", patch, namespace=namespace)
+
+    start_operator()
+    group, container = worker(stored_rayjob(cluster, "refrozen"))
+    assert container["resources"]["requests"] == {"cpu": "2", "memory": "3Gi"}
+    assert group["rayStartParams"] == {"num-cpus": "2"}
+
+    def reported() -> dict[str, Any] | None:
+        current = cluster.sweep_status("refrozen")
+        applied = [c for c in current.get("conditions", []) if c["type"] == "SpecApplied"]
+        return current if applied and applied[0]["status"] == "False" else None
+
+    applied = condition(wait_until(reported, 30, "SpecApplied=False"), "SpecApplied")
+    assert "plan.json (frozen before) differs from the spec" in applied["message"]
