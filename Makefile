@@ -70,6 +70,7 @@ test: lint typecheck pytest
 bench: setup
 	$(BIN)/python -m bench.trainer_bench
 	$(BIN)/python -m bench.sweep_bench
+	$(BIN)/python -m bench.operator_scale
 
 crd: setup
 	$(BIN)/tunesweep crd --output manifests/crd/tunesweep.dev_tuningsweeps.yaml

@@ -17,6 +17,7 @@ import kopf
 from .handlers import Deps, register_handlers
 from .kopf_settings import configure, quiet_timer_successes
 from .kube import Kube, new_api_client
+from .memory import cap_malloc_arenas
 from .metrics import OperatorMetrics
 from .settings import OperatorSettings, SettingsError
 
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             "tunesweep operator: say which namespaces to serve: --namespace NS (repeatable), "
             "--all-namespaces, or TUNESWEEP_NAMESPACES"
         )
+    cap_malloc_arenas()  # before kopf starts its handler threads
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
     if not args.verbose:
         logging.getLogger("kopf.objects").addFilter(quiet_timer_successes)

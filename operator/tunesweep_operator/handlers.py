@@ -118,7 +118,7 @@ class Handlers:
             return
         if current.ray_job is not None and current.ray_job.name and current.evidence_uri:
             # Started before (plan frozen, RayJob made): reconcile from what is there now.
-            self._reconcile(ref, current, rayjobs)
+            self._reconcile(ref, current, rayjobs, _plain(body))
             return
         try:
             sweep = validation.parse_sweep(_plain(body))
@@ -164,14 +164,17 @@ class Handlers:
         if owner is None:
             return
         sweep = self.kube.get_sweep(owner.namespace, owner.name)
-        root = status.parse_status((sweep or {}).get("status")).evidence_uri
+        if sweep is None:
+            return
+        root = status.parse_status(sweep.get("status")).evidence_uri
         observed = None if event.get("type") == "DELETED" else rayjob
-        self._observe(owner, rayjob["metadata"]["name"], observed, root)
+        self._observe(owner, rayjob["metadata"]["name"], observed, root, sweep)
 
     def reconcile(self, body: kopf.Body, rayjobs: kopf.Index[Any, Any], **_: Any) -> None:
-        current = status.parse_status(_plain(body).get("status"))
+        seen = _plain(body)
+        current = status.parse_status(seen.get("status"))
         if current.ray_job is not None and current.ray_job.name:
-            self._reconcile(_ref(body), current, rayjobs)
+            self._reconcile(_ref(body), current, rayjobs, seen)
 
     def promote(self, body: kopf.Body, retry: int, **_: Any) -> None:
         ref = _ref(body)
@@ -223,22 +226,27 @@ class Handlers:
 
     # ---- steps ----
 
-    def _reconcile(self, ref: SweepRef, current: TuningSweepStatus, rayjobs: kopf.Index[Any, Any]) -> None:
+    def _reconcile(
+        self, ref: SweepRef, current: TuningSweepStatus, rayjobs: kopf.Index[Any, Any], seen: dict[str, Any]
+    ) -> None:
         """Level-triggered: the sweep's status recomputed from its RayJob and summary as they are now."""
         name = current.ray_job.name if current.ray_job else ""
-        seen = next(iter(rayjobs.get((ref.namespace, name), [])), None)
+        indexed = next(iter(rayjobs.get((ref.namespace, name), [])), None)
         # Not in the index yet (just created, the watch lags) or gone: ask the API server.
-        rayjob = seen if seen is not None else self.kube.get_rayjob(ref.namespace, name)
-        self._observe(ref, name, rayjob, current.evidence_uri)
+        rayjob = indexed if indexed is not None else self.kube.get_rayjob(ref.namespace, name)
+        self._observe(ref, name, rayjob, current.evidence_uri, seen)
         self.metrics.reconciled(ref.uid)
 
-    def _observe(self, ref: SweepRef, name: str, rayjob: dict[str, Any] | None, root: str) -> None:
+    def _observe(
+        self, ref: SweepRef, name: str, rayjob: dict[str, Any] | None, root: str, seen: dict[str, Any]
+    ) -> None:
+        """The sweep's status from its RayJob (None: deleted) and summary; `seen`: the sweep as last seen."""
         if rayjob is None:
-            self._update(ref, lambda old, clock: status.rayjob_deleted(old, name, clock))
+            self._update(ref, lambda old, clock: status.rayjob_deleted(old, name, clock), seen)
             return
         outcome = status.rayjob_outcome(rayjob.get("status") or {})
         if not root or not status.driver_started(rayjob.get("status") or {}):
-            self._update(ref, lambda old, clock: status.mirrored(old, rayjob, None, clock))
+            self._update(ref, lambda old, clock: status.mirrored(old, rayjob, None, clock), seen)
             return
         try:
             summary = bucket.read_document(layout.join(root, layout.SWEEP_SUMMARY), SweepSummary)
@@ -257,6 +265,7 @@ class Handlers:
         self._update(
             ref,
             lambda old, clock: status.mirrored(status.evidence_reachable(old, clock), rayjob, summary, clock),
+            seen,
         )
 
     def _freeze_plan(self, plan_uri: str, fresh: Plan) -> Plan:
@@ -381,7 +390,7 @@ class Handlers:
     def _fail(self, ref: SweepRef, reason: str, message: str) -> None:
         self._update(ref, lambda old, clock: status.failed(old, reason, message, clock))
 
-    def _update(self, ref: SweepRef, change: Change) -> None:
+    def _update(self, ref: SweepRef, change: Change, seen: dict[str, Any] | None = None) -> None:
         """Write the changed status (unless the sweep is gone or going) and announce its transitions."""
 
         def apply(old: TuningSweepStatus, sweep: dict[str, Any]) -> TuningSweepStatus:
@@ -389,7 +398,7 @@ class Handlers:
                 return old
             return change(old, Clock(generation=int(sweep["metadata"].get("generation") or 0), now=_now()))
 
-        outcome = self.kube.update_sweep_status(ref.namespace, ref.name, ref.uid, apply)
+        outcome = self.kube.update_sweep_status(ref.namespace, ref.name, ref.uid, apply, seen)
         if outcome is None:
             return
         old, new, sweep = outcome
@@ -420,8 +429,13 @@ def _instrumented(name: str, fn: Callable[..., None], metrics: OperatorMetrics) 
 
 
 def _rayjob_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    """What the reconcile reads of a RayJob (its name and status), not the whole object."""
     meta = body["metadata"]
-    return {(meta["namespace"], meta["name"]): _plain(body)}
+    kept = {
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "status": _plain(body).get("status"),
+    }
+    return {(meta["namespace"], meta["name"]): kept}
 
 
 def _in_progress(body: kopf.Body, **_: Any) -> bool:

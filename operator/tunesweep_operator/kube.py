@@ -7,6 +7,7 @@ another's write. A conflict re-reads and recomputes.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -50,11 +51,15 @@ class Kube:
         name: str,
         uid: str,
         change: Callable[[TuningSweepStatus, dict[str, Any]], TuningSweepStatus],
+        seen: dict[str, Any] | None = None,
     ) -> tuple[TuningSweepStatus, TuningSweepStatus, dict[str, Any]] | None:
         """Apply `change(old status, sweep)`; return (old, new, sweep), or None if the sweep is gone
-        (or is a new object with the same name)."""
+        (or is a new object with the same name). `seen`: the sweep as the caller last saw it (kopf's
+        body), tried first: a change of nothing costs no request, a stale one a 409 and a re-read."""
         for attempt in range(_ATTEMPTS):
-            sweep = self.get_sweep(namespace, name)
+            sweep = (
+                copy.deepcopy(seen) if attempt == 0 and seen is not None else self.get_sweep(namespace, name)
+            )
             if sweep is None or sweep["metadata"]["uid"] != uid:
                 return None
             old = parse_status(sweep.get("status"))
