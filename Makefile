@@ -67,7 +67,7 @@ pytest: setup $(GO)
 
 test: lint typecheck pytest
 
-bench: setup
+bench: setup $(GO)
 	$(BIN)/python -m bench.trainer_bench
 	$(BIN)/python -m bench.sweep_bench
 	$(BIN)/python -m bench.operator_scale
