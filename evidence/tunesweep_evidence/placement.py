@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # spec.py imports this module for its rules
 
 RAY_CPU, RAY_GPU, RAY_TPU = "CPU", "GPU", "TPU"
 K8S_GPU, K8S_TPU = "nvidia.com/gpu", "google.com/tpu"
-_GPU, _TPU = "nvidia.com/gpu", "google.com/tpu"  # Accelerator values (spec imports this module)
+"""The extended resources, which are also the spec's Accelerator values (spec imports this module)."""
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,9 @@ class SweepPlacement:
 def trial_request(per_trial: PerTrialResources) -> dict[str, float]:
     """One trial's Ray resources: whole CPUs, and its GPUs or TPU chips."""
     request = {RAY_CPU: float(ray_cpus(per_trial.cpu))}
-    if per_trial.accelerator == _GPU:
+    if per_trial.accelerator == K8S_GPU:
         request[RAY_GPU] = float(per_trial.count)
-    elif per_trial.accelerator == _TPU:
+    elif per_trial.accelerator == K8S_TPU:
         request[RAY_TPU] = float(per_trial.count)
     return request
 
@@ -116,7 +116,7 @@ def worker_pods(spec: TuningSweepSpec) -> int:
 def violations(spec: TuningSweepSpec) -> list[Violation]:
     """Shapes that can never run, each at its field (relative to the spec) with the fix."""
     resources = spec.resources
-    if resources.per_trial.accelerator == _TPU and resources.tpu is not None:
+    if resources.per_trial.accelerator == K8S_TPU and resources.tpu is not None:
         return _tpu_violations(spec)
     return []
 
@@ -173,10 +173,10 @@ def place(spec: TuningSweepSpec) -> SweepPlacement:
     requests = {"cpu": per_trial.cpu, "memory": per_trial.memory}
     start_params = {"num-cpus": str(ray_cpus(per_trial.cpu))}
     slice_ = None
-    if per_trial.accelerator == _GPU:
+    if per_trial.accelerator == K8S_GPU:
         requests[K8S_GPU] = str(per_trial.count)
         start_params["num-gpus"] = str(per_trial.count)
-    elif per_trial.accelerator == _TPU and resources.tpu is not None:
+    elif per_trial.accelerator == K8S_TPU and resources.tpu is not None:
         slice_ = tpu_slice(resources.tpu.accelerator_type, resources.tpu.topology)
         requests[K8S_TPU] = str(slice_.chips_per_host)
     pods = worker_pods(spec)

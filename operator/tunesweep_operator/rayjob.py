@@ -66,7 +66,7 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
         "entrypoint": f"tunesweep drive --plan {shlex.quote(plan_uri)}",
         "submissionMode": "K8sJobMode",
         "shutdownAfterJobFinishes": True,
-        "activeDeadlineSeconds": active_deadline_seconds(sweep, settings),
+        "activeDeadlineSeconds": _deadline(placed, sweep, settings),
         "backoffLimit": settings.rayjob_backoff_limit,
         "rayClusterSpec": {
             "headGroupSpec": _head_group(sweep, placed, image, access, labels, settings),
@@ -95,7 +95,10 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
 
 def active_deadline_seconds(sweep: TuningSweep, settings: OperatorSettings) -> int:
     """Every wave of concurrent trials (grids included) at its full timeout, plus slack."""
-    placed = place(sweep.spec)
+    return _deadline(place(sweep.spec), sweep, settings)
+
+
+def _deadline(placed: SweepPlacement, sweep: TuningSweep, settings: OperatorSettings) -> int:
     deadline = placed.deadline_seconds(sweep.spec.trials.timeout_seconds, settings.deadline_slack_seconds)
     return min(deadline, INT32_MAX)
 
