@@ -8,10 +8,13 @@ old file or none.
   the single-request thresholds (100 MiB for s3fs's one PUT, 50 MiB for gcsfs's simple upload);
   larger ones go multipart/resumable, which the stores also publish only on completion.
 
-Credentials come from the environment, never from the URI: AWS_ACCESS_KEY_ID /
-AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, AWS_REGION, and an S3-compatible endpoint from
-TUNESWEEP_S3_ENDPOINT_URL or AWS_ENDPOINT_URL; GOOGLE_APPLICATION_CREDENTIALS (or the workload
-identity) for gs://.
+Credentials never come from the URI. For s3://, with TUNESWEEP_S3_CREDENTIALS_DIR set (a mounted
+Secret), from files of that folder named after the AWS variables (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, and if present AWS_SESSION_TOKEN, AWS_ENDPOINT_URL, AWS_REGION); otherwise
+from the environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, AWS_REGION, or
+the ambient identity (IRSA, instance profile). An S3-compatible endpoint: TUNESWEEP_S3_ENDPOINT_URL,
+else the folder's or the environment's AWS_ENDPOINT_URL. gs://: GOOGLE_APPLICATION_CREDENTIALS (a
+key file) or the workload identity. `s3_options` gives every s3fs client the same settings.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ Document = TypeVar("Document", bound=BaseModel)
 
 _TEMP_PREFIX = ".tunesweep-tmp-"
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+_S3_KEY_FILES = _SECRET_ENV
+S3_CREDENTIALS_DIR_ENV = "TUNESWEEP_S3_CREDENTIALS_DIR"
+"""A folder of credential files named like the AWS variables (a mounted Secret), read by `s3_options`."""
 _HINTS = {
     "file": "check that the path is right and writable",
     "s3": "check the bucket name, the endpoint (TUNESWEEP_S3_ENDPOINT_URL / AWS_ENDPOINT_URL) "
@@ -111,6 +117,17 @@ def list_dir(uri: str) -> list[str]:
     names = {str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries}
     # A writer killed mid-write may leave its temporary file behind; it is never evidence.
     return sorted(name for name in names if not name.startswith(_TEMP_PREFIX))
+
+
+def walk(uri: str) -> list[str]:
+    """Sorted relative paths of every file below the folder (at any depth); empty when it does not
+    exist. Temporary files of unfinished writes are left out, as in `list_dir`."""
+    protocol, path = _split(uri)
+    with _translated(uri, protocol, "listing"):
+        found = _filesystem(protocol).find(path)
+    prefix = path.rstrip("/") + "/"
+    names = (str(entry).removeprefix(prefix) for entry in found if str(entry).startswith(prefix))
+    return sorted(rel for rel in names if not rel.rsplit("/", 1)[-1].startswith(_TEMP_PREFIX))
 
 
 def local_path(uri: str) -> str | None:
@@ -206,21 +223,56 @@ def _filesystem(protocol: str) -> AbstractFileSystem:
     # so a cached listing would hide new trials. Instances themselves are cached by fsspec per
     # distinct options (a changed endpoint gives a new instance).
     if protocol == "s3":
-        return fsspec.filesystem("s3", use_listings_cache=False, **_s3_options())
+        return fsspec.filesystem("s3", use_listings_cache=False, **s3_options())
     return fsspec.filesystem(protocol, use_listings_cache=False)
 
 
-def _s3_options() -> dict[str, Any]:
+def s3_options() -> dict[str, Any]:
+    """s3fs options: endpoint, region and, from TUNESWEEP_S3_CREDENTIALS_DIR, the credentials."""
+    files = _s3_credential_files()
     options: dict[str, Any] = {}
-    endpoint = os.environ.get("TUNESWEEP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+    if files:
+        options["key"] = files["AWS_ACCESS_KEY_ID"]
+        options["secret"] = files["AWS_SECRET_ACCESS_KEY"]
+        if files.get("AWS_SESSION_TOKEN"):
+            options["token"] = files["AWS_SESSION_TOKEN"]
+    endpoint = (
+        os.environ.get("TUNESWEEP_S3_ENDPOINT_URL")
+        or files.get("AWS_ENDPOINT_URL")
+        or os.environ.get("AWS_ENDPOINT_URL")
+    )
     if endpoint:
         if not endpoint.startswith(("http://", "https://")):
             raise BucketError(f"S3 endpoint {endpoint!r} must be an http:// or https:// URL")
         options["endpoint_url"] = endpoint
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = files.get("AWS_REGION") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if region:
         options["client_kwargs"] = {"region_name": region}
     return options
+
+
+def _s3_credential_files() -> dict[str, str]:
+    """The AWS_* files of TUNESWEEP_S3_CREDENTIALS_DIR (values stripped); {} when it is unset."""
+    folder = os.environ.get(S3_CREDENTIALS_DIR_ENV, "").strip()
+    if not folder:
+        return {}
+    found: dict[str, str] = {}
+    for name in (*_S3_KEY_FILES, "AWS_ENDPOINT_URL", "AWS_REGION"):
+        try:
+            found[name] = (Path(folder) / name).read_text().strip()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise BucketError(
+                f"cannot read {name} in {folder} (TUNESWEEP_S3_CREDENTIALS_DIR): {exc}"
+            ) from None
+    missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not found.get(n)]
+    if missing:
+        raise BucketError(
+            f"TUNESWEEP_S3_CREDENTIALS_DIR={folder} lacks {' and '.join(missing)}: the credentials Secret "
+            "must hold those keys"
+        )
+    return found
 
 
 @contextlib.contextmanager
@@ -242,10 +294,14 @@ def _translated(uri: str, protocol: str, action: str) -> Iterator[None]:
 
 def _masked(exc: BaseException) -> str:
     message = str(exc)
+    try:
+        files = _s3_credential_files()
+    except BucketError:
+        files = {}
     for name in _SECRET_ENV:
-        secret = os.environ.get(name)
-        if secret:
-            message = message.replace(secret, "***")
+        for secret in (os.environ.get(name), files.get(name)):
+            if secret:
+                message = message.replace(secret, "***")
     return message
 
 

@@ -28,10 +28,15 @@ def _require_schema_version(schema: dict[str, Any]) -> None:
 
 
 class _Evidence(SnakeModel):
-    """Base of every evidence model: strict JSON (no NaN/inf, which JSON cannot carry)."""
+    """Base of every evidence model: strict JSON (no NaN/inf, which JSON cannot carry).
+
+    Fields a newer writer added within the same schema version are ignored on read (and so never
+    written back): an older reader keeps working. A newer major version is refused instead
+    (`schemas.schema_problems`): its meaning may have changed.
+    """
 
     model_config = SnakeModel.model_config | ConfigDict(
-        allow_inf_nan=False, json_schema_extra=_require_schema_version
+        extra="ignore", allow_inf_nan=False, json_schema_extra=_require_schema_version
     )
 
 
@@ -207,3 +212,36 @@ class Plan(_Evidence):
     """The sweep's own evidence folder; everything the driver writes goes below it."""
     image: str = ""
     created_at: str
+
+
+class EvalSetRow(_Evidence):
+    id: str
+    expected: str
+    prompt_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """sha256 of the row's prompt (UTF-8): the prompt itself stays in each eval_summary.json."""
+
+
+class EvalSet(_Evidence):
+    """eval_set.json: the examples every trial of the sweep is evaluated on, recorded by the driver
+    at sweep start from the plan's base config and the backend's data."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    backend: Backend
+    source: str
+    """`data.eval` of the base config (e.g. `builtin:arithmetic`, a JSONL URI)."""
+    rows: list[EvalSetRow]
+
+
+class FileDigest(_Evidence):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class Digests(_Evidence):
+    """digests.json: every evidence file of a promoted sweep (relative path -> sha256 and size),
+    written last by the promotion, so that a file changed, removed or added afterwards is named."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    files: dict[str, FileDigest]
+    signature: str | None = None
+    """HMAC-SHA256 (hex) of the canonical `files`, when the writer had a signing key."""

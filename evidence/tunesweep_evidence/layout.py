@@ -1,17 +1,20 @@
 """Where each evidence file lives below a sweep's evidence folder.
 
 <evidence.uri>/<namespace>/<sweep-name>/<sweep-uid>/
-  plan.json
+  plan.json  eval_set.json
   trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
   ray/                                  (Ray Tune experiment state, for restore)
   sweep_summary.json
   promoted/best_config.yaml  promoted/best_params.json
   report.html
+  digests.json                          (sha256 of every file above but ray/, written last)
 """
 
 from __future__ import annotations
 
 PLAN = "plan.json"
+EVAL_SET = "eval_set.json"
+DIGESTS = "digests.json"
 SWEEP_SUMMARY = "sweep_summary.json"
 RAY_STATE = "ray"
 REPORT = "report.html"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from .quantity import cpu_cores, parse_quantity
 from .spec_rules import Violation
-from .tpu import TpuSlice, TpuTopologyError, largest_single_host, tpu_slice
+from .tpu import TOPOLOGIES, TpuSlice, TpuTopologyError, largest_single_host, tpu_slice
 
 if TYPE_CHECKING:  # spec.py imports this module for its rules
     from .spec import PerTrialResources, TuningSweepSpec
@@ -127,7 +127,10 @@ def _tpu_violations(spec: TuningSweepSpec) -> list[Violation]:
     try:
         slice_ = tpu_slice(tpu.accelerator_type, tpu.topology)
     except TpuTopologyError as error:
-        return [Violation(("resources", "tpu"), str(error))]
+        known_type = tpu.accelerator_type in TOPOLOGIES
+        return [
+            Violation(("resources", "tpu", "topology") if known_type else ("resources", "tpu"), str(error))
+        ]
     if slice_.hosts > 1:
         return [
             Violation(

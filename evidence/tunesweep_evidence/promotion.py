@@ -4,7 +4,9 @@
 re-reads every trial's evidence, recomputes the primary scores from the evaluation rows, picks
 the best trial (`selection.best_trial`), and writes two files below the sweep's folder:
 `promoted/best_config.yaml` (the nested training config, same shape as `baseConfig`, ready for
-training) and `promoted/best_params.json` (the flat audit record), the audit record last.
+training) and `promoted/best_params.json` (the flat audit record), the audit record after the
+config, then `digests.json` (`digests.py`: every evidence file's sha256, signed when
+TUNESWEEP_EVIDENCE_SIGNING_KEY names a key file) last.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import bucket, layout
+from . import bucket, digests, layout
 from .documents import BestParams, BestTrialRecord, Plan
 from .schemas import schema_problems
 from .selection import best_trial
@@ -109,9 +111,11 @@ def promote(root_uri: str, *, now: datetime | None = None) -> PromotionResult:
         best_config_uri=reader.uri(layout.BEST_CONFIG),
         best_params_uri=reader.uri(layout.BEST_PARAMS),
     )
-    # Each file is atomic; the audit record goes last, so its presence means both are complete.
+    # Each file is atomic; the audit record goes after the config, so its presence means both are
+    # complete, and the digests go last, over everything the sweep holds now.
     bucket.write_text(result.best_config_uri, config_yaml)
     bucket.write_document(result.best_params_uri, best_params)
+    digests.write_digests(root_uri, key=digests.signing_key_from_env())
     return result
 
 

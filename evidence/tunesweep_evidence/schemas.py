@@ -17,7 +17,16 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from pydantic import BaseModel
 
-from .documents import BestParams, EvalSummary, MetricsLine, Plan, RunManifest, SweepSummary
+from .documents import (
+    BestParams,
+    Digests,
+    EvalSet,
+    EvalSummary,
+    MetricsLine,
+    Plan,
+    RunManifest,
+    SweepSummary,
+)
 from .training_config import TrainingConfig
 
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
@@ -28,6 +37,8 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "best_params.schema.json": BestParams,
     "best_config.schema.json": TrainingConfig,
     "plan.schema.json": Plan,
+    "eval_set.schema.json": EvalSet,
+    "digests.schema.json": Digests,
 }
 REGENERATE = "tunesweep evidence schemas --output evidence/tunesweep_evidence/schemas"
 _MAX_MESSAGE = 200
@@ -73,8 +84,25 @@ def _validator(name: str) -> Draft202012Validator:
 
 
 def schema_problems(document: Any, name: str) -> list[str]:
-    """`field.path: what is wrong` for each violation of the committed schema file `name`."""
+    """`field.path: what is wrong` for each violation of the committed schema file `name`.
+
+    A document of a newer schema version than the file describes is one problem saying so: its
+    fields may mean something else, so it is refused rather than half-read.
+    """
+    newer = _newer_version(document, name)
+    if newer:
+        return [newer]
     return [_describe(error) for error in sorted(_validator(name).iter_errors(document), key=str)]
+
+
+def _newer_version(document: Any, name: str) -> str | None:
+    reads = _validator(name).schema.get("properties", {}).get("schema_version", {}).get("const")
+    written = document.get("schema_version") if isinstance(document, dict) else None
+    if not isinstance(reads, int) or isinstance(written, bool) or not isinstance(written, int):
+        return None
+    if written <= reads:
+        return None
+    return f"schema_version {written} is newer than this tunesweep reads ({reads}); upgrade tunesweep"
 
 
 def _describe(error: ValidationError) -> str:

@@ -18,11 +18,11 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
-from . import placement
+from . import evidence_uri, placement
 from ._model import WireModel
 from .pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, PodTemplateOverlay, Toleration, owned_violations
 from .quantity import QuantityError, parse_quantity
-from .spec_rules import Rule, RuleModel, Violation
+from .spec_rules import FieldPath, Rule, RuleModel, Violation
 from .training_config import Backend
 from .training_config_checks import training_config_violations
 
@@ -53,11 +53,29 @@ MAX_VALUES = 64
 DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 OPTIONAL_DNS_SUBDOMAIN = rf"^({DNS_SUBDOMAIN})?$"
 OPTIONAL_DNS_LABEL = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
-EVIDENCE_URI = r"^(file:///.+|(s3|gs)://[a-z0-9][-a-z0-9._]*[a-z0-9](/.*)?)$"
-"""An absolute local folder, or a bucket with an optional prefix; shared by pydantic and CEL."""
+_DOMAIN_COMPONENT = r"([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])"
+_PATH_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+OPTIONAL_IMAGE = (
+    rf"^(({_DOMAIN_COMPONENT}(\.{_DOMAIN_COMPONENT})*(:[0-9]+)?/)?{_PATH_COMPONENT}(/{_PATH_COMPONENT})*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?)?$"
+)
+"""An OCI image reference (the distribution/reference grammar, IPv6 hosts aside), or empty."""
+LABEL_KEY = rf"^({DNS_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
+"""A Kubernetes label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63."""
+OPTIONAL_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+"""A Kubernetes label value: at most 63, or empty."""
 PATTERN_MEANINGS = {
     OPTIONAL_DNS_SUBDOMAIN: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.') or empty",
     OPTIONAL_DNS_LABEL: "a DNS-1123 label (lowercase letters, digits and '-', at most 63) or empty",
+    OPTIONAL_IMAGE: (
+        "an OCI image reference without spaces, e.g. registry.example:5000/team/trainer:1.2 or "
+        "trainer@sha256:<digest> (repository path in lowercase), or empty for the operator's default"
+    ),
+    OPTIONAL_LABEL_VALUE: (
+        "a Kubernetes label value: at most 63 letters, digits, '-', '_' and '.', starting and ending "
+        "with a letter or digit, or empty"
+    ),
 }
 """Words for the patterns above, for messages (pydantic only quotes the regular expression)."""
 
@@ -65,6 +83,18 @@ PATTERN_MEANINGS = {
 def _number_as_text(value: Any) -> Any:
     # YAML `cpu: 4` is a number; Kubernetes quantities are int-or-string.
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+LABEL_KEY_MESSAGE = (
+    "{what} must be Kubernetes label keys: an optional DNS subdomain prefix and '/', then a name of at "
+    "most 63 letters, digits, '-', '_' and '.' starting and ending with a letter or digit, e.g. "
+    "cloud.google.com/gke-spot"
+)
+
+
+def _label_key(key: str) -> bool:
+    prefix, _, _ = key.rpartition("/")
+    return len(prefix) <= 253 and re.search(LABEL_KEY, key) is not None
 
 
 def _positive_quantity(text: str) -> bool:
@@ -97,7 +127,7 @@ class Accelerator(StrEnum):
 class TrainerSpec(WireModel):
     """What runs each trial."""
 
-    image: str = Field("", max_length=512)
+    image: str = Field("", max_length=512, pattern=OPTIONAL_IMAGE)
     """Trainer image; empty means the operator's default for the accelerator (Helm values)."""
     backend: Backend = "flax-lm"
     """`flax-lm` (real Flax fine-tuning) or `mock` (the CPU mock trainer, for operator tests on kind)."""
@@ -263,18 +293,33 @@ class PerTrialResources(RuleModel):
     )
 
 
-class Workers(WireModel):
+class Workers(RuleModel):
     """The Ray worker pods that run the trials."""
 
     replicas: int | None = Field(None, ge=0, le=1_000)
     """Ray worker pods (TPU: single-host slices), each running one trial at a time. Absent: one per
     trials.parallel, so that many trials run at once; 0 runs the trials on the head pod, one at a time."""
-    node_selector: dict[str, Annotated[str, Field(max_length=63)]] = Field(
+    node_selector: dict[str, Annotated[str, Field(max_length=63, pattern=OPTIONAL_LABEL_VALUE)]] = Field(
         default_factory=dict, max_length=32
     )
     """Node labels the worker pods require."""
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
     """Tolerations of the worker pods."""
+
+    rules = (
+        Rule(
+            LABEL_KEY_MESSAGE.format(what="nodeSelector keys"),
+            lambda w: all(_label_key(key) for key in w.node_selector),
+            cel=f"self.nodeSelector.all(k, {evidence_uri.cel_matches(LABEL_KEY, 'k')})",
+            field=("nodeSelector",),
+        ),
+        Rule(
+            LABEL_KEY_MESSAGE.format(what="toleration keys"),
+            lambda w: all(t.key is None or _label_key(t.key) for t in w.tolerations),
+            cel=f"self.tolerations.all(t, !has(t.key) || {evidence_uri.cel_matches(LABEL_KEY, 't.key')})",
+            field=("tolerations",),
+        ),
+    )
 
 
 class TpuSpec(WireModel):
@@ -344,9 +389,27 @@ class EvidenceSpec(RuleModel):
 
     rules = (
         Rule(
-            "uri must be file:///<absolute folder>, s3://<bucket>[/prefix] or gs://<bucket>[/prefix]",
-            lambda e: e.uri == "" or re.search(EVIDENCE_URI, e.uri) is not None,
-            cel=f"self.uri == '' || self.uri.matches('{EVIDENCE_URI}')",
+            evidence_uri.FORM_MESSAGE,
+            lambda e: e.uri == "" or evidence_uri.well_formed(e.uri),
+            cel=f"self.uri == '' || {evidence_uri.cel_matches(evidence_uri.FORM)}",
+            field=("uri",),
+        ),
+        Rule(
+            evidence_uri.SECRETS_MESSAGE,
+            lambda e: evidence_uri.without_secrets(e.uri),
+            cel=evidence_uri.CEL_WITHOUT_SECRETS,
+            field=("uri",),
+        ),
+        Rule(
+            evidence_uri.SEGMENTS_MESSAGE,
+            lambda e: evidence_uri.plain_segments(e.uri),
+            cel=evidence_uri.CEL_PLAIN_SEGMENTS,
+            field=("uri",),
+        ),
+        Rule(
+            evidence_uri.BUCKET_MESSAGE,
+            lambda e: evidence_uri.valid_bucket(e.uri),
+            cel=evidence_uri.CEL_VALID_BUCKET,
             field=("uri",),
         ),
         Rule(
@@ -365,6 +428,16 @@ class Promotion(WireModel):
     """ConfigMap receiving the promoted config; empty means `<sweep-name>-best`."""
     min_score: float | None = None
     """Refuse to promote a best score below this (0..1 for primary_score)."""
+
+
+BASE_CONFIG_MESSAGE = (
+    "production mode needs a baseConfig (the model and data to tune); without one the builtin demo "
+    "model `tiny` would be tuned — set baseConfig, or use mode: smoke to try the demo"
+)
+SMOKE_DEMO_WARNING = (
+    "no baseConfig: this smoke sweep tunes the builtin demo model `tiny` on the builtin arithmetic "
+    "data; set baseConfig to tune your own model"
+)
 
 
 def _continuous(dim: SearchDimension) -> bool:
@@ -440,12 +513,25 @@ class TuningSweepSpec(RuleModel):
             ),
             field=("promotion", "minScore"),
         ),
+        Rule(
+            BASE_CONFIG_MESSAGE,
+            lambda s: s.mode != Mode.production or bool(s.trainer.base_config),
+            cel=None,
+            field=("trainer", "baseConfig"),
+            server="none: baseConfig is free-form (the operator and `tunesweep validate` refuse it)",
+        ),
     )
 
     def more_violations(self) -> list[Violation]:
         return training_config_violations(self.trainer.base_config, self.search_space) + placement.violations(
             self
         )
+
+    def warnings(self) -> list[tuple[FieldPath, str]]:
+        """What runs, but maybe not as meant (field relative to the spec, message)."""
+        if self.mode == Mode.smoke and not self.trainer.base_config:
+            return [(("trainer", "baseConfig"), SMOKE_DEMO_WARNING)]
+        return []
 
 
 class ObjectMeta(WireModel):
@@ -471,6 +557,13 @@ class TuningSweep(WireModel):
 # ---- status (written by the operator; the CRD checks its shape only) ----
 
 
+class StatusModel(WireModel):
+    """Status is read back by whichever operator release runs now: after a rollback, fields that a
+    newer release wrote must not make the older one fail to parse the status it then rewrites."""
+
+    model_config = WireModel.model_config | {"extra": "ignore"}
+
+
 class Phase(StrEnum):
     pending = "Pending"
     provisioning = "Provisioning"
@@ -480,7 +573,7 @@ class Phase(StrEnum):
     failed = "Failed"
 
 
-class Condition(WireModel):
+class Condition(StatusModel):
     """A metav1.Condition."""
 
     type: str
@@ -492,7 +585,7 @@ class Condition(WireModel):
     observed_generation: int = 0
 
 
-class RayJobStatus(WireModel):
+class RayJobStatus(StatusModel):
     """The KubeRay RayJob running the sweep driver."""
 
     name: str = ""
@@ -502,7 +595,7 @@ class RayJobStatus(WireModel):
     job_status: str = ""
 
 
-class TrialCounts(WireModel):
+class TrialCounts(StatusModel):
     planned: int = 0
     """Trials the sweep runs in all (trials.count, times the grid)."""
     concurrent: int = 0
@@ -517,7 +610,7 @@ class TrialCounts(WireModel):
     early_stopped: int = 0
 
 
-class BestTrial(WireModel):
+class BestTrial(StatusModel):
     id: str
     params: dict[str, Any] = Field(default_factory=dict)
     """The sampled values, by searchSpace path."""
@@ -525,12 +618,12 @@ class BestTrial(WireModel):
     """Absent when no trial was scorable (smoke mode only)."""
 
 
-class Promoted(WireModel):
+class Promoted(StatusModel):
     config_map: str = ""
     evidence_uri: str = Field("", alias="evidenceURI")
 
 
-class TuningSweepStatus(WireModel):
+class TuningSweepStatus(StatusModel):
     """What the operator observed; written through the status subresource only."""
 
     phase: Phase = Phase.pending

@@ -17,7 +17,7 @@ from . import bucket, layout
 from .documents import EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
 from .primary_score import ScoreError, primary_score
 from .selection import promotes_unscored
-from .spec import TuningSweepSpec
+from .spec import SearchDimension, TuningSweepSpec
 
 Document = TypeVar("Document", bound=BaseModel)
 
@@ -88,6 +88,7 @@ class SweepSettings:
     objective: ObjectiveRecord
     min_score: float | None
     base_config: dict[str, Any]
+    search_space: dict[str, SearchDimension]
 
     @property
     def allow_unscored(self) -> bool:
@@ -110,6 +111,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         objective=objective,
         min_score=spec.promotion.min_score,
         base_config=spec.trainer.base_config,
+        search_space=spec.search_space,
     )
 
 

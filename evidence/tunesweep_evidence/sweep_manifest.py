@@ -116,7 +116,8 @@ def validate_documents(text: str) -> list[Problem]:
 
 def document_warnings(text: str) -> list[Problem]:
     """What runs, but not as the valid TuningSweeps of a YAML text read (e.g. fewer trials at once
-    than trials.parallel); invalid documents are `validate_documents`' to report."""
+    than trials.parallel, or a smoke sweep of the builtin demo model); invalid documents are
+    `validate_documents`' to report."""
     try:
         documents = load_documents(text)
     except yaml.YAMLError:
@@ -133,6 +134,10 @@ def document_warnings(text: str) -> list[Problem]:
         found += [
             Problem("spec.trials.parallel", warning, index if numbered else None)
             for warning in placement.warnings(sweep.spec)
+        ]
+        found += [
+            Problem(path_text(("spec", *field)), warning, index if numbered else None)
+            for field, warning in sweep.spec.warnings()
         ]
     return found
 

@@ -24,6 +24,24 @@ _FOUR_PER_HOST = frozenset({"tpu-v3-slice", "tpu-v3-device", "tpu-v4-podslice", 
 _SINGLE_HOST_UP_TO_8 = frozenset({"tpu-v5-lite-podslice", "tpu-v5-lite-device", "tpu-v6e-slice"})
 SUPPORTED_ACCELERATORS = tuple(sorted(_FOUR_PER_HOST | _SINGLE_HOST_UP_TO_8))
 
+_CUBES = ("2x2x1", "2x2x2", "2x2x4", "2x4x4", "4x4x4", "4x4x8", "4x8x8", "8x8x8", "8x8x16", "8x16x16")
+_PLANES = ("1x1", "2x2", "2x4", "4x4", "4x8", "8x8", "8x16", "16x16")
+TOPOLOGIES: dict[str, tuple[str, ...]] = {
+    "tpu-v3-device": ("2x2",),
+    "tpu-v3-slice": ("4x4", "4x8", "8x8", "8x16", "16x16"),
+    "tpu-v4-podslice": (*_CUBES[:8], "8x8x12", *_CUBES[8:], "12x16x16", "16x16x16"),
+    "tpu-v5-lite-device": _PLANES[:3],
+    "tpu-v5-lite-podslice": _PLANES,
+    "tpu-v5p-slice": (*_CUBES, "16x16x16", "16x16x24"),
+    "tpu-v6e-slice": _PLANES,
+    "tpu7x": _CUBES,
+}
+"""The topologies GKE offers per accelerator (node label cloud.google.com/gke-tpu-topology), from the
+topology tables of GKE's "Plan TPUs in GKE" page
+(https://cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus) and Cloud TPU's per-version
+pages. v4/v5p also take some larger custom 3-D shapes that this table leaves out: trials run on one
+host (at most 4 chips there), so only the small shapes matter here."""
+
 
 class TpuTopologyError(ValueError):
     """An accelerator type or topology this table does not know; the message says what is known."""
@@ -43,6 +61,13 @@ class TpuSlice:
 
 def tpu_slice(accelerator_type: str, topology: str) -> TpuSlice:
     chips = topology_chips(topology)
+    offered = TOPOLOGIES.get(accelerator_type)
+    if offered is not None and topology not in offered:
+        single = [t for t in offered if topology_chips(t) <= largest_single_host(accelerator_type)]
+        raise TpuTopologyError(
+            f"topology {topology} does not exist for {accelerator_type}: choose one GKE offers, "
+            f"{', '.join(offered)} (single-host, as a trial needs: {', '.join(single) or 'none'})"
+        )
     if accelerator_type in _FOUR_PER_HOST:
         per_host = 4
     elif accelerator_type in _SINGLE_HOST_UP_TO_8:

@@ -2,8 +2,12 @@
 free-form (the trainer owns its shape), so the API server cannot check these.
 
 A searchSpace path names a field of `TrainingConfig` whether or not baseConfig sets it (omitted keys
-take the defaults), and every value a dimension can sample must have that field's type, checked
-strictly: `choice: ["16", "32"]` for an integer field is an error, not a silent conversion.
+take the defaults), and every value a dimension can sample must be a valid value of that field, as
+the field itself says (its type, checked strictly, and its constraints: ge/gt/le/lt, Literal,
+pattern): `choice: ["16", "32"]` for an integer field is an error, not a silent conversion, and so
+is `training.max_steps: {choice: [0, 10]}` (max_steps >= 1). Every choice/grid value is checked, and
+both ends of a range (randint's high is exclusive: its last value, high - 1, is checked). The
+limits are read from the `TrainingConfig` fields, never copied here.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import json
 import types
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
@@ -86,27 +90,47 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
 
 
 def _sample_violations(path: str, field: FieldInfo, dimension: SearchDimension) -> list[Violation]:
-    # Types only: a value outside the field's range fails its trial (tests rely on that to make
-    # trials fail); a value of the wrong type is a mistake in the spec.
     kind = dimension.kind()
     values = dimension.distributions()[kind] or []
     where = ("searchSpace", path, kind)
     if kind in ("loguniform", "uniform", "randint"):
         errors = _errors(field.annotation, values[0])
-        if not errors:
-            return []
-        if errors[0]["type"] in _INTEGER_ERRORS:
+        if errors:
+            if errors[0]["type"] in _INTEGER_ERRORS:
+                return [
+                    Violation(
+                        where, f"{kind} samples floats, but {path} takes integers: use randint or choice"
+                    )
+                ]
             return [
-                Violation(where, f"{kind} samples floats, but {path} takes integers: use randint or choice")
+                Violation(where, f"{kind} samples numbers, but {path} does not take them: {errors[0]['msg']}")
             ]
-        return [
-            Violation(where, f"{kind} samples numbers, but {path} does not take them: {errors[0]['msg']}")
-        ]
-    found: list[Violation] = []
+        low, high = values
+        ends = (("low", 0, low), ("high", 1, high - 1 if kind == "randint" else high))
+        found = []
+        for end, index, value in ends:
+            errors = _errors(_constrained(field), value)
+            if errors:
+                exclusive = index and kind == "randint"
+                sampled = f" (high is exclusive: the largest value sampled is {value})" if exclusive else ""
+                found.append(
+                    Violation(
+                        (*where, index),
+                        f"{kind} {end} {json.dumps(values[index])} is outside {path}'s limits{sampled}: "
+                        f"{errors[0]['msg']}",
+                    )
+                )
+        return found
+    found = []
     for index, value in enumerate(values):
-        errors = _errors(field.annotation, value)
+        errors = _errors(_constrained(field), value)
         if errors:
             found.append(
                 Violation((*where, index), f"{json.dumps(value)} is not a valid {path}: {errors[0]['msg']}")
             )
     return found
+
+
+def _constrained(field: FieldInfo) -> Any:
+    """The field's type with its own constraints (ge/gt/le/lt, pattern, ...), as pydantic checks it."""
+    return Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation

@@ -1,9 +1,17 @@
 """`tunesweep evidence verify`: re-derive everything a sweep's evidence claims, and name each mismatch.
 
-For a sweep folder: every file validates against its schema; every primary score recomputed from
-the evaluation rows matches eval_summary.json and sweep_summary.json; the best trial recomputed
-from the trials matches sweep_summary.json and promoted/best_params.json; and
-promoted/best_config.yaml equals the base config from plan.json with the best params folded in.
+For a sweep folder, from the rawest evidence up:
+- every file validates against its schema, and every file the sweep's state needs is there
+  (plan.json; each recorded trial's files for its status; a succeeded sweep's promotion);
+- every evaluation row is judged again by the judge that wrote it (`judge.py`), every trial was
+  evaluated on the sweep's eval set (`eval_set.json`, `eval_set.py`), and every primary score is
+  recomputed from the rows and matches eval_summary.json and sweep_summary.json;
+- every trial's config is plan.json's base config with its params folded in, its params lie in
+  the search space, and its metrics.jsonl reports the steps and learning rates that config gives
+  (`trial_checks.py`);
+- the best trial recomputed from the trials matches sweep_summary.json and
+  promoted/best_params.json, and promoted/best_config.yaml is the base config with its params;
+- no file changed, vanished or appeared after the promotion (`digests.json`, `digests.py`).
 A single trial folder (run_manifest.json + eval_summary.json) is checked on its own.
 """
 
@@ -14,10 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from . import layout
-from .documents import BestParams, MetricsLine, Plan, SweepSummary
+from .digests import digest_problems
+from .documents import BestParams, Digests, EvalSet, MetricsLine, Plan, SweepSummary, TrialRecord
+from .eval_set import row_problems, size_problems
+from .judge import rejudged_problems
 from .promotion import fold_params, resolved_config
 from .schemas import schema_problems
 from .selection import best_trial
@@ -30,6 +41,13 @@ from .sweep_evidence import (
     load_trials,
     same_score,
     sweep_settings,
+)
+from .training_config import DataConfig, TrainingConfig
+from .trial_checks import (
+    config_differences,
+    manifest_config_problems,
+    metrics_problems,
+    search_space_problems,
 )
 
 
@@ -45,10 +63,11 @@ class VerifyReport:
         return not self.problems
 
 
-def verify(root: str) -> VerifyReport:
+def verify(root: str, *, signing_key: bytes | None = None) -> VerifyReport:
+    """`signing_key`: also check digests.json's HMAC signature with it."""
     reader = EvidenceReader(root)
     if reader.exists(layout.PLAN) or reader.exists("trials"):
-        summary = _verify_sweep(reader)
+        summary = _verify_sweep(reader, signing_key)
     elif reader.exists(layout.RUN_MANIFEST):
         summary = _verify_trial_folder(reader)
     else:
@@ -62,26 +81,34 @@ def verify(root: str) -> VerifyReport:
 def _verify_trial_folder(reader: EvidenceReader) -> str:
     trial_id = reader.root.rsplit("/", 1)[-1]
     trial = load_trial(reader, "", trial_id, sweep_uid=None)
-    reader.lines(layout.METRICS, MetricsLine)
+    if trial is not None:
+        _check_trial(reader, "", trial, settings=None, eval_set=None)
+    else:
+        reader.lines(layout.METRICS, MetricsLine)
     score = format_score(trial.primary_score) if trial else "unknown"
     return f"trial {trial_id}: primary_score {score}; {reader.files_read} files checked"
 
 
-def _verify_sweep(reader: EvidenceReader) -> str:
+def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
     plan = reader.document(layout.PLAN, Plan)
     settings = sweep_settings(plan, reader) if plan is not None else None
     trials = load_trials(reader, plan.sweep.uid if plan is not None else None)
+    eval_set = _eval_set(reader, settings, evaluated=any(trial.evaluation for trial in trials))
     for trial in trials:
-        reader.lines(f"trials/{trial.trial_id}/{layout.METRICS}", MetricsLine)
+        _check_trial(reader, f"trials/{trial.trial_id}", trial, settings, eval_set)
     best = None
     if settings is not None:
         best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
     by_id = {trial.trial_id: trial for trial in trials}
     summary = reader.document(layout.SWEEP_SUMMARY, SweepSummary)
+    # A succeeded sweep with a best trial has promoted it (smoke mode may succeed with none).
+    promoted = summary is not None and summary.status == "succeeded" and best is not None
     if summary is not None:
         _check_sweep_summary(reader, summary, plan, settings, by_id, best)
+        _check_required_files(reader, summary, promoted=promoted)
     if reader.exists(layout.BEST_PARAMS) or reader.exists(layout.BEST_CONFIG):
-        _check_promoted(reader, plan, settings, best)
+        _check_promoted(reader, plan, settings, best, required=promoted)
+    _check_digests(reader, signing_key)
     scored = sum(trial.primary_score is not None for trial in trials)
     best_text = (
         f"best trial {best.trial_id} primary_score {format_score(best.primary_score)}"
@@ -89,6 +116,77 @@ def _verify_sweep(reader: EvidenceReader) -> str:
         else "no best trial"
     )
     return f"{len(trials)} trials ({scored} scored), {best_text}; {reader.files_read} files checked"
+
+
+def _eval_set(reader: EvidenceReader, settings: SweepSettings | None, *, evaluated: bool) -> EvalSet | None:
+    eval_set = reader.document(layout.EVAL_SET, EvalSet, required=False)
+    if eval_set is None:
+        if evaluated and not _present(reader, layout.EVAL_SET):
+            reader.problem(layout.EVAL_SET, "missing (required for a sweep whose trials were evaluated)")
+        return None
+    data = _base_data(settings)
+    if data is not None:
+        for problem in size_problems(eval_set, data):
+            reader.problem(layout.EVAL_SET, problem)
+    return eval_set
+
+
+def _base_data(settings: SweepSettings | None) -> DataConfig | None:
+    if settings is None:
+        return None
+    try:
+        return TrainingConfig.model_validate(settings.base_config).data
+    except ValidationError:
+        return None  # plan.json's spec validation has already named it
+
+
+def _present(reader: EvidenceReader, rel: str) -> bool:
+    """Whether `rel` exists: a document read as None was then invalid, and is already named."""
+    return reader.exists(rel)
+
+
+def _check_trial(
+    reader: EvidenceReader,
+    rel_dir: str,
+    trial: TrialEvidence,
+    settings: SweepSettings | None,
+    eval_set: EvalSet | None,
+) -> None:
+    """Everything one trial's files must agree with: the plan (when there is one), the judge,
+    the eval set and its own config."""
+
+    def rel(name: str) -> str:
+        return f"{rel_dir}/{name}" if rel_dir else name
+
+    manifest = trial.manifest
+    if settings is not None:
+        where = rel(layout.RUN_MANIFEST)
+        for problem in search_space_problems(manifest.params, settings.search_space):
+            reader.problem(where, problem)
+        for problem in manifest_config_problems(
+            manifest.config, manifest.status, settings.base_config, manifest.params
+        ):
+            reader.problem(where, problem)
+    if trial.evaluation is not None:
+        where = rel(layout.EVAL_SUMMARY)
+        for problem in rejudged_problems(trial.evaluation.judge, trial.evaluation.rows):
+            reader.problem(where, problem)
+        for problem in row_problems(eval_set, trial.evaluation.rows) if eval_set is not None else []:
+            reader.problem(where, problem)
+    lines = reader.lines(rel(layout.METRICS), MetricsLine)
+    if lines is not None:
+        _check_metrics(reader, rel(layout.METRICS), lines, manifest.config, manifest.status)
+
+
+def _check_metrics(
+    reader: EvidenceReader, where: str, lines: list[MetricsLine], config: dict[str, Any], status: str
+) -> None:
+    try:
+        training = TrainingConfig.model_validate(config).training
+    except ValidationError:
+        return  # an invalid config trains nothing; manifest_config_problems says whether it fits
+    for number, problem in metrics_problems(lines, training, complete=status == "succeeded"):
+        reader.problem(where if number is None else f"{where}:{number}", problem)
 
 
 def _check_sweep_summary(
@@ -117,12 +215,19 @@ def _check_sweep_summary(
         label = f"trials[{index}] (trial {record.trial_id})"
         if trial is None:
             reader.problem(where, f"{label} has no valid evidence under trials/{record.trial_id}/")
-        elif not same_score(record.primary_score, trial.primary_score):
+            continue
+        if not same_score(record.primary_score, trial.primary_score):
             reader.problem(
                 where,
                 f"{label} primary_score {format_score(record.primary_score)} "
                 f"!= recomputed {format_score(trial.primary_score)}",
             )
+        if record.params != trial.manifest.params:
+            reader.problem(
+                where, f"{label} params {record.params} != its run_manifest.json {trial.manifest.params}"
+            )
+        if record.status not in ("pending", "running") and record.status != trial.status:
+            reader.problem(where, f"{label} status {record.status} != its run_manifest.json {trial.status}")
     if summary.status != "running":
         for trial_id in sorted(set(trials) - recorded):
             reader.problem(where, f"trial {trial_id} has evidence but no record in trials[]")
@@ -146,11 +251,43 @@ def _check_sweep_summary(
         )
 
 
+def _check_required_files(reader: EvidenceReader, summary: SweepSummary, *, promoted: bool) -> None:
+    """Every file the summary's state implies; `promoted`: the promotion's too."""
+    for record in summary.trials:
+        for name in _required_trial_files(record):
+            rel = f"trials/{record.trial_id}/{name}"
+            if not reader.exists(rel):
+                reader.problem(rel, f"missing (required for a {record.status} trial)")
+    if promoted:
+        for rel in (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS):
+            if not reader.exists(rel):
+                reader.problem(rel, f"missing (required for a {summary.status} sweep)")
+
+
+def _required_trial_files(record: TrialRecord) -> tuple[str, ...]:
+    # How trial.py writes: the manifest first; a metrics line before each report reaches Ray (so
+    # any iteration means metrics.jsonl); eval_summary.json before the trial is marked succeeded.
+    if record.status == "succeeded":
+        return (layout.RUN_MANIFEST, layout.METRICS, layout.EVAL_SUMMARY)
+    if record.status in ("early_stopped", "failed") and record.started_at is not None:
+        return (layout.RUN_MANIFEST, layout.METRICS) if record.iterations else (layout.RUN_MANIFEST,)
+    return ()  # never started (no manifest to settle), or still going
+
+
 def _check_promoted(
-    reader: EvidenceReader, plan: Plan | None, settings: SweepSettings | None, best: TrialEvidence | None
+    reader: EvidenceReader,
+    plan: Plan | None,
+    settings: SweepSettings | None,
+    best: TrialEvidence | None,
+    *,
+    required: bool,
 ) -> None:
-    best_params = reader.document(layout.BEST_PARAMS, BestParams)
+    """`required`: _check_required_files has named a missing file already."""
+    best_params = reader.document(layout.BEST_PARAMS, BestParams, required=False)
     config_text = _read_best_config(reader)
+    for rel in (layout.BEST_PARAMS, layout.BEST_CONFIG):
+        if not required and not reader.exists(rel):
+            reader.problem(rel, "missing (a promotion writes both promoted files)")
     if settings is None or plan is None:
         return  # plan.json's own problems are already reported; nothing to compare against
     if best is None:
@@ -191,8 +328,7 @@ def _read_best_config(reader: EvidenceReader) -> Any:
     where = layout.BEST_CONFIG
     text = reader.text(where)
     if text is None:
-        reader.problem(where, "missing")
-        return None
+        return None  # named by _check_promoted or _check_required_files
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -209,29 +345,22 @@ def _check_best_config(
 ) -> None:
     where = layout.BEST_CONFIG
     try:
-        expected = _flat(resolved_config(fold_params(settings.base_config, best.manifest.params)))
+        expected = resolved_config(fold_params(settings.base_config, best.manifest.params))
     except ValueError as error:  # a ConfigFoldError or the TrainingConfig's ValidationError
         reader.problem(where, f"cannot fold trial {best.trial_id}'s params into the base config: {error}")
         return
-    actual = _flat(config)
-    for path in sorted(expected.keys() | actual.keys()):
-        if path not in actual:
-            reader.problem(where, f"{path} missing, expected {expected[path]!r}")
-        elif path not in expected:
-            reader.problem(where, f"{path} {actual[path]!r} not expected")
-        elif actual[path] != expected[path]:
-            reader.problem(where, f"{path} {actual[path]!r} != expected {expected[path]!r}")
+    for problem in config_differences(config, expected):
+        reader.problem(where, problem)
 
 
-def _flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(_flat(value, f"{path}."))
-        else:
-            flat[path] = value
-    return flat
+def _check_digests(reader: EvidenceReader, signing_key: bytes | None) -> None:
+    recorded = reader.document(layout.DIGESTS, Digests, required=False)
+    if recorded is None:
+        if signing_key is not None and not _present(reader, layout.DIGESTS):
+            reader.problem(layout.DIGESTS, "missing, but a signing key was given")
+        return
+    for rel, problem in digest_problems(reader.root, recorded, key=signing_key):
+        reader.problem(rel, problem)
 
 
 def _show(value: Any) -> str:

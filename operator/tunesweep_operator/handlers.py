@@ -5,7 +5,9 @@
 - rayjob_changed (every RayJob event) and reconcile (a timer on Provisioning/Running sweeps): read
   the RayJob and the driver's sweep_summary.json and apply the pure status function. The timer
   makes the loop level-triggered: a lost event, or a status write that failed, heals on the next
-  tick. A driver that reached a verdict -> Failed at once; success -> Promoting;
+  tick. A driver that reached a verdict -> Failed at once; success -> Promoting. The driver's final
+  summary outranks KubeRay; under Ray token auth (KubeRay cannot see the job end) the RayJob is then
+  deleted;
 - promote (status.phase becomes Promoting): recompute every trial's score from the evidence,
   write the promoted files and the ConfigMap -> Succeeded;
 - spec_changed (a spec edit the CRD let through): report it, keep running the frozen plan;
@@ -24,6 +26,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +57,13 @@ from .metrics import OperatorMetrics
 from .ownership import SweepRef, controlling_sweep, owned_by
 from .plan import build_plan, frozen_sweep, same_plan
 from .promotion_configmap import build_config_map
-from .rayjob import render_rayjob
+from .rayjob import (
+    RAY_AUTH_ANNOTATION,
+    ended_by_operator,
+    render_network_policy,
+    render_ray_auth_secret,
+    render_rayjob,
+)
 from .settings import OperatorSettings
 from .status import Clock
 
@@ -142,6 +151,12 @@ class Handlers:
         except (bucket.DocumentError, ValidationError) as error:
             self._fail(ref, status.INVALID_SPEC, f"plan.json cannot be written or read back: {error}")
             raise kopf.PermanentError(str(error)) from None
+        # What the Ray Pods need before they exist: the token they mount, the policy around them.
+        if self.settings.ray_auth:
+            self._ensure_ray_auth_secret(ref, planned)
+        if self.settings.ray_network_policy is not None:
+            policy = render_network_policy(planned, self.settings.ray_network_policy)
+            self._ensure_owned(ref, policy, self.kube.create_network_policy, self.kube.get_network_policy)
         rayjob = render_rayjob(planned, plan_uri, self.settings)
         self._create_or_adopt(ref, rayjob)
         rayjob_name = rayjob["metadata"]["name"]
@@ -255,8 +270,8 @@ class Handlers:
         except bucket.BucketError as error:
             message = str(error)
             self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
-            if outcome.phase is Phase.promoting:
-                return  # the verdict is in the summary: decide once it can be read (next tick)
+            if outcome.phase in (Phase.promoting, Phase.failed):
+                return  # the verdict may be in the summary: decide once it can be read (next tick)
             self._update(ref, lambda old, clock: status.mirrored(old, rayjob, None, clock))
             return
         except bucket.DocumentError as error:
@@ -267,6 +282,19 @@ class Handlers:
             lambda old, clock: status.mirrored(status.evidence_reachable(old, clock), rayjob, summary, clock),
             seen,
         )
+        if summary is not None and summary.status != "running" and ended_by_operator(rayjob):
+            self._end_rayjob(ref, name)
+
+    def _end_rayjob(self, ref: SweepRef, name: str) -> None:
+        """Delete a RayJob whose driver recorded its verdict, when KubeRay cannot see its end (see
+        `rayjob.ended_by_operator`); its Ray cluster and submitter go with it. A failure is retried
+        on the next tick."""
+        try:
+            self.kube.delete_rayjob(ref.namespace, name)
+        except ApiException as error:
+            log.warning("could not delete RayJob %s/%s after its verdict: %s", ref.namespace, name, error)
+            return
+        log.info("RayJob %s/%s deleted: its driver recorded the verdict", ref.namespace, name)
 
     def _freeze_plan(self, plan_uri: str, fresh: Plan) -> Plan:
         """Write plan.json unless it exists; never rewrite it. Returns the plan as stored."""
@@ -305,6 +333,51 @@ class Handlers:
             message = f"RayJob {name} already exists and is not owned by this sweep; delete or rename it"
             self._fail(ref, status.RAYJOB_CONFLICT, message)
             raise kopf.PermanentError(message)
+
+    def _ensure_ray_auth_secret(self, ref: SweepRef, sweep: TuningSweep) -> None:
+        """The sweep's token Secret: created once with a fresh token, reused (never rewritten) after.
+        The token is never read back nor logged."""
+        name = names.ray_auth_secret_name(ref.name, ref.uid)
+        if self._owned_child(ref, "Secret", name, self.kube.get_secret_metadata):
+            return
+        body = render_ray_auth_secret(sweep, secrets.token_urlsafe(32))
+        self._ensure_owned(ref, body, self.kube.create_secret, self.kube.get_secret_metadata)
+
+    def _ensure_owned(
+        self,
+        ref: SweepRef,
+        body: dict[str, Any],
+        create: Callable[[dict[str, Any]], None],
+        get: Callable[[str, str], dict[str, Any] | None],
+    ) -> None:
+        """Create `body` unless the sweep already owns an object of its name (level-triggered)."""
+        kind, name = body["kind"], body["metadata"]["name"]
+        if self._owned_child(ref, kind, name, get):
+            return
+        try:
+            create(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise self._refused(ref, f"creating {kind} {ref.namespace}/{name}", error) from None
+            if not self._owned_child(ref, kind, name, get):
+                retry = f"{kind} {name} existed a moment ago; retrying"
+                raise kopf.TemporaryError(retry, delay=BACKOFF_SECONDS) from None
+
+    def _owned_child(
+        self, ref: SweepRef, kind: str, name: str, get: Callable[[str, str], dict[str, Any] | None]
+    ) -> bool:
+        """Whether the sweep owns `kind` `name`; False if absent; fails the sweep if another owns it."""
+        try:
+            existing = get(ref.namespace, name)
+        except ApiException as error:
+            raise self._refused(ref, f"reading {kind} {ref.namespace}/{name}", error) from None
+        if existing is None:
+            return False
+        if not owned_by(existing, ref.uid):
+            message = f"{kind} {name} already exists and is not owned by this sweep; delete or rename it"
+            self._fail(ref, status.RAYJOB_CONFLICT, message)
+            raise kopf.PermanentError(message)
+        return True
 
     def _require_config_map_free(self, ref: SweepRef, name: str) -> None:
         try:
@@ -429,12 +502,16 @@ def _instrumented(name: str, fn: Callable[..., None], metrics: OperatorMetrics) 
 
 
 def _rayjob_index(body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
-    """What the reconcile reads of a RayJob (its name and status), not the whole object."""
+    """What the reconcile reads of a RayJob (its name, auth mode, deletion and status), not the whole
+    object."""
     meta = body["metadata"]
-    kept = {
-        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-        "status": _plain(body).get("status"),
-    }
+    kept_meta = {"name": meta["name"], "namespace": meta["namespace"]}
+    auth = (meta.get("annotations") or {}).get(RAY_AUTH_ANNOTATION)
+    if auth:
+        kept_meta["annotations"] = {RAY_AUTH_ANNOTATION: auth}
+    if meta.get("deletionTimestamp"):
+        kept_meta["deletionTimestamp"] = meta["deletionTimestamp"]
+    kept = {"metadata": kept_meta, "status": _plain(body).get("status")}
     return {(meta["namespace"], meta["name"]): kept}
 
 

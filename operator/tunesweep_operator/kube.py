@@ -37,6 +37,7 @@ class Kube:
         self._api = api
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
+        self._networking = client.NetworkingV1Api(api)
 
     # ---- sweeps ----
 
@@ -94,6 +95,37 @@ class Kube:
         self._custom.create_namespaced_custom_object(
             RAY_GROUP, RAY_VERSION, body["metadata"]["namespace"], RAYJOBS, body
         )
+
+    def delete_rayjob(self, namespace: str, name: str) -> None:
+        """Delete (its RayCluster and submitter Job by garbage collection); gone already is fine."""
+        _absent_on_404(
+            lambda: self._custom.delete_namespaced_custom_object(
+                RAY_GROUP, RAY_VERSION, namespace, RAYJOBS, name, propagation_policy="Background"
+            )
+        )
+
+    # ---- Secrets (the sweeps' Ray auth tokens) ----
+
+    def get_secret_metadata(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Secret's metadata only: its data (a token) never leaves this method."""
+        found = _absent_on_404(lambda: self._core.read_namespaced_secret(name, namespace))
+        if found is None:
+            return None
+        return {"metadata": cast(dict[str, Any], self._api.sanitize_for_serialization(found.metadata))}
+
+    def create_secret(self, body: dict[str, Any]) -> None:
+        """Create; raises ApiException 409 when the name is taken."""
+        self._core.create_namespaced_secret(body["metadata"]["namespace"], cast(Any, body))
+
+    # ---- NetworkPolicies ----
+
+    def get_network_policy(self, namespace: str, name: str) -> dict[str, Any] | None:
+        found = _absent_on_404(lambda: self._networking.read_namespaced_network_policy(name, namespace))
+        return None if found is None else cast(dict[str, Any], self._api.sanitize_for_serialization(found))
+
+    def create_network_policy(self, body: dict[str, Any]) -> None:
+        """Create; raises ApiException 409 when the name is taken."""
+        self._networking.create_namespaced_network_policy(body["metadata"]["namespace"], cast(Any, body))
 
     # ---- ServiceAccounts ----
 

@@ -34,6 +34,16 @@ def rayjob_name(sweep_name: str, sweep_uid: str) -> str:
     return f"{base}-{digest}"
 
 
+def ray_auth_secret_name(sweep_name: str, sweep_uid: str) -> str:
+    """The Secret holding the sweep's Ray auth token: `<rayjob name>-ray-auth` (uid-hashed, as the RayJob)."""
+    return f"{rayjob_name(sweep_name, sweep_uid)}-ray-auth"
+
+
+def network_policy_name(sweep_name: str, sweep_uid: str) -> str:
+    """The NetworkPolicy around the sweep's Ray Pods: `<rayjob name>-ray`."""
+    return f"{rayjob_name(sweep_name, sweep_uid)}-ray"
+
+
 def config_map_name(sweep_name: str, configured: str) -> str:
     """The promoted ConfigMap: `promotion.configMapName`, or `<sweep-name>-best`."""
     return configured or f"{sweep_name}-best"

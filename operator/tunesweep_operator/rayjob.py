@@ -17,17 +17,35 @@ Shape (sizes and counts from the placement model, `tunesweep_evidence.placement`
   infrastructure failures are retried) and stops after `activeDeadlineSeconds`: every wave of
   concurrent trials at its full timeout, grids included, plus slack;
 - with `resources.queueName`, Kueue's queue label and `suspend: true` (Kueue un-suspends on admission);
+- KubeRay's submitter Pod (`submitterPodTemplate`): what KubeRay's default holds (its container
+  `ray-job-submitter`, the head's image, 500m/200Mi requests, 1/1Gi limits, restartPolicy Never; KubeRay
+  fills in the `ray job submit` command) plus the sweep's labels and the head's imagePullSecrets;
+- with Ray auth on (`settings.ray_auth`): RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH on the head, the
+  workers and the submitter, the token a file of the sweep's Secret (`render_ray_auth_secret`) mounted
+  read-only at RAY_AUTH_DIR; the driver runs under the head's raylet and inherits its environment.
+  KubeRay cannot read the job's end then, so the operator ends such a RayJob (`ended_by_operator`);
 - owned by the sweep (controller, blockOwnerDeletion): it goes when the sweep goes.
+
+`render_ray_auth_secret` and `render_network_policy` render the sweep's other children: the token
+Secret and the NetworkPolicy that admits to its Ray Pods only its own Pods and the configured peers.
 """
 
 from __future__ import annotations
 
+import copy
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tunesweep_evidence.placement import SweepPlacement, add_quantities, place
-from tunesweep_evidence.pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, merge_pod_template
+from tunesweep_evidence.pod_overlay import (
+    HEAD_CONTAINER,
+    RAY_AUTH_DIR,
+    RAY_AUTH_VOLUME,
+    WORKER_CONTAINER,
+    merge_pod_template,
+)
 from tunesweep_evidence.spec import Accelerator, TuningSweep
 from tunesweep_evidence.tpu import GKE_TPU_ACCELERATOR, GKE_TPU_TOPOLOGY
 
@@ -39,8 +57,19 @@ from .settings import OperatorSettings
 
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 OPERATOR_IMAGE_ANNOTATION = "tunesweep.dev/operator-image"
+RAY_AUTH_ANNOTATION = "tunesweep.dev/ray-auth"
+"""On a RayJob whose Ray cluster runs with token auth: KubeRay cannot see its end (`ended_by_operator`)."""
+RAY_AUTH_TOKEN_MODE = "token"
 WORKER_GROUP = "trials"
 INT32_MAX = 2**31 - 1
+RAY_AUTH_TOKEN_KEY = "token"
+SUBMITTER_CONTAINER = "ray-job-submitter"
+"""KubeRay's name for the submitter container (utils.SubmitterContainerName); it must be the first."""
+SUBMITTER_RESOURCES = {
+    "requests": {"cpu": "500m", "memory": "200Mi"},
+    "limits": {"cpu": "1", "memory": "1Gi"},
+}
+"""KubeRay v1.5's default submitter resources (common.GetDefaultSubmitterContainer)."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +86,17 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
     placed = place(spec)
     labels = names.child_labels(meta.name, meta.uid)
     image = trainer_image(spec, settings)
-    access = evidence_access(evidence_uri(spec, settings), spec.evidence.credentials_secret, settings)
+    auth = ray_auth_access(sweep) if settings.ray_auth else PodAccess()
+    access = _combined(
+        evidence_access(evidence_uri(spec, settings), spec.evidence.credentials_secret, settings), auth
+    )
+    head = _head_group(sweep, placed, image, access, labels, settings)
     rayjob_labels = dict(labels)
     if spec.resources.queue_name:
         rayjob_labels[KUEUE_QUEUE_LABEL] = spec.resources.queue_name
     annotations = {OPERATOR_IMAGE_ANNOTATION: settings.operator_image} if settings.operator_image else {}
+    if settings.ray_auth:
+        annotations[RAY_AUTH_ANNOTATION] = RAY_AUTH_TOKEN_MODE
     job_spec: dict[str, Any] = {
         "entrypoint": f"tunesweep drive --plan {shlex.quote(plan_uri)}",
         "submissionMode": "K8sJobMode",
@@ -69,11 +104,12 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
         "activeDeadlineSeconds": _deadline(placed, sweep, settings),
         "backoffLimit": settings.rayjob_backoff_limit,
         "rayClusterSpec": {
-            "headGroupSpec": _head_group(sweep, placed, image, access, labels, settings),
+            "headGroupSpec": head,
             "workerGroupSpecs": []
             if placed.on_head
             else [_worker_group(sweep, placed, image, access, labels, settings)],
         },
+        "submitterPodTemplate": _submitter_template(image, labels, auth, head["template"]),
     }
     if spec.ttl_seconds_after_finished is not None:
         job_spec["ttlSecondsAfterFinished"] = spec.ttl_seconds_after_finished
@@ -90,6 +126,73 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
             "ownerReferences": [owner_reference(sweep)],
         },
         "spec": job_spec,
+    }
+
+
+def ended_by_operator(rayjob: Mapping[str, Any]) -> bool:
+    """Whether the operator deletes this RayJob once the driver's summary is final.
+
+    KubeRay v1.5 polls the head's job API without a token, so under Ray's token auth it never sees the
+    job end: 30 s after its submitter exits it marks the RayJob Failed and, within backoffLimit, runs
+    the driver again on a new cluster. The driver's final summary is the verdict instead, and the
+    RayJob (its cluster and submitter with it) is deleted then."""
+    meta = rayjob.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return annotations.get(RAY_AUTH_ANNOTATION) == RAY_AUTH_TOKEN_MODE and not meta.get("deletionTimestamp")
+
+
+def ray_auth_access(sweep: TuningSweep) -> PodAccess:
+    """Ray token auth for a container: the mode, and the token as a file of the sweep's Secret."""
+    secret = names.ray_auth_secret_name(sweep.metadata.name, sweep.metadata.uid)
+    return PodAccess(
+        env=[
+            {"name": "RAY_AUTH_MODE", "value": "token"},
+            {"name": "RAY_AUTH_TOKEN_PATH", "value": f"{RAY_AUTH_DIR}/{RAY_AUTH_TOKEN_KEY}"},
+        ],
+        volumes=[{"name": RAY_AUTH_VOLUME, "secret": {"secretName": secret}}],
+        volume_mounts=[{"name": RAY_AUTH_VOLUME, "mountPath": RAY_AUTH_DIR, "readOnly": True}],
+    )
+
+
+def render_ray_auth_secret(sweep: TuningSweep, token: str) -> dict[str, Any]:
+    """The Secret holding the sweep's Ray auth token (immutable; owned by the sweep)."""
+    meta = sweep.metadata
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": names.ray_auth_secret_name(meta.name, meta.uid),
+            "namespace": meta.namespace,
+            "labels": names.child_labels(meta.name, meta.uid),
+            "ownerReferences": [owner_reference(sweep)],
+        },
+        "type": "Opaque",
+        "immutable": True,
+        "stringData": {RAY_AUTH_TOKEN_KEY: token},
+    }
+
+
+def render_network_policy(sweep: TuningSweep, peers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A NetworkPolicy that admits to the sweep's Pods (head, workers, submitter: every port) only the
+    sweep's own Pods and `peers` (the operator, KubeRay's operator: the chart's
+    ray.networkPolicy). A policy cannot say "the target's own label value", hence one per sweep.
+    Enforced only where the cluster's CNI implements NetworkPolicy."""
+    meta = sweep.metadata
+    own = {"matchLabels": {names.LABEL_SWEEP_UID: meta.uid}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": names.network_policy_name(meta.name, meta.uid),
+            "namespace": meta.namespace,
+            "labels": names.child_labels(meta.name, meta.uid),
+            "ownerReferences": [owner_reference(sweep)],
+        },
+        "spec": {
+            "podSelector": copy.deepcopy(own),
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": copy.deepcopy(own)}, *map(copy.deepcopy, peers)]}],
+        },
     }
 
 
@@ -164,6 +267,36 @@ def _head_overlays(
     """The chart's head overlay, then the sweep's (see `pod_overlay`: what the operator sets is refused)."""
     with_chart = merge_pod_template(template, settings.head_pod_template)
     return merge_pod_template(with_chart, sweep.spec.resources.head_pod_template)
+
+
+def _submitter_template(
+    image: str, labels: dict[str, str], auth: PodAccess, head_template: dict[str, Any]
+) -> dict[str, Any]:
+    """KubeRay's default submitter Pod, plus the sweep's labels, Ray auth and the head's pull secrets."""
+    container: dict[str, Any] = {
+        "name": SUBMITTER_CONTAINER,
+        "image": image,
+        "resources": copy.deepcopy(SUBMITTER_RESOURCES),
+    }
+    if auth.env:
+        container["env"] = list(auth.env)
+    if auth.volume_mounts:
+        container["volumeMounts"] = list(auth.volume_mounts)
+    pod: dict[str, Any] = {"restartPolicy": "Never", "containers": [container]}
+    if auth.volumes:
+        pod["volumes"] = list(auth.volumes)
+    pull_secrets = head_template["spec"].get("imagePullSecrets")
+    if pull_secrets:
+        pod["imagePullSecrets"] = copy.deepcopy(pull_secrets)
+    return {"metadata": {"labels": dict(labels)}, "spec": pod}
+
+
+def _combined(*parts: PodAccess) -> PodAccess:
+    return PodAccess(
+        env=[e for p in parts for e in p.env],
+        volumes=[v for p in parts for v in p.volumes],
+        volume_mounts=[m for p in parts for m in p.volume_mounts],
+    )
 
 
 def _trial_pod(sweep: TuningSweep, placed: SweepPlacement) -> _TrialPod:

@@ -5,6 +5,10 @@
 - TUNESWEEP_OPERATOR_IMAGE: the operator's own image, recorded on each RayJob (audit).
 - TUNESWEEP_NAMESPACES: watched namespaces, comma-separated, or `*` for all (CLI flags win).
 - TUNESWEEP_EVIDENCE_URI: the evidence location when `spec.evidence.uri` is empty.
+- TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES: comma-separated URI prefixes the operator may write evidence
+  under, `{namespace}` standing for the sweep's namespace (e.g. `s3://evidence/{namespace}/`); a
+  sweep whose evidence folder lies elsewhere is refused before anything is written. Unset:
+  `<TUNESWEEP_EVIDENCE_URI>/{namespace}/`, or no restriction when that is unset too.
 - TUNESWEEP_FILE_EVIDENCE_VOLUME: one pod volume source as JSON, e.g.
   `{"persistentVolumeClaim": {"claimName": "evidence"}}`: the volume the operator and the Ray pods
   share for `file://` evidence.
@@ -16,6 +20,9 @@
 - TUNESWEEP_RAYJOB_BACKOFF_LIMIT (2): KubeRay's retries of a failed Ray job (the driver restores
   from the evidence's `ray/` state).
 - TUNESWEEP_DEADLINE_SLACK_SECONDS (900): added to the trials' time in activeDeadlineSeconds.
+- TUNESWEEP_RAY_AUTH (token): Ray's token auth on every Ray cluster (see `rayjob`); `disabled` for Ray
+  images older than token auth (Ray < 2.52).
+- TUNESWEEP_RAY_NETWORK_POLICY: `{"peers": [...]}` (NetworkPolicyPeers): a NetworkPolicy per sweep.
 - TUNESWEEP_HEAD_POD_TEMPLATE, TUNESWEEP_WORKER_POD_TEMPLATE: a Pod-template overlay as JSON
   (`tunesweep_evidence.pod_overlay`), e.g. `{"spec": {"imagePullSecrets": [{"name": "registry"}]}}`,
   merged into the Ray head's / workers' Pods before a sweep's own overlay; one that sets what the
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
+from tunesweep_evidence import evidence_uri
 from tunesweep_evidence.pod_overlay import (
     HEAD_CONTAINER,
     WORKER_CONTAINER,
@@ -56,6 +64,8 @@ class OperatorSettings:
     namespaces: tuple[str, ...] = ()
     """Empty: not configured; ("*",): all namespaces."""
     default_evidence_uri: str = ""
+    evidence_allowed_prefixes: tuple[str, ...] = ()
+    """As configured; empty: derived from default_evidence_uri (see `allowed_evidence_prefixes`)."""
     file_evidence_volume: Mapping[str, Any] | None = None
     file_evidence_path: str = "/evidence"
     ray_service_account: str = ""
@@ -66,6 +76,19 @@ class OperatorSettings:
     deadline_slack_seconds: int = 900
     head_pod_template: PodTemplateOverlay | None = None
     worker_pod_template: PodTemplateOverlay | None = None
+    ray_auth: bool = True
+    """Ray token auth on every Ray cluster (a per-sweep token Secret); TUNESWEEP_RAY_AUTH=disabled: off."""
+    ray_network_policy: tuple[Mapping[str, Any], ...] | None = None
+    """TUNESWEEP_RAY_NETWORK_POLICY, JSON `{"peers": [NetworkPolicyPeer, ...]}`: a NetworkPolicy per
+    sweep admitting its own Pods and these peers (the operator, KubeRay); unset: no policy."""
+
+    def allowed_evidence_prefixes(self) -> tuple[str, ...] | None:
+        """The prefixes evidence may go under (`{namespace}` not yet replaced); None: anywhere."""
+        if self.evidence_allowed_prefixes:
+            return self.evidence_allowed_prefixes
+        if self.default_evidence_uri:
+            return (f"{self.default_evidence_uri.rstrip('/')}/{evidence_uri.NAMESPACE}/",)
+        return None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
@@ -83,7 +106,8 @@ class OperatorSettings:
             trainer_images={k: v for k, v in images.items() if v},
             operator_image=env.get("TUNESWEEP_OPERATOR_IMAGE", ""),
             namespaces=namespaces,
-            default_evidence_uri=env.get("TUNESWEEP_EVIDENCE_URI", ""),
+            default_evidence_uri=_evidence_uri(env, "TUNESWEEP_EVIDENCE_URI"),
+            evidence_allowed_prefixes=_prefixes(env, "TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES"),
             file_evidence_volume=file_evidence_volume,
             file_evidence_path=file_evidence_path,
             ray_service_account=env.get("TUNESWEEP_RAY_SERVICE_ACCOUNT", ""),
@@ -94,7 +118,47 @@ class OperatorSettings:
             deadline_slack_seconds=_number(env, "TUNESWEEP_DEADLINE_SLACK_SECONDS", 900, int),
             head_pod_template=_overlay(env, "TUNESWEEP_HEAD_POD_TEMPLATE", HEAD_CONTAINER, mounted),
             worker_pod_template=_overlay(env, "TUNESWEEP_WORKER_POD_TEMPLATE", WORKER_CONTAINER, mounted),
+            ray_auth=_ray_auth(env),
+            ray_network_policy=_network_policy_peers(env),
         )
+
+
+def _ray_auth(env: Mapping[str, str]) -> bool:
+    raw = env.get("TUNESWEEP_RAY_AUTH", "").strip().lower()
+    if raw not in ("", "token", "disabled"):
+        raise SettingsError(f"TUNESWEEP_RAY_AUTH={raw!r} must be token or disabled")
+    return raw != "disabled"
+
+
+def _network_policy_peers(env: Mapping[str, str]) -> tuple[Mapping[str, Any], ...] | None:
+    raw = env.get("TUNESWEEP_RAY_NETWORK_POLICY", "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"TUNESWEEP_RAY_NETWORK_POLICY is not JSON: {exc}") from None
+    peers = value.get("peers") if isinstance(value, dict) else None
+    if not isinstance(peers, list) or not all(isinstance(p, dict) and p for p in peers):
+        wanted = '{"peers": [NetworkPolicyPeer, ...]}'
+        raise SettingsError(f"TUNESWEEP_RAY_NETWORK_POLICY must be {wanted}; got {raw}")
+    return tuple(peers)
+
+
+def _evidence_uri(env: Mapping[str, str], name: str) -> str:
+    uri = env.get(name, "").strip()
+    problems = evidence_uri.problems(uri) if uri else []
+    if problems:
+        raise SettingsError(f"{name}={uri!r} is not a usable evidence URI: {'; '.join(problems)}")
+    return uri
+
+
+def _prefixes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    prefixes = tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
+    problems = evidence_uri.prefix_problems(prefixes)
+    if problems:
+        raise SettingsError(f"{name} holds prefixes the operator cannot use: {'; '.join(problems)}")
+    return prefixes
 
 
 def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any] | None:

@@ -4,6 +4,11 @@ Phases: Pending -> Provisioning (RayJob created, cluster coming up, queued or re
 (the Ray job runs) -> Promoting (the Ray job succeeded) -> Succeeded; any of them -> Failed.
 Succeeded and Failed are final: nothing observed later moves a sweep out of them.
 
+The driver's sweep_summary.json outranks KubeRay (`outcome`): a summary means the driver runs, and a
+final one is the verdict whatever KubeRay says. Under Ray's token auth KubeRay v1.5 cannot read the
+job's end at all (it polls the job API without a token), and a driver that recorded its verdict has
+nothing left to do even if its cluster failed afterwards.
+
 Conditions (see `conditions.py`): Ready, Failed, EvidenceReachable, SpecApplied.
 """
 
@@ -138,6 +143,24 @@ def rayjob_outcome(rayjob_status: dict[str, Any]) -> RayJobOutcome:
     )
 
 
+DRIVER_FINISHED = RayJobOutcome(
+    Phase.promoting, "Promoting", "the sweep driver recorded its verdict; promoting the best trial"
+)
+
+
+def outcome(rayjob_status: dict[str, Any], summary: SweepSummary | None) -> RayJobOutcome:
+    """What KubeRay's RayJob status and the driver's summary (None: not written or not read) mean."""
+    kuberay = rayjob_outcome(rayjob_status)
+    if summary is None:
+        return kuberay
+    if summary.status != "running":
+        return DRIVER_FINISHED
+    if kuberay.phase is Phase.provisioning and rayjob_status.get("jobDeploymentStatus") == "Running":
+        cluster = rayjob_status.get("rayClusterName") or "its cluster"
+        return RayJobOutcome(Phase.running, "Running", f"the sweep driver runs on {cluster}")
+    return kuberay
+
+
 def driver_started(rayjob_status: dict[str, Any]) -> bool:
     """Whether the sweep driver may have written its summary yet (reading it before is wasted I/O)."""
     deployment = rayjob_status.get("jobDeploymentStatus") or ""
@@ -159,17 +182,13 @@ def mirrored(
     )
     if is_final(prev) or prev.phase is Phase.promoting:
         return new
-    outcome = rayjob_outcome(rayjob_status)
+    seen = outcome(rayjob_status, summary)
     if summary is not None:
         new = with_progress(new, summary, clock)
-    if outcome.phase is Phase.failed:
-        reason, message = failure(outcome, summary)
+    if seen.phase is Phase.failed or (summary is not None and summary.status == "failed"):
+        reason, message = failure(rayjob_outcome(rayjob_status), summary)
         return failed(new, reason, message, clock)
-    if outcome.phase is Phase.promoting and summary is not None and summary.status == "failed":
-        # The driver reached a verdict (it exits 0 for those, so KubeRay does not retry them).
-        code, detail = _driver_reason(summary.reason or "")
-        return failed(new, code or SWEEP_FAILED, detail, clock)
-    return _in_phase(new, outcome.phase, outcome.reason, outcome.message, clock)
+    return _in_phase(new, seen.phase, seen.reason, seen.message, clock)
 
 
 def rayjob_deleted(prev: TuningSweepStatus, rayjob_name: str, clock: Clock) -> TuningSweepStatus:
@@ -178,15 +197,19 @@ def rayjob_deleted(prev: TuningSweepStatus, rayjob_name: str, clock: Clock) -> T
     return failed(prev, RAYJOB_DELETED, f"RayJob {rayjob_name} was deleted before the sweep finished", clock)
 
 
-def failure(outcome: RayJobOutcome, summary: SweepSummary | None) -> tuple[str, str]:
-    """Reason and message of a failed Ray job: the driver's own when it recorded why (its reasons
-    start with a CamelCase code, e.g. `NoScoredTrial: ...`), else KubeRay's."""
-    if summary is not None and summary.status == "failed" and summary.reason:
-        code, detail = _driver_reason(summary.reason)
-        if code:
-            return code, f"{detail} (RayJob {outcome.reason}: {outcome.message})"
-        return outcome.reason, f"sweep driver: {summary.reason}; RayJob: {outcome.message}"
-    return outcome.reason, outcome.message
+def failure(kuberay: RayJobOutcome, summary: SweepSummary | None) -> tuple[str, str]:
+    """Reason and message of a failed sweep: the driver's verdict when it recorded one (its reasons
+    start with a CamelCase code, e.g. `NoScoredTrial: ...`), with KubeRay's failure beside it when
+    the RayJob failed too; else KubeRay's."""
+    if summary is None or summary.status != "failed":
+        return kuberay.reason, kuberay.message
+    code, detail = _driver_reason(summary.reason or "")
+    if kuberay.phase is not Phase.failed:
+        # A verdict (the driver exits 0 for those, so KubeRay does not retry them).
+        return code or SWEEP_FAILED, detail
+    if code:
+        return code, f"{detail} (RayJob {kuberay.reason}: {kuberay.message})"
+    return kuberay.reason, f"sweep driver: {summary.reason}; RayJob: {kuberay.message}"
 
 
 def _driver_reason(reason: str) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 The API server accepted the object, yet the spec can still be unusable: `parse_sweep` runs the spec
 models' own rules (a search-space path that is not in the base config, a shape the placement model
 refuses, ...), `problems` what only the operator knows (no image to run, evidence outside the shared
-volume, a derived name Kubernetes would refuse).
+volume or outside the prefixes allowed for the sweep's namespace, a derived name Kubernetes would
+refuse).
 Every problem is listed so the user can fix them all at once.
 """
 
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tunesweep_evidence import sweep_manifest
+from tunesweep_evidence import evidence_uri as uris
+from tunesweep_evidence import layout, sweep_manifest
 from tunesweep_evidence.pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, owned_violations
 from tunesweep_evidence.spec import TuningSweep
 
@@ -66,7 +68,26 @@ def _evidence_location(sweep: TuningSweep, settings: OperatorSettings) -> list[s
                 f"evidence.uri {uri!r} is not below {settings.file_evidence_path}, the volume the "
                 "operator shares with the Ray pods"
             ]
-    return []
+    return _evidence_allowed(sweep, uri, settings)
+
+
+def _evidence_allowed(sweep: TuningSweep, uri: str, settings: OperatorSettings) -> list[str]:
+    """The sweep's evidence folder (`<uri>/<namespace>/<name>/<uid>`, all the operator writes) must
+    lie under a prefix the settings allow for its namespace."""
+    prefixes = settings.allowed_evidence_prefixes()
+    if prefixes is None:
+        return []
+    meta = sweep.metadata
+    if uris.problems(uri):  # a default the spec model has not seen
+        return [f"spec.evidence.uri: {'; '.join(uris.problems(uri))} (got {uri!r})"]
+    try:
+        folder = layout.sweep_root(uri, meta.namespace, meta.name, meta.uid or "uid")
+        refusal = uris.allowed(folder, meta.namespace, prefixes)
+    except ValueError as error:  # a default URI without a usable prefix
+        return [f"spec.evidence.uri: the operator's evidence prefixes are not usable: {error}"]
+    if refusal is None:
+        return []
+    return [f"spec.{'.'.join(map(str, refusal.field))}: the sweep's evidence folder {refusal.message}"]
 
 
 def _derived_names(sweep: TuningSweep) -> list[str]:

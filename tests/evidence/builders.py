@@ -1,4 +1,5 @@
-"""Writes a consistent sweep evidence tree (plan, trials, summary, promotion) through the real bucket API.
+"""Writes a consistent sweep evidence tree (plan, eval set, trials, summary, promotion, digests)
+through the real bucket API, as the trainer and the driver would: judged rows, scheduled metrics.
 
 Tests tamper with what it writes to check that verify and promotion notice.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.commands import evidence
+from tunesweep_evidence.digests import write_digests
 from tunesweep_evidence.documents import (
     AcceleratorInfo,
     BestTrialRecord,
@@ -28,15 +30,30 @@ from tunesweep_evidence.documents import (
     SweepSummary,
     TrialRecord,
 )
+from tunesweep_evidence.eval_set import build_eval_set
+from tunesweep_evidence.judge import JUDGE, eval_row
 from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.promotion import fold_params, promote, resolved_config
+from tunesweep_evidence.schedule import learning_rate_at
 from tunesweep_evidence.selection import best_trial
+from tunesweep_evidence.training_config import DataConfig, TrainingConfig
 
 SWEEP = SweepRef(name="lr-sweep", namespace="team-a", uid="0b7c6f1e-uid")
 BASE_CONFIG: dict[str, Any] = {
     "model": {"name": "tiny", "max_length": 64},
-    "training": {"learning_rate": 1.0e-3, "per_device_batch_size": 8, "max_steps": 20, "seed": 0},
-    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic"},
+    "training": {
+        "learning_rate": 1.0e-3,
+        "per_device_batch_size": 8,
+        "max_steps": 20,
+        "warmup_steps": 5,
+        "report_every_steps": 10,
+        "seed": 0,
+    },
+    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "eval_size": 2},
+}
+SEARCH_SPACE: dict[str, Any] = {
+    "training.learning_rate": {"loguniform": [1e-4, 1e-2]},
+    "training.per_device_batch_size": {"choice": [4, 8]},
 }
 PROMOTED_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -50,6 +67,7 @@ class TrialSpec:
     finished_at: str | None = "2026-01-01T00:10:00+00:00"
     rows: list[dict[str, Any]] | None = field(default=None)
     """Raw eval rows, instead of rows built from `correctness`."""
+    started_at: str | None = "2026-01-01T00:01:00+00:00"
 
 
 def lr_trials(*scores: Sequence[float] | None) -> dict[str, TrialSpec]:
@@ -70,7 +88,7 @@ def spec(
     return {
         "mode": mode,
         "trainer": {"backend": "mock", "image": "trainer:test", "baseConfig": BASE_CONFIG},
-        "searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+        "searchSpace": SEARCH_SPACE,
         "objective": {"metric": "primary_score", "mode": objective_mode},
         "trials": {"count": 3, "parallel": 1},
         # The spec takes URIs only; tests write to plain temporary paths or s3:// buckets.
@@ -91,27 +109,56 @@ def write_plan(root: str, **spec_options: Any) -> Plan:
     return plan
 
 
+def eval_examples(count: int) -> list[tuple[str, str, str]]:
+    """(id, prompt, expected) of the builders' eval set."""
+    return [(f"q{i}", f"Q: {i}+1=?", str(i + 1)) for i in range(count)]
+
+
+def write_eval_set(root: str) -> None:
+    """eval_set.json as the sweep driver records it from the base config."""
+    data = DataConfig.model_validate(BASE_CONFIG["data"])
+    eval_set = build_eval_set("mock", data, eval_examples(data.eval_size))
+    bucket.write_document(layout.join(root, layout.EVAL_SET), eval_set)
+
+
+def metrics_lines(config: dict[str, Any]) -> list[MetricsLine]:
+    """metrics.jsonl as a trainer reports it: every report_every_steps and at max_steps."""
+    training = TrainingConfig.model_validate(config).training
+    steps = [*range(training.report_every_steps, training.max_steps, training.report_every_steps)]
+    return [
+        MetricsLine(
+            step=step,
+            loss=1.0 / step,
+            learning_rate=learning_rate_at(
+                step - 1, training.learning_rate, training.warmup_steps, training.max_steps
+            ),
+            elapsed_s=0.1 * step,
+        )
+        for step in [*steps, training.max_steps]
+    ]
+
+
 def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "production") -> float | None:
     """Write one trial's evidence; returns its primary score."""
     folder = layout.trial_dir(root, trial_id)
     run_id = f"run-{trial_id}"
+    config = resolved_config(fold_params(BASE_CONFIG, trial.params))
     manifest = RunManifest(
         run_id=run_id,
         tuning_job_id=SWEEP.uid,
         trial_id=trial_id,
         backend="mock",
         params=trial.params,
-        config=resolved_config(fold_params(BASE_CONFIG, trial.params)),
+        config=config,
         seed=0,
         image="trainer:test",
         host=HostInfo(hostname="node-1", python="3.11", accelerator=AcceleratorInfo(platform="cpu")),
         status=trial.status,
-        started_at="2026-01-01T00:01:00+00:00",
+        started_at=trial.started_at or "2026-01-01T00:01:00+00:00",
         finished_at=trial.finished_at,
     )
     bucket.write_document(layout.join(folder, layout.RUN_MANIFEST), manifest)
-    lines = [MetricsLine(step=step, loss=1.0 / step, elapsed_s=0.1 * step) for step in (1, 2)]
-    bucket.write_jsonl(layout.join(folder, layout.METRICS), lines)
+    bucket.write_jsonl(layout.join(folder, layout.METRICS), metrics_lines(config))
     if trial.correctness is None and trial.rows is None:
         return None
     rows = [EvalRow.model_validate(row) for row in trial.rows] if trial.rows is not None else _rows(trial)
@@ -123,7 +170,7 @@ def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "prod
         backend="mock",
         primary_score=score,
         n_examples=len(rows),
-        judge={"name": "answer-correctness"},
+        judge=JUDGE,
         rows=rows,
     )
     bucket.write_document(layout.join(folder, layout.EVAL_SUMMARY), summary)
@@ -131,16 +178,14 @@ def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "prod
 
 
 def _rows(trial: TrialSpec) -> list[EvalRow]:
-    return [
-        EvalRow(
-            id=f"q{i}",
-            prompt=f"Q: {i}+1=?",
-            expected=str(i + 1),
-            prediction=str(i + 1),
-            metrics={"answer_correctness": value},
-        )
-        for i, value in enumerate(trial.correctness or ())
-    ]
+    """Rows the exact-match judge scored: right answers where `correctness` says 1.0. (A fractional
+    value is kept as given, for promotion tests; the judge never writes one.)"""
+    correctness = list(trial.correctness or ())
+    rows = []
+    for (row_id, prompt, expected), value in zip(eval_examples(len(correctness)), correctness, strict=True):
+        row = eval_row(row_id, prompt, expected, f"ANSWER {expected if value == 1.0 else 'wrong'}")
+        rows.append(row.model_copy(update={"metrics": {"answer_correctness": value}}))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -162,6 +207,7 @@ def build_sweep(
 ) -> BuiltSweep:
     """A finished sweep: plan, each trial, sweep_summary.json and (optionally) the promotion."""
     plan = write_plan(root, mode=mode, objective_mode=objective_mode, min_score=min_score)
+    write_eval_set(root)
     scores = {trial_id: write_trial(root, trial_id, trial, mode=mode) for trial_id, trial in trials.items()}
     records = [
         TrialRecord(
@@ -169,6 +215,8 @@ def build_sweep(
             status=trial.status,
             params=trial.params,
             primary_score=scores[trial_id],
+            iterations=len(metrics_lines(fold_params(BASE_CONFIG, trial.params))),
+            started_at=trial.started_at,
             finished_at=trial.finished_at,
         )
         for trial_id, trial in trials.items()
@@ -191,6 +239,8 @@ def build_sweep(
         updated_at="2026-01-01T01:00:00+00:00",
     )
     bucket.write_document(layout.join(root, layout.SWEEP_SUMMARY), summary)
+    if promote_best:  # as the local driver does: the digests again, over the final summary
+        write_digests(root)
     return BuiltSweep(root, plan, scores, best.trial_id if best else None)
 
 

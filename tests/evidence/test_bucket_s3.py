@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 import pytest
@@ -89,3 +90,31 @@ def test_a_bad_endpoint_url_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
         bucket.BucketError, match="S3 endpoint 'minio:9000' must be an http:// or https:// URL"
     ):
         bucket.read_text("s3://bucket/x")
+
+
+def test_credentials_from_a_mounted_secret_folder(
+    s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """TUNESWEEP_S3_CREDENTIALS_DIR (the Ray pods' mounted Secret): keys and endpoint from files, none
+    from the environment; a bad key there is refused and never repeated."""
+    folder = tmp_path / "creds"
+    folder.mkdir()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": s3_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3_server.secret_access_key + "\n",  # as `kubectl create secret` may
+        "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+    }.items():
+        (folder / name).write_text(value)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("TUNESWEEP_S3_CREDENTIALS_DIR", str(folder))
+    bucket.write_text(f"{s3_server.uri}/from-files", "keys from files")
+    assert bucket.read_text(f"{s3_server.uri}/from-files") == "keys from files"
+    assert bucket.s3_options()["key"] == s3_server.access_key_id
+
+    # a store error that repeats the secret (moto does not check signatures) is masked
+    assert bucket._masked(ValueError(f"bad {s3_server.secret_access_key}")) == "bad ***"
+
+    (folder / "AWS_ACCESS_KEY_ID").unlink()
+    with pytest.raises(bucket.BucketError, match="lacks AWS_ACCESS_KEY_ID"):
+        bucket.read_text(f"{s3_server.uri}/from-files")

@@ -9,7 +9,10 @@ from tunesweep_evidence import placement
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.sweep_manifest import SpecError, parse_sweep
 
-BASE: dict[str, Any] = {"searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}}}
+BASE: dict[str, Any] = {
+    "trainer": {"baseConfig": {"training": {"max_steps": 100}}},
+    "searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+}
 TPU = "google.com/tpu"
 
 
@@ -55,8 +58,26 @@ def test_a_trial_takes_every_chip_of_its_host() -> None:
 def test_unknown_tpu_types_and_topologies_are_refused() -> None:
     (unknown,) = refusals(resources=tpu("tpu-v9", "2x2", 4))
     assert "unknown TPU accelerator type 'tpu-v9'" in unknown and unknown.startswith("spec.resources.tpu:")
-    (partial,) = refusals(resources=tpu("tpu-v4-podslice", "1x1x2", 2))
-    assert "not a whole number of tpu-v4-podslice hosts" in partial
+    (missing,) = refusals(resources=tpu("tpu-v4-podslice", "1x1x2", 2))
+    assert missing.startswith(
+        "spec.resources.tpu.topology: topology 1x1x2 does not exist for tpu-v4-podslice"
+    )
+    assert "(single-host, as a trial needs: 2x2x1)" in missing
+    (plane,) = refusals(resources=tpu("tpu-v6e-slice", "2x2x1", 4))
+    assert "choose one GKE offers, 1x1, 2x2, 2x4, 4x4" in plane
+    (odd,) = refusals(resources=tpu("tpu-v5-lite-podslice", "3x3", 9))
+    assert "topology 3x3 does not exist for tpu-v5-lite-podslice" in odd
+
+
+@pytest.mark.parametrize(
+    ("accelerator_type", "topology", "chips"),
+    [("tpu-v5-lite-podslice", "1x1", 1), ("tpu-v6e-slice", "2x4", 8), ("tpu-v4-podslice", "2x2x1", 4)],
+)
+def test_single_host_topologies_gke_offers_are_accepted(
+    accelerator_type: str, topology: str, chips: int
+) -> None:
+    placed = placement.place(spec(resources=tpu(accelerator_type, topology, chips)))
+    assert placed.tpu is not None and (placed.tpu.chips, placed.tpu.hosts) == (chips, 1)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +115,7 @@ def test_workers_default_to_parallel_and_concurrency_follows_the_pods() -> None:
 def test_grids_count_in_the_planned_trials() -> None:
     grid = spec(
         searchSpace={
-            "training.learning_rate": {"grid": [1, 2, 3, 4]},
+            "training.learning_rate": {"grid": [1e-4, 1e-3, 1e-2, 1e-1]},
             "training.max_steps": {"grid": [1, 2, 3]},
         },
         trials={"count": 1, "parallel": 2},

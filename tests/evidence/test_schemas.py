@@ -99,3 +99,26 @@ def test_not_json_is_a_document_error(tmp_path: Path) -> None:
     (tmp_path / "plan.json").write_text('{"schema_version": 1,')
     with pytest.raises(bucket.DocumentError, match=r"plan\.json: not JSON"):
         bucket.read_json(str(tmp_path / "plan.json"))
+
+
+def test_a_field_added_by_a_newer_writer_is_read_and_not_written_back(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([1.0]))
+    uri = layout.join(root, "trials/0/eval_summary.json")
+    edit_json(uri, lambda d: d.update(latency_s=1.5) or d["rows"][0].update(tokens=12))
+    summary = bucket.read_document(uri, EvalSummary)
+    assert summary.primary_score == 1.0
+    bucket.write_document(uri, summary)
+    assert "latency_s" not in bucket.read_json(uri) and "tokens" not in bucket.read_json(uri)["rows"][0]
+
+
+def test_a_newer_schema_version_is_refused_by_name(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([1.0]))
+    uri = layout.join(root, "trials/0/eval_summary.json")
+    edit_json(uri, lambda d: d.update(schema_version=2, renamed_field=True))
+    with pytest.raises(bucket.DocumentError) as raised:
+        bucket.read_document(uri, EvalSummary)
+    assert str(raised.value) == (
+        f"{uri}: schema_version 2 is newer than this tunesweep reads (1); upgrade tunesweep"
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +13,28 @@ from tests.evidence.builders import build_sweep, edit_json, lr_trials, run_evide
 
 @pytest.fixture
 def sweep(tmp_path: Path) -> str:
-    """Trial 0 scores 0.5, trial 1 scores 1.0 (the best), trial 2 has no evaluation."""
+    """Trial 0 scores 0.5, trial 1 scores 1.0 (the best), trial 2 failed before its evaluation."""
     root = str(tmp_path / "sweep")
-    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0], None))
+    trials = lr_trials([1.0, 0.0], [1.0, 1.0], None)
+    trials["2"].status = "failed"
+    build_sweep(root, trials)
     return root
 
 
 def verify_lines(root: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    """verify's exit code and lines, sha256 values elided (they depend on the temporary path)."""
     code = run_evidence_cli("verify", root)
-    return code, capsys.readouterr().out.splitlines()
+    return code, [re.sub(r"[0-9a-f]{16}…", "…", line) for line in capsys.readouterr().out.splitlines()]
+
+
+def changed(rel: str) -> str:
+    return f"{rel}: sha256 … != digests.json … (changed after the promotion)"
 
 
 def test_a_consistent_sweep_is_ok(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = verify_lines(sweep, capsys)
     assert code == 0
-    assert lines == [f"OK {sweep}: 3 trials (2 scored), best trial 1 primary_score 1.0; 12 files checked"]
+    assert lines == [f"OK {sweep}: 3 trials (2 scored), best trial 1 primary_score 1.0; 14 files checked"]
 
 
 def test_a_changed_summary_score_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,6 +45,8 @@ def test_a_changed_summary_score_is_named(sweep: str, capsys: pytest.CaptureFixt
         [
             "trials/0/eval_summary.json: primary_score 0.25 != recomputed 0.5",
             "sweep_summary.json: trials[1] (trial 1) primary_score 0.75 != recomputed 1.0",
+            changed("sweep_summary.json"),
+            changed("trials/0/eval_summary.json"),
         ],
     )
 
@@ -51,10 +61,13 @@ def test_rescored_rows_that_change_the_best_are_named(sweep: str, capsys: pytest
     assert verify_lines(sweep, capsys) == (
         1,
         [
+            "trials/0/eval_summary.json: rows[1] (id 'q1').metrics.answer_correctness 1.0 != re-judged 0.0 "
+            "(prediction 'ANSWER wrong', expected '2')",
             "sweep_summary.json: trials[0] (trial 0) primary_score 0.5 != recomputed 1.0",
             "sweep_summary.json: best_trial 1 != recomputed 0",
             "promoted/best_params.json: trial_id 1 != recomputed best 0",
             "promoted/best_config.yaml: training.learning_rate 0.002 != expected 0.001",
+            changed("trials/0/eval_summary.json"),
         ],
     )
 
@@ -73,6 +86,8 @@ def test_a_claimed_best_that_is_not_the_best_is_named(sweep: str, capsys: pytest
             "sweep_summary.json: best_trial 0 != recomputed 1",
             "promoted/best_params.json: params {'training.learning_rate': 9} != expected "
             "{'training.learning_rate': 0.002, 'training.per_device_batch_size': 4}",
+            changed(layout.BEST_PARAMS),
+            changed(layout.SWEEP_SUMMARY),
         ],
     )
 
@@ -82,31 +97,53 @@ def test_an_edited_best_config_is_named(sweep: str, capsys: pytest.CaptureFixtur
     bucket.write_text(uri, bucket.read_text(uri).replace("learning_rate: 0.002", "learning_rate: 0.5"))
     assert verify_lines(sweep, capsys) == (
         1,
-        ["promoted/best_config.yaml: training.learning_rate 0.5 != expected 0.002"],
+        [
+            "promoted/best_config.yaml: training.learning_rate 0.5 != expected 0.002",
+            changed(layout.BEST_CONFIG),
+        ],
     )
 
 
 def test_broken_schemas_are_named_by_file_and_field(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
-    edit_json(layout.join(sweep, "trials/2/run_manifest.json"), lambda d: d.update(surprise=True))
+    edit_json(layout.join(sweep, "trials/2/run_manifest.json"), lambda d: d.update(seed="zero"))
     edit_json(layout.join(sweep, layout.PLAN), lambda d: d.pop("created_at"))
     metrics = layout.join(sweep, "trials/0/metrics.jsonl")
-    bucket.write_text(metrics, bucket.read_text(metrics).replace('"step": 2', '"step": "two"'))
+    bucket.write_text(metrics, bucket.read_text(metrics).replace('"step": 20', '"step": "twenty"'))
     bucket.write_text(layout.join(sweep, layout.BEST_CONFIG), "model: {name: tiny, layers: 3}\n")
     code, lines = verify_lines(sweep, capsys)
     assert code == 1
     assert lines == [
         "plan.json: (document): 'created_at' is a required property",
-        "trials/2/run_manifest.json: (document): Additional properties are not allowed "
-        "('surprise' was unexpected)",
-        "trials/0/metrics.jsonl:2: step: 'two' is not of type 'integer'",
+        "trials/2/run_manifest.json: seed: 'zero' is not of type 'integer'",
+        "trials/0/metrics.jsonl:2: step: 'twenty' is not of type 'integer'",
         "sweep_summary.json: trials[2] (trial 2) has no valid evidence under trials/2/",
         "promoted/best_config.yaml: model: Additional properties are not allowed ('layers' was unexpected)",
+        changed(layout.PLAN),
+        changed(layout.BEST_CONFIG),
+        changed("trials/0/metrics.jsonl"),
+        changed("trials/2/run_manifest.json"),
     ]
 
 
 def test_a_missing_promoted_file_is_named(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
     Path(sweep, layout.BEST_CONFIG).unlink()
-    assert verify_lines(sweep, capsys) == (1, ["promoted/best_config.yaml: missing"])
+    assert verify_lines(sweep, capsys) == (
+        1,
+        [
+            "promoted/best_config.yaml: missing (required for a succeeded sweep)",
+            "promoted/best_config.yaml: missing, but listed in digests.json",
+        ],
+    )
+
+
+def test_a_partial_promotion_is_named_in_any_state(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_json(layout.join(sweep, layout.SWEEP_SUMMARY), lambda d: d.update(status="running"))
+    Path(sweep, layout.BEST_PARAMS).unlink()
+    Path(sweep, layout.DIGESTS).unlink()
+    assert verify_lines(sweep, capsys) == (
+        1,
+        ["promoted/best_params.json: missing (a promotion writes both promoted files)"],
+    )
 
 
 def test_a_single_trial_folder(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -30,6 +30,11 @@ Event = tuple[str, str, str]
 # What the operator writes on its own time (status, Events, metrics, its log) is waited for, never read
 # once: on a loaded 2-core machine a moment after a status change can be seconds.
 ASYNC_TIMEOUT = 60.0
+KUBERAY_SEES_THE_END = {"TUNESWEEP_RAY_AUTH": "disabled"}
+"""Operator env for the tests that read KubeRay's own account of a job after it ended (its RayJob
+status, Pods, submitter Job, retries): KubeRay v1.5 cannot read a job's end under Ray's token auth (the
+default), and there the operator deletes the RayJob once the driver's summary is final. The default is
+run end to end by tests/operator/test_ray_auth.py and tests/ship/test_install_apiserver.py."""
 
 
 def bind_operator_rules(cp: ControlPlane, namespace: str) -> Path:

@@ -13,7 +13,7 @@ from kubernetes import client
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import SweepSummary
 
-from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
 from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
@@ -66,7 +66,7 @@ def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0", **KUBERAY_SEES_THE_END)
     root, ray_cluster = run_flax_sweep(cluster, kubectl, namespace, tmp_path, "lossy", count=3, maxFailed=1)
     victim = wait_until(lambda: running_trial(root), 300, lambda: f"a running trial in {summary(root)}")
     (worker,) = ray_pods(cluster.core, namespace, ray_cluster).workers
@@ -97,7 +97,7 @@ def test_a_lost_head_node_restarts_in_place_and_the_sweep_resumes(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1")
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1", **KUBERAY_SEES_THE_END)
     root, first_cluster = run_flax_sweep(
         cluster, kubectl, namespace, tmp_path, "headless", count=2, maxFailed=0
     )
@@ -132,7 +132,7 @@ def test_a_pod_that_never_becomes_ready_ends_at_the_deadline(
     tmp_path: Path,
 ) -> None:
     kuberay.hold_unready(lambda ns, name: ns == namespace and "-worker-" in name)
-    start_operator(TUNESWEEP_DEADLINE_SLACK_SECONDS="30")
+    start_operator(TUNESWEEP_DEADLINE_SLACK_SECONDS="30", **KUBERAY_SEES_THE_END)
     manifest = sweep_manifest(
         "stuck", f"file://{tmp_path}/evidence", trials={"count": 1, "parallel": 1, "timeoutSeconds": 30}
     )

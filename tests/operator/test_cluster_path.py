@@ -21,7 +21,7 @@ from kubernetes import client
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import RunManifest
 
-from tests.operator.cluster import Cluster
+from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster
 from tests.operator.conftest import StartOperator
 from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
@@ -64,7 +64,7 @@ def test_accelerator_sweep_runs_its_trials_on_that_worker_group(
     tmp_path: Path,
 ) -> None:
     resources, node, granted = SHAPES[shape]
-    start_operator()
+    start_operator(**KUBERAY_SEES_THE_END)
     evidence = f"file://{tmp_path}/evidence"
     manifest = sweep_manifest(f"{shape}-sweep", evidence, resources=resources)
     path = tmp_path / "sweep.yaml"

@@ -13,7 +13,7 @@ from kubernetes import client
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import RunManifest
 
-from tests.operator.cluster import Cluster
+from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster
 from tests.operator.conftest import StartOperator
 from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
@@ -32,7 +32,7 @@ def test_without_workers_the_head_runs_each_trial_with_its_accelerator(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator()
+    start_operator(**KUBERAY_SEES_THE_END)
     manifest = sweep_manifest(
         "on-head",
         f"file://{tmp_path}/evidence",
@@ -86,7 +86,7 @@ def test_pod_template_overlays_reach_the_pods_kuberay_builds(
         chart_head = {
             "spec": {"nodeSelector": {"nvidia.com/gpu.present": "true"}, "tolerations": [GPU_TOLERATION]}
         }
-        start_operator(TUNESWEEP_HEAD_POD_TEMPLATE=json.dumps(chart_head))
+        start_operator(TUNESWEEP_HEAD_POD_TEMPLATE=json.dumps(chart_head), **KUBERAY_SEES_THE_END)
         manifest = sweep_manifest(
             "overlaid",
             f"file://{tmp_path}/evidence",

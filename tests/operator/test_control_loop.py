@@ -14,6 +14,7 @@ import yaml
 from kubernetes import client
 
 from tests.operator.cluster import (
+    KUBERAY_SEES_THE_END,
     RULES,
     Cluster,
     condition,
@@ -54,7 +55,7 @@ def test_lost_events_heal_on_the_next_reconcile(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    operator = start_operator(TUNESWEEP_PROGRESS_INTERVAL_SECONDS="3")
+    operator = start_operator(TUNESWEEP_PROGRESS_INTERVAL_SECONDS="3", **KUBERAY_SEES_THE_END)
     apply(kubectl, namespace, sweep_manifest("healing", f"file://{tmp_path}/evidence"), tmp_path)
     cluster.wait_for_phase("healing", "Provisioning", timeout=60)
 

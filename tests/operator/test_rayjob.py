@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -11,10 +13,18 @@ from pydantic import ValidationError
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator
 from tunesweep_operator import names
-from tunesweep_operator.rayjob import active_deadline_seconds, render_rayjob
+from tunesweep_operator.ownership import owner_reference
+from tunesweep_operator.rayjob import (
+    RAY_AUTH_ANNOTATION,
+    active_deadline_seconds,
+    ended_by_operator,
+    render_network_policy,
+    render_ray_auth_secret,
+    render_rayjob,
+)
 from tunesweep_operator.settings import OperatorSettings
 
-from tests.operator.sweeps import sweep_manifest, sweep_model
+from tests.operator.sweeps import MOCK_BASE_CONFIG, sweep_manifest, sweep_model
 
 PLAN = "s3://evidence/team-a/sweep/uid-1234/plan.json"
 SETTINGS = OperatorSettings(
@@ -24,6 +34,7 @@ SETTINGS = OperatorSettings(
         Accelerator.google_tpu: "trainer-tpu:1",
     },
     operator_image="operator:1",
+    ray_auth=False,  # the shapes below without Ray auth; its additions are tested on their own
 )
 
 
@@ -231,20 +242,25 @@ def test_kueue_queue_label_and_suspend() -> None:
     assert rayjob["spec"]["suspend"] is True
 
 
-def test_s3_credentials_are_secret_references_only() -> None:
+def test_s3_credentials_are_a_mounted_secret_never_env_values() -> None:
     rayjob = render(evidence={"uri": "s3://evidence/prefix", "credentialsSecret": "bucket-creds"})
-    head = container(rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"])
-    worker = container(worker_group(rayjob)["template"])
-    for c in (head, worker):
-        refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "valueFrom" in e}
-        assert refs == {
-            "AWS_ACCESS_KEY_ID": {"name": "bucket-creds", "key": "AWS_ACCESS_KEY_ID"},
-            "AWS_SECRET_ACCESS_KEY": {"name": "bucket-creds", "key": "AWS_SECRET_ACCESS_KEY"},
-            "AWS_SESSION_TOKEN": {"name": "bucket-creds", "key": "AWS_SESSION_TOKEN", "optional": True},
-            "AWS_ENDPOINT_URL": {"name": "bucket-creds", "key": "AWS_ENDPOINT_URL", "optional": True},
-            "AWS_REGION": {"name": "bucket-creds", "key": "AWS_REGION", "optional": True},
-        }
-        assert not any("value" in e for e in c["env"] if e["name"].startswith("AWS_"))
+    for template in (
+        rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"],
+        worker_group(rayjob)["template"],
+    ):
+        assert template["spec"]["volumes"] == [
+            {"name": "evidence-credentials", "secret": {"secretName": "bucket-creds"}}
+        ]
+        c = container(template)
+        assert c["volumeMounts"] == [
+            {
+                "name": "evidence-credentials",
+                "mountPath": "/var/run/secrets/tunesweep/evidence",
+                "readOnly": True,
+            }
+        ]
+        assert env_of(c)["TUNESWEEP_S3_CREDENTIALS_DIR"] == "/var/run/secrets/tunesweep/evidence"
+        assert not any(e["name"].startswith("AWS_") or "valueFrom" in e for e in c["env"])
 
 
 def test_gcs_credentials_are_a_mounted_secret() -> None:
@@ -277,8 +293,8 @@ def test_ambient_identity_without_secret() -> None:
 
 
 def test_file_evidence_volume_is_shared_with_the_ray_pods() -> None:
-    settings = OperatorSettings(
-        trainer_images=SETTINGS.trainer_images,
+    settings = replace(
+        SETTINGS,
         file_evidence_volume={"persistentVolumeClaim": {"claimName": "tunesweep-evidence"}},
         file_evidence_path="/evidence",
         ray_service_account="ray-pods",
@@ -296,7 +312,7 @@ def test_file_evidence_volume_is_shared_with_the_ray_pods() -> None:
 
 
 def test_image_from_spec_wins_over_the_default() -> None:
-    rayjob = render(trainer={"image": "mine:2", "backend": "mock"})
+    rayjob = render(trainer={"image": "mine:2", "backend": "mock", "baseConfig": MOCK_BASE_CONFIG})
     assert container(worker_group(rayjob)["template"])["image"] == "mine:2"
 
 
@@ -418,3 +434,122 @@ def test_overlays_cannot_touch_what_the_operator_owns(overlay: dict[str, Any], p
     with pytest.raises(ValidationError) as caught:
         sweep_model(sweep_manifest("s", "s3://evidence", resources={"workerPodTemplate": overlay}))
     assert f"workerPodTemplate.spec.{path}" in str(caught.value) and says in str(caught.value)
+
+
+AUTH_MOUNT = {
+    "name": "tunesweep-ray-auth",
+    "mountPath": "/var/run/secrets/tunesweep/ray-auth",
+    "readOnly": True,
+}
+AUTH_ENV = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": "/var/run/secrets/tunesweep/ray-auth/token"}
+
+
+def test_submitter_keeps_kuberays_defaults_and_carries_the_sweeps_labels() -> None:
+    rayjob = render(SETTINGS)
+    submitter = rayjob["spec"]["submitterPodTemplate"]
+    assert submitter["metadata"]["labels"] == names.child_labels("lr-sweep", "uid-1234")
+    # KubeRay v1.5's GetDefaultSubmitterContainer: name, the head's image, its resources; no command
+    # (KubeRay writes the `ray job submit` command into a container that has none)
+    assert submitter["spec"] == {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "ray-job-submitter",
+                "image": "trainer-cpu:1",
+                "resources": {
+                    "requests": {"cpu": "500m", "memory": "200Mi"},
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                },
+            }
+        ],
+    }
+    # without Ray auth, no Ray auth env nor token volume anywhere
+    assert "RAY_AUTH_MODE" not in json_text(rayjob) and "ray-auth" not in json_text(rayjob)
+
+
+def test_ray_auth_gives_every_ray_container_and_the_submitter_the_token_as_a_file() -> None:
+    settings = replace(SETTINGS, ray_auth=True)
+    head_pull = {"spec": {"imagePullSecrets": [{"name": "registry"}]}}
+    rayjob = render(replace(settings, head_pod_template=PodTemplateOverlay.model_validate(head_pull)))
+    secret = names.ray_auth_secret_name("lr-sweep", "uid-1234")
+    volume = {"name": "tunesweep-ray-auth", "secret": {"secretName": secret}}
+    head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]
+    submitter = rayjob["spec"]["submitterPodTemplate"]
+    for template in (head, worker_group(rayjob)["template"], submitter):
+        (c,) = template["spec"]["containers"]
+        assert AUTH_ENV.items() <= env_of(c).items(), c["name"]
+        assert AUTH_MOUNT in c["volumeMounts"], c["name"]
+        assert volume in template["spec"]["volumes"]
+        assert "RAY_AUTH_TOKEN" not in env_of(c)  # never the token itself
+    assert submitter["spec"]["imagePullSecrets"] == [{"name": "registry"}]
+    # the trials on the head: the head still authenticates
+    on_head = render(
+        settings, resources={"perTrial": {"cpu": "1", "memory": "1Gi"}, "workers": {"replicas": 0}}
+    )
+    head_container = container(on_head["spec"]["rayClusterSpec"]["headGroupSpec"]["template"])
+    assert AUTH_ENV.items() <= env_of(head_container).items()
+
+
+def test_ray_auth_secret_and_network_policy_are_the_sweeps() -> None:
+    sweep = sweep_model(sweep_manifest("lr-sweep", "s3://evidence"))
+    secret = render_ray_auth_secret(sweep, "t0ken")
+    assert secret["metadata"]["name"] == names.ray_auth_secret_name("lr-sweep", "uid-1234")
+    assert secret["metadata"]["name"] == f"{names.rayjob_name('lr-sweep', 'uid-1234')}-ray-auth"
+    assert secret["metadata"]["ownerReferences"] == [owner_reference(sweep)]
+    assert secret["stringData"] == {"token": "t0ken"} and secret["immutable"] is True
+    operator_peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "tunesweep-system"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "tunesweep"}},
+    }
+    policy = render_network_policy(sweep, [operator_peer])
+    assert policy["metadata"]["name"] == names.network_policy_name("lr-sweep", "uid-1234")
+    assert policy["metadata"]["ownerReferences"] == [owner_reference(sweep)]
+    own = {"podSelector": {"matchLabels": {"tunesweep.dev/sweep-uid": "uid-1234"}}}
+    # the policy selects what the RayJob's head, worker and submitter templates carry
+    assert policy["spec"] == {
+        "podSelector": own["podSelector"],
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [own, operator_peer]}],
+    }
+    rayjob = render(SETTINGS)
+    selected = own["podSelector"]["matchLabels"].items()
+    for template in (
+        rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"],
+        worker_group(rayjob)["template"],
+        rayjob["spec"]["submitterPodTemplate"],
+    ):
+        assert selected <= template["metadata"]["labels"].items()
+
+
+@pytest.mark.parametrize(
+    ("volume", "mount"),
+    [
+        ("tunesweep-ray-auth", "/data"),
+        ("mine", "/var/run/secrets/tunesweep/ray-auth"),
+        ("mine", "/var/run/secrets/tunesweep/ray-auth/x"),
+    ],
+)
+def test_overlays_cannot_touch_the_ray_token(volume: str, mount: str) -> None:
+    overlay = {
+        "spec": {
+            "volumes": [{"name": volume, "emptyDir": {}}],
+            "containers": [{"name": "ray-head", "volumeMounts": [{"name": volume, "mountPath": mount}]}],
+        }
+    }
+    with pytest.raises(ValidationError) as caught:
+        sweep_model(sweep_manifest("s", "s3://evidence", resources={"headPodTemplate": overlay}))
+    assert "the operator" in str(caught.value)
+
+
+def json_text(obj: Any) -> str:
+    return json.dumps(obj)
+
+
+def test_only_a_ray_auth_rayjob_is_ended_by_the_operator() -> None:
+    with_auth = render(replace(SETTINGS, ray_auth=True))
+    assert with_auth["metadata"]["annotations"][RAY_AUTH_ANNOTATION] == "token"
+    assert ended_by_operator(with_auth)
+    assert not ended_by_operator(render(SETTINGS))  # KubeRay sees the job end and cleans up itself
+    deleting = copy.deepcopy(with_auth)
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert not ended_by_operator(deleting)

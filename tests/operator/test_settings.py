@@ -103,3 +103,20 @@ def test_the_operator_imports_no_jax_ray_or_trainer() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_evidence_allowed_prefixes() -> None:
+    settings = OperatorSettings.from_env(
+        {"TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES": "s3://evidence/{namespace}/, gs://shared/{namespace},"}
+    )
+    assert settings.evidence_allowed_prefixes == ("s3://evidence/{namespace}/", "gs://shared/{namespace}")
+    assert settings.allowed_evidence_prefixes() == settings.evidence_allowed_prefixes
+    derived = OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_URI": "s3://bucket/prefix/"})
+    assert derived.evidence_allowed_prefixes == ()
+    assert derived.allowed_evidence_prefixes() == ("s3://bucket/prefix/{namespace}/",)
+    with pytest.raises(SettingsError, match="TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES holds prefixes"):
+        OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES": "s3://evidence/../{namespace}"})
+    with pytest.raises(SettingsError, match="whole path segment"):
+        OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES": "s3://evidence/t-{namespace}"})
+    with pytest.raises(SettingsError, match="TUNESWEEP_EVIDENCE_URI='s3://u:p@bucket' is not a usable"):
+        OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_URI": "s3://u:p@bucket"})

@@ -15,7 +15,11 @@ from tunesweep_operator.status import Clock
 
 PLACED = placement.place(
     TuningSweepSpec.model_validate(
-        {"searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}}, "trials": {"count": 6}}
+        {
+            "trainer": {"baseConfig": {"training": {"max_steps": 100}}},
+            "searchSpace": {"training.learning_rate": {"loguniform": [1e-4, 1e-2]}},
+            "trials": {"count": 6},
+        }
     )
 )
 """6 trials, 2 at once."""
@@ -321,3 +325,37 @@ def test_events_follow_transitions_not_retries() -> None:
     ]
     failed = status.failed(up, "AppFailed", "boom", T2)
     assert transition_events(up, failed) == [Event("Warning", "AppFailed", "boom")]
+
+
+UNSEEN_END = rayjob(jobDeploymentStatus="Running", rayClusterName="s-1-xyz")
+"""What KubeRay v1.5 shows under Ray token auth: it cannot read the job API, so no jobStatus ever."""
+
+
+def test_a_summary_means_the_driver_runs_even_when_kuberay_cannot_say() -> None:
+    provisioning = status.mirrored(running_sweep(), UNSEEN_END, None, T1)
+    assert provisioning.phase is Phase.provisioning  # no word from the driver yet
+    running = status.mirrored(running_sweep(), UNSEEN_END, summary("running"), T1)
+    assert running.phase is Phase.running
+    assert condition(running, cond.READY) == ("False", "Running")
+
+
+@pytest.mark.parametrize(
+    "kuberay",
+    [
+        UNSEEN_END,
+        # 30 s after its submitter exits, KubeRay marks a job it cannot read Failed
+        rayjob(
+            jobDeploymentStatus="Failed",
+            jobStatus="FAILED",
+            reason="JobDeploymentStatusTransitionGracePeriodExceeded",
+            message="The RayJob submitter finished but the ray job did not reach terminal state",
+        ),
+    ],
+)
+def test_the_drivers_final_summary_is_the_verdict_whatever_kuberay_says(kuberay: dict[str, Any]) -> None:
+    done = status.mirrored(running_sweep(), kuberay, summary("succeeded", outcome="succeeded", best=0.9), T1)
+    assert done.phase is Phase.promoting and done.trials.succeeded == 1
+    verdict = summary("failed", outcome="failed", reason="NoScoredTrial: none of 1 trials has a score")
+    refused = status.mirrored(running_sweep(), UNSEEN_END, verdict, T1)
+    assert refused.phase is Phase.failed
+    assert condition(refused, cond.FAILED) == ("True", "NoScoredTrial")

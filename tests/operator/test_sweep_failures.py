@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import client
 from tunesweep_evidence import bucket, layout
 
-from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
 from tests.operator.s3 import S3Server
 from tests.operator.sweeps import sweep_manifest
@@ -38,7 +38,7 @@ def test_failing_ray_job_fails_the_sweep_after_kuberays_retries(
     # The Ray job fails for a reason outside the sweep's own verdicts: its plan is gone from the bucket
     # before the driver can read it (removed while KubeRay has made no submitter Job yet). KubeRay runs
     # the job again once (backoffLimit 1), on a new Ray cluster, and it fails the same way.
-    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1")
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="1", **KUBERAY_SEES_THE_END)
     apply(kubectl, namespace, sweep_manifest("failing", f"file://{tmp_path}/evidence"), tmp_path)
 
     def rayjob_made() -> str | None:
@@ -81,7 +81,7 @@ def test_a_verdict_fails_the_sweep_at_once_without_kuberay_retries(
 ) -> None:
     # KubeRay may retry twice (the default backoffLimit): a driver that reached a verdict exits 0, so
     # no second Ray cluster is made only to reach the same verdict.
-    start_operator()
+    start_operator(**KUBERAY_SEES_THE_END)
     manifest = sweep_manifest(
         "unscorable",
         f"file://{tmp_path}/evidence",
@@ -117,7 +117,7 @@ def test_config_map_of_someone_else_is_never_overwritten(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator()
+    start_operator(**KUBERAY_SEES_THE_END)
     evidence = f"file://{tmp_path}/evidence"
     kubectl("create", "configmap", "taken-best", "--from-literal=owner=someone-else", namespace=namespace)
     # taken before the sweep starts: it fails at once, before any Ray cluster is asked for
@@ -190,12 +190,14 @@ def test_unreachable_evidence_bucket_is_retried_until_it_is_back(
         plan = s3.client().get_object(Bucket="evidence-bucket", Key=f"{prefix}/plan.json")["Body"].read()
         (rayjob,) = cluster.rayjobs()
         assert rayjob["spec"]["entrypoint"] == f"tunesweep drive --plan {status['evidenceURI']}/plan.json"
-        # the credentials reach the Ray pods by reference only, and never the plan
+        # the credentials reach the Ray pods as a mounted Secret only: never the plan, never env values
         for key, value in s3.credentials.items():
             if key.startswith("AWS_ACCESS") or key.startswith("AWS_SECRET"):
                 assert value not in json.dumps(rayjob) and value.encode() not in plan
-        (head,) = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"]
-        refs = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in head["env"]}
-        assert refs["AWS_SECRET_ACCESS_KEY"] == "bucket-creds" and refs["AWS_ENDPOINT_URL"] == "bucket-creds"
+        head_pod = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
+        mounted = {"name": "evidence-credentials", "secret": {"secretName": "bucket-creds"}}
+        assert mounted in head_pod["volumes"]
+        (head,) = head_pod["containers"]
+        assert not [e["name"] for e in head["env"] if e["name"].startswith("AWS_")]
     finally:
         s3.stop()

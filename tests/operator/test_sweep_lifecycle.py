@@ -17,7 +17,7 @@ import yaml
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import BestParams, Plan
 
-from tests.operator.cluster import Cluster, condition, wait_until
+from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
 from tests.operator.ray_cluster import ray_pods, trial_hosts
 from tests.operator.sweeps import sweep_manifest
@@ -42,7 +42,7 @@ def test_mock_sweep_promotes_the_best_config(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    operator = start_operator()
+    operator = start_operator(**KUBERAY_SEES_THE_END)
     # the repository's mock sample (8 trials, ASHA), its evidence in this test's folder
     sample = yaml.safe_load(SAMPLE.read_text())
     evidence = sample["spec"]["evidence"]["uri"] = f"file://{tmp_path}/evidence"
@@ -141,7 +141,7 @@ def test_operator_restart_mid_sweep_makes_no_second_rayjob(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    first = start_operator()
+    first = start_operator(**KUBERAY_SEES_THE_END)
     evidence = f"file://{tmp_path}/evidence"
     apply(kubectl, namespace, sweep_manifest("restarted", evidence), tmp_path)
     status = cluster.wait_for_phase("restarted", "Running", timeout=300)
@@ -149,7 +149,7 @@ def test_operator_restart_mid_sweep_makes_no_second_rayjob(
     first.kill()
     (rayjob,) = cluster.rayjobs()
 
-    second = start_operator()
+    second = start_operator(**KUBERAY_SEES_THE_END)
     status = cluster.wait_for_phase("restarted", ("Succeeded", "Failed"), timeout=400)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     assert [r["metadata"]["uid"] for r in cluster.rayjobs()] == [rayjob["metadata"]["uid"]]
@@ -199,7 +199,8 @@ def test_flax_lm_tiny_sweep_promotes(
     namespace: str,
     tmp_path: Path,
 ) -> None:
-    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0")  # a broken trainer fails once, not three times
+    # a broken trainer fails once, not three times
+    start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0", **KUBERAY_SEES_THE_END)
     manifest = sweep_manifest(
         "flax-sweep",
         f"file://{tmp_path}/evidence",

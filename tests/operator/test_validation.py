@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tunesweep_evidence import bucket
 from tunesweep_evidence.spec import Accelerator
 from tunesweep_operator.settings import OperatorSettings
 from tunesweep_operator.validation import InvalidSweep, parse_sweep, problems
 
+from tests.operator.cluster import Cluster, condition
+from tests.operator.conftest import StartOperator
 from tests.operator.sweeps import sweep_manifest, sweep_model
+from tests.operator.test_sweep_lifecycle import apply
 
 TPU, V4 = "google.com/tpu", "tpu-v4-podslice"
 ALL_IMAGES = OperatorSettings(
@@ -65,7 +72,9 @@ def test_a_derived_name_too_long_for_kubernetes_is_refused_at_start() -> None:
 
 
 def test_evidence_defaults_and_the_shared_file_volume() -> None:
-    with_default = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="s3://d")
+    with_default = OperatorSettings(
+        trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="s3://dflt"
+    )
     assert problems_of(with_default, evidence={"uri": ""}) == []
     bad_default = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="ftp://x")
     (found,) = problems_of(bad_default, evidence={"uri": ""})
@@ -101,3 +110,50 @@ def test_parse_sweep_ignores_status_and_metadata_it_does_not_read() -> None:
     body["metadata"].update(namespace="ns", uid="u", managedFields=[{"manager": "kubectl"}])
     body["status"] = {"phase": "Running"}
     assert parse_sweep(body).metadata.uid == "u"
+
+
+def test_evidence_outside_the_allowed_prefixes_is_refused() -> None:
+    prefixes = OperatorSettings(
+        trainer_images=ALL_IMAGES.trainer_images,
+        evidence_allowed_prefixes=("s3://evidence/{namespace}/", "gs://shared/{namespace}"),
+    )
+    assert problems_of(prefixes, evidence={"uri": "s3://evidence/team-a"}) == []  # sweep_model: team-a
+    assert problems_of(prefixes, evidence={"uri": "s3://evidence"}) == []  # writes <uri>/team-a/s/uid-1234
+    (other,) = problems_of(prefixes, evidence={"uri": "s3://evidence/team-b"})
+    assert other == (
+        "spec.evidence.uri: the sweep's evidence folder s3://evidence/team-b/team-a/s/uid-1234 is not under "
+        "an evidence prefix the operator allows for namespace team-a: s3://evidence/team-a, "
+        "gs://shared/team-a; set spec.evidence.uri below one of them, or leave it empty for the "
+        "operator's default"
+    )
+    (bucket_,) = problems_of(prefixes, evidence={"uri": "s3://attackers-bucket"})
+    assert "s3://attackers-bucket/team-a/s/uid-1234 is not under" in bucket_
+
+
+def test_the_default_prefix_is_the_default_uri_per_namespace() -> None:
+    settings = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="s3://dflt/x")
+    assert settings.allowed_evidence_prefixes() == ("s3://dflt/x/{namespace}/",)
+    assert problems_of(settings, evidence={"uri": ""}) == []
+    assert problems_of(settings, evidence={"uri": "s3://dflt/x/team-a"}) == []
+    (elsewhere,) = problems_of(settings, evidence={"uri": "s3://other-bucket"})
+    assert "allows for namespace team-a: s3://dflt/x/team-a;" in elsewhere
+    assert OperatorSettings().allowed_evidence_prefixes() is None  # nothing configured: anywhere
+
+
+Kubectl = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_the_operator_refuses_evidence_outside_its_allowed_prefixes(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    start_operator(TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES=f"file://{tmp_path}/allowed/{{namespace}}/")
+    elsewhere = f"file://{tmp_path}/elsewhere"
+    apply(kubectl, namespace, sweep_manifest("outside", elsewhere), tmp_path)
+    status = cluster.wait_for_phase("outside", "Failed", timeout=60)
+    failed = condition(status, "Failed")
+    assert failed["reason"] == "InvalidSpec", failed
+    message = failed["message"]
+    assert "spec.evidence.uri: the sweep's evidence folder" in message, message
+    assert f"allows for namespace {namespace}: file://{tmp_path}/allowed/{namespace};" in message, message
+    assert cluster.rayjobs() == []
+    assert not bucket.exists(elsewhere)  # nothing written

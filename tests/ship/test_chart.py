@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import yaml
+from tunesweep_evidence.pod_overlay import CREDENTIALS_DIR as GCS_CREDENTIALS_DIR
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator, TuningSweep
-from tunesweep_operator.evidence_access import GCS_CREDENTIALS_DIR, GCS_KEY_FILE
+from tunesweep_operator.evidence_access import GCS_KEY_FILE
 from tunesweep_operator.rayjob import render_rayjob
 from tunesweep_operator.settings import OperatorSettings
 
@@ -73,7 +74,14 @@ def test_helm_lint_strict(helm: Path, values: list[str]) -> None:
 
 def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) -> None:
     docs = render(helm)
-    assert kinds(docs) == ["ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"]
+    assert kinds(docs) == [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "NetworkPolicy",
+        "Service",
+        "ServiceAccount",
+    ]
     deployment = one(docs, "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = operator_container(docs)
@@ -118,6 +126,7 @@ def test_watch_namespaces_get_roles_not_cluster_roles(helm: Path) -> None:
     docs = render(helm, "--set", "watchNamespaces={team-a,team-b}")
     assert kinds(docs) == [
         "Deployment",
+        "NetworkPolicy",
         "Role",
         "Role",
         "RoleBinding",
@@ -176,6 +185,7 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
             "workerPodTemplate": WORKER_OVERLAY,
         },
         "operator": {"progressIntervalSeconds": 2.5, "deadlineSlackSeconds": 60},
+        "rayAccess": {"auth": {"enabled": False}, "networkPolicy": {"enabled": False}},
     }
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
     docs = render(helm, "-f", str(tmp_path / "values.yaml"))
@@ -199,6 +209,7 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
         deadline_slack_seconds=60,
         head_pod_template=PodTemplateOverlay.model_validate(HEAD_OVERLAY),
         worker_pod_template=PodTemplateOverlay.model_validate(WORKER_OVERLAY),
+        ray_auth=False,
     )
     # the operator mounts the file-evidence volume where it tells the Ray pods to mount it
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
@@ -306,3 +317,41 @@ def test_accelerator_samples_run_on_the_charts_images(
     assert container["image"] == settings.trainer_images[accelerator]
     assert container["image"].endswith("-cuda" if accelerator is Accelerator.nvidia_gpu else "-tpu")
     assert int(container["resources"]["limits"][resource]) >= 1
+
+
+def test_ray_access_values_reach_the_operator_and_render_the_operators_policy(helm: Path) -> None:
+    docs = render(helm)  # Ray auth and the NetworkPolicies are on by default
+    settings = settings_of(operator_container(docs))
+    assert settings.ray_auth is True
+    operator_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert settings.ray_network_policy == (
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "tunesweep-system"}},
+            "podSelector": {"matchLabels": one(docs, "Deployment")["spec"]["selector"]["matchLabels"]},
+        },
+        {
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
+        },
+    )
+    assert settings.ray_network_policy[0]["podSelector"]["matchLabels"].items() <= operator_labels.items()
+    # the operator's own Pod admits only its metrics and liveness ports
+    policy = one(docs, "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= operator_labels.items()
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": 9090, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}]}
+    ]
+    # turned off: no Ray auth, no policies
+    off = render(helm, "--set", "rayAccess.auth.enabled=false,rayAccess.networkPolicy.enabled=false")
+    assert plain_env(operator_container(off))["TUNESWEEP_RAY_AUTH"] == "disabled"
+    disabled = settings_of(operator_container(off))
+    assert disabled.ray_auth is False and disabled.ray_network_policy is None
+    assert "NetworkPolicy" not in kinds(off)
+    # the operator may create (and find again) the sweeps' token Secrets and NetworkPolicies
+    rules = yaml.safe_load(RULES.read_text())
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]} in rules
+    assert {
+        "apiGroups": ["networking.k8s.io"],
+        "resources": ["networkpolicies"],
+        "verbs": ["get", "create"],
+    } in rules

@@ -202,19 +202,25 @@ def test_chart_operator_completes_a_mock_sweep(
         name = sweep["metadata"]["name"]
 
         cluster = Cluster(control_plane, sweep_namespace)
+        # the chart's defaults turn Ray auth on: the operator deletes the RayJob after the verdict, so
+        # what it rendered is read while it runs
+        rayjob = wait_until(lambda: next(iter(cluster.rayjobs()), None), ASYNC_TIMEOUT, "the sweep's RayJob")
         status = cluster.wait_for_phase(name, ("Succeeded", "Failed"), timeout=400)
         assert status["phase"] == "Succeeded", f"{json.dumps(status, indent=1)}\n{operator.tail()}"
         assert cluster.config_map(status["promoted"]["configMap"]) is not None
         assert any(evidence.rglob("best_config.yaml")), "no promoted config in the file evidence"
-        # the RayJob got the chart's default trainer image and evidence volume
-        [rayjob] = cluster.rayjobs()
+        wait_until(lambda: not cluster.rayjobs(), ASYNC_TIMEOUT, "the operator to delete the ended RayJob")
+        # the RayJob got the chart's default trainer image and evidence volume, and the Ray auth token
+        assert rayjob["metadata"]["annotations"]["tunesweep.dev/ray-auth"] == "token"
         head = rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]
         container = operator_container(docs)
         assert head["containers"][0]["image"] == plain_env(container)["TUNESWEEP_TRAINER_IMAGE_CPU"]
-        assert head["volumes"] == [
-            {"name": "evidence", "hostPath": {"path": str(evidence), "type": "Directory"}}
-        ]
-        assert head["containers"][0]["volumeMounts"] == [{"name": "evidence", "mountPath": str(evidence)}]
+        assert head["volumes"][0] == {
+            "name": "evidence",
+            "hostPath": {"path": str(evidence), "type": "Directory"},
+        }
+        assert head["containers"][0]["volumeMounts"][0] == {"name": "evidence", "mountPath": str(evidence)}
+        assert [v["name"] for v in head["volumes"]] == ["evidence", "tunesweep-ray-auth"]
         # the metrics endpoint the Service and ServiceMonitor point at (the gauge follows the status write)
         succeeded = re.compile(r'^tunesweep_sweeps\{phase="Succeeded"\} 1', re.M)
         seen = [""]

@@ -8,7 +8,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from tunesweep_evidence.spec import API_VERSION, KIND
+from tunesweep_evidence import evidence_uri
+from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND
 
 BASE: dict[str, Any] = {
     "apiVersion": API_VERSION,
@@ -249,7 +250,51 @@ BAD: list[Bad] = [
         "loguniform samples numbers, but data.train does not take them",
         None,
     ),
+    # sampled values against the training config's own limits (Python only)
+    bad(
+        "choice-below-field-minimum",
+        at(SPACE, **{"training.max_steps": {"choice": [0, 10]}}),
+        f'{SPACE}["training.max_steps"].choice[0]',
+        "0 is not a valid training.max_steps: Input should be greater than or equal to 1",
+        None,
+    ),
+    bad(
+        "uniform-reaching-below-zero",
+        at(SPACE, **{"training.learning_rate": {"uniform": [-1.0e-3, 1.0e-2]}}),
+        f"{LR}.uniform[0]",
+        "uniform low -0.001 is outside training.learning_rate's limits: Input should be greater than 0",
+        None,
+    ),
+    bad(
+        "randint-above-field-maximum",
+        at(SPACE, **{"training.per_device_batch_size": {"randint": [16, 65538]}}),
+        f'{SPACE}["training.per_device_batch_size"].randint[1]',
+        "randint high 65538 is outside training.per_device_batch_size's limits (high is exclusive: the "
+        "largest value sampled is 65537): Input should be less than or equal to 65536",
+        None,
+    ),
+    bad(
+        "grid-above-field-maximum",
+        at(SPACE, **{"training.learning_rate": {"grid": [0.5, 2.0]}}),
+        f"{LR}.grid[1]",
+        "2.0 is not a valid training.learning_rate: Input should be less than or equal to 1",
+        None,
+    ),
+    bad(
+        "choice-outside-literal",
+        at(SPACE, **{"model.dtype": {"choice": ["float32", "float16"]}}),
+        f'{SPACE}["model.dtype"].choice[1]',
+        "\"float16\" is not a valid model.dtype: Input should be 'float32' or 'bfloat16'",
+        None,
+    ),
     # baseConfig against the training config (Python only)
+    bad(
+        "production-without-base-config",
+        at("spec.trainer", baseConfig=DROP),
+        "spec.trainer.baseConfig",
+        BASE_CONFIG_MESSAGE,
+        None,
+    ),
     bad(
         "base-config-unknown-key",
         at("spec.trainer.baseConfig.training", lr=0.1),
@@ -272,6 +317,20 @@ BAD: list[Bad] = [
         None,
     ),
     # trainer, objective, algorithm, early stopping
+    bad(
+        "image-with-space",
+        at("spec.trainer", image="registry.example/trainer :1.0"),
+        "spec.trainer.image",
+        "must be an OCI image reference without spaces",
+        "should match",
+    ),
+    bad(
+        "image-uppercase-repository",
+        at("spec.trainer", image="registry.example/Team/Trainer:1.0"),
+        "spec.trainer.image",
+        "must be an OCI image reference",
+        "should match",
+    ),
     bad(
         "backend-unknown",
         at("spec.trainer", backend="pytorch"),
@@ -504,7 +563,104 @@ BAD: list[Bad] = [
         "Input should be a valid string",
         "must be of type string",
     ),
+    bad(
+        "node-selector-key-invalid",
+        at("spec.resources.workers", nodeSelector={"pool name!": "tpu"}),
+        "spec.resources.workers.nodeSelector",
+        "nodeSelector keys must be Kubernetes label keys",
+        SAME,
+    ),
+    bad(
+        "node-selector-key-prefix-invalid",
+        at("spec.resources.workers", nodeSelector={"Example.COM/pool": "tpu"}),
+        "spec.resources.workers.nodeSelector",
+        "nodeSelector keys must be Kubernetes label keys",
+        SAME,
+    ),
+    bad(
+        "node-selector-value-invalid",
+        at("spec.resources.workers", nodeSelector={"pool": "tpu pool"}),
+        "spec.resources.workers.nodeSelector.pool",
+        "must be a Kubernetes label value",
+        "should match",
+    ),
+    bad(
+        "toleration-key-invalid",
+        at("spec.resources.workers", tolerations=[{"key": "-spot", "operator": "Exists"}]),
+        "spec.resources.workers.tolerations",
+        "toleration keys must be Kubernetes label keys",
+        SAME,
+    ),
+    bad(
+        "tpu-topology-not-offered",
+        (
+            at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),
+            at("spec.resources", tpu={"acceleratorType": "tpu-v6e-slice", "topology": "2x2x1"}),
+        ),
+        "spec.resources.tpu.topology",
+        "topology 2x2x1 does not exist for tpu-v6e-slice: choose one GKE offers",
+        None,
+    ),
+    bad(
+        "tpu-count-not-the-slice",
+        (
+            at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),
+            at("spec.resources", tpu={"acceleratorType": "tpu-v5-lite-podslice", "topology": "2x4"}),
+        ),
+        "spec.resources.perTrial.count",
+        "set count to 8",
+        None,
+    ),
     # evidence and promotion
+    bad(
+        "evidence-dot-segments",
+        at("spec.evidence", uri="file:///tmp/../../etc"),
+        "spec.evidence.uri",
+        evidence_uri.SEGMENTS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-empty-segment",
+        at("spec.evidence", uri="s3://bucket/team-a//sweeps"),
+        "spec.evidence.uri",
+        evidence_uri.SEGMENTS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-credentials-in-uri",
+        at("spec.evidence", uri="s3://key:secret@bucket/prefix"),
+        "spec.evidence.uri",
+        evidence_uri.SECRETS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-query-string",
+        at("spec.evidence", uri="s3://bucket/prefix?X-Amz-Credential=abc"),
+        "spec.evidence.uri",
+        evidence_uri.SECRETS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-bucket-ip",
+        at("spec.evidence", uri="s3://10.0.0.1/prefix"),
+        "spec.evidence.uri",
+        evidence_uri.BUCKET_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-bucket-uppercase",
+        at("spec.evidence", uri="gs://My-Bucket/prefix"),
+        "spec.evidence.uri",
+        evidence_uri.BUCKET_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "evidence-bucket-too-short",
+        at("spec.evidence", uri="s3://ab"),
+        "spec.evidence.uri",
+        evidence_uri.BUCKET_MESSAGE,
+        SAME,
+    ),
     bad(
         "evidence-http",
         at("spec.evidence", uri="http://bucket/prefix"),
@@ -604,6 +760,24 @@ GOOD: dict[str, tuple[Edit, ...]] = {
     ),
     "gs-with-credentials": (at("spec.evidence", uri="gs://my-bucket", credentialsSecret="gcs-key"),),
     "evidence-default": (at("spec", evidence=DROP),),
+    "evidence-trailing-slash-and-gcs-underscore": (
+        at("spec.evidence", uri="gs://my_bucket.example/team-a/"),
+    ),
+    "image-references": (
+        at("spec.trainer", image="registry.example:5000/team/trainer:1.2@sha256:" + "0a" * 32),
+    ),
+    "node-labels": (
+        at(
+            "spec.resources.workers",
+            nodeSelector={"example.com/pool_name": "A-1.b", "pool": ""},
+            tolerations=[{"key": "example.com/spot", "operator": "Exists"}, {"operator": "Exists"}],
+        ),
+    ),
+    "tpu-single-host-v5e": (
+        at("spec.resources.perTrial", accelerator="google.com/tpu", count=8),
+        at("spec.resources", tpu={"acceleratorType": "tpu-v5-lite-podslice", "topology": "2x4"}),
+    ),
+    "smoke-tunes-the-demo": (at("spec", mode="smoke"), at("spec.trainer", baseConfig=DROP)),
     "file-evidence": (at("spec.evidence", uri="file:///tmp/tunesweep-evidence"),),
     "min-score-of-another-metric": (
         at("spec.objective", metric="loss", mode="min"),

@@ -10,7 +10,7 @@ import yaml
 from tunesweep_evidence.cli import main
 from tunesweep_evidence.training_config import TrainingSection
 
-from tests.spec.cases import BASE, at, with_edits
+from tests.spec.cases import BASE, DROP, at, with_edits
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = sorted((REPO / "manifests" / "samples").glob("*.yaml"))
@@ -36,6 +36,27 @@ def test_fewer_worker_pods_than_parallel_trials_is_a_warning(
     assert main(["validate", path]) == 0
     warning, ok = capsys.readouterr().out.splitlines()
     assert warning.startswith(f"{path}: warning: spec.trials.parallel: trials.parallel is 2, but 1 worker")
+    assert ok == f"{path}: ok"
+
+
+def test_production_without_base_config_is_refused_and_smoke_warns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    production = write(tmp_path, "demo.yaml", yaml.safe_dump(with_edits(at("spec.trainer", baseConfig=DROP))))
+    assert main(["validate", production]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{production}: spec.trainer.baseConfig: production mode needs a baseConfig (the model and data to "
+        "tune); without one the builtin demo model `tiny` would be tuned — set baseConfig, or use mode: "
+        "smoke to try the demo"
+    ]
+    smoke = with_edits(at("spec", mode="smoke"), at("spec.trainer", baseConfig=DROP))
+    path = write(tmp_path, "smoke.yaml", yaml.safe_dump(smoke))
+    assert main(["validate", path]) == 0
+    warning, ok = capsys.readouterr().out.splitlines()
+    assert warning == (
+        f"{path}: warning: spec.trainer.baseConfig: no baseConfig: this smoke sweep tunes the builtin demo "
+        "model `tiny` on the builtin arithmetic data; set baseConfig to tune your own model"
+    )
     assert ok == f"{path}: ok"
 
 

@@ -24,8 +24,13 @@ container runtime, so this stand-in plays the kubelet of one or more Nodes:
 * a Pod that is deleted gets SIGTERM, then SIGKILL after its grace period (capped at
   :attr:`KubeletStandIn.max_grace_seconds`), and is then removed from the API (grace period 0).
 
+* ``secret`` volumes: the Secret's keys (or its ``items``) become files in a folder of the Pod's,
+  bind-mounted (read-only when the mount says so) at each ``volumeMount``'s ``mountPath`` in the
+  container's own mount namespace; a missing Secret holds the Pod in ``CreateContainerConfigError``
+  (a kubelet says ``ContainerCreating`` with a FailedMount Event) until it exists.
+
 Not modelled: images (every container runs this repository's environment), liveness and startup
-probes, volumes other than what the Pod's processes can already see on this machine's file system,
+probes, volumes other than ``secret`` ones (the Pod's processes see this machine's file system),
 resource limits (requests and limits are bookkeeping for the scheduler only).
 
 Fault injection: :meth:`KubeletStandIn.kill_pod` (every process of a Pod SIGKILLed: a lost node, a
@@ -92,6 +97,7 @@ class _Container:
     spec: dict[str, Any]
     env: dict[str, str]
     log: Path
+    mounts: list[tuple[Path, str, bool]] = field(default_factory=list)  # (source, mountPath, readOnly)
     popen: subprocess.Popen[bytes] | None = None
     started_at: str | None = None
     finished_at: str | None = None
@@ -459,7 +465,41 @@ class KubeletStandIn:
         tmp = pod.root / "t"  # short: Ray keeps Unix sockets below it (107 bytes at most)
         env = self.image_env(spec.get("image", ""), tmp) | resolve_env(obj, spec, self._read)
         env |= {"HOSTNAME": pod.name, "JAX_PLATFORMS": "cpu", "TMPDIR": str(tmp)}
-        return _Container(spec, env, pod.root / f"{spec['name']}.log")
+        mounts = self._secret_mounts(pod, obj, spec)
+        return _Container(spec, env, pod.root / f"{spec['name']}.log", mounts)
+
+    def _secret_mounts(
+        self, pod: _Pod, obj: dict[str, Any], spec: dict[str, Any]
+    ) -> list[tuple[Path, str, bool]]:
+        """The container's mounts of `secret` volumes, their files written below the Pod's folder."""
+        volumes = {v["name"]: v for v in obj["spec"].get("volumes") or []}
+        mounts = []
+        for mount in spec.get("volumeMounts") or []:
+            source = (volumes.get(mount["name"]) or {}).get("secret")
+            if source is None:
+                continue
+            name = source["secretName"]
+            try:
+                data = self._read(pod.namespace, "Secret", name)
+            except EnvResolutionError:
+                if source.get("optional"):
+                    data = {}
+                else:
+                    raise
+            items = source.get("items") or [{"key": k, "path": k} for k in data]
+            folder = pod.root / "volumes" / mount["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            for item in items:
+                if item["key"] not in data:
+                    raise EnvResolutionError(
+                        f"couldn't find key {item['key']} in Secret {pod.namespace}/{name}"
+                    )
+                target = folder / item["path"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(data[item["key"]])
+                target.chmod(int(item.get("mode", source.get("defaultMode", 0o644))))
+            mounts.append((folder, str(mount["mountPath"]), bool(mount.get("readOnly"))))
+        return mounts
 
     def _start(self, pod: _Pod, container: _Container) -> None:
         assert pod.netns is not None
@@ -468,6 +508,14 @@ class KubeletStandIn:
             d.mkdir(parents=True, exist_ok=True)
         argv = [*container.spec["command"], *container.spec.get("args", [])]
         pid_ns = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--"]
+        if container.mounts:  # --mount-proc gives the container a private mount namespace: bind there
+            bind = 'mkdir -p "$1" && mount --bind "$2" "$1" && '
+            read_only = 'mount -o remount,bind,ro "$1" && '
+            script = "".join(
+                bind + (read_only if ro else "") + "shift 2 && " for _, _, ro in container.mounts
+            )
+            places = [part for source, path, _ in container.mounts for part in (path, str(source))]
+            argv = ["bash", "-c", f'{script}exec "$@"', "mounts", *places, *argv]
         with container.log.open("ab") as out:
             container.popen = subprocess.Popen(
                 self.network.command(pod.netns, pod.name, pod.namespace, [*pid_ns, *argv]),

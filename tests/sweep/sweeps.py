@@ -25,8 +25,10 @@ MOCK_BASE_CONFIG: dict[str, Any] = {
     },
     "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "eval_size": 20},
 }
-INVALID_WEIGHT_DECAY = 2.0
-"""Above TrainingConfig's limit (1.0): run_trial refuses the config, so the trial fails."""
+UNLOADABLE_MODEL = "gemma-2b-it"
+"""A model without a checkpoint: the spec accepts the value (every field is valid on its own), but
+run_trial refuses the sampled config (a real Gemma needs `checkpoint`), so the trial fails. (A value
+outside a field's own limits, such as weight_decay 2.0, is refused by the spec models.)"""
 
 
 def sweep_manifest(name: str = "test-sweep", **spec: Any) -> dict[str, Any]:

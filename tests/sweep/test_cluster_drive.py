@@ -15,7 +15,7 @@ from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, promo
 from tunesweep_trainer.sweep import driver
 from tunesweep_trainer.sweep.driver import EXIT_INVALID, EXIT_SUCCEEDED
 
-from tests.sweep.sweeps import INVALID_WEIGHT_DECAY, frozen_plan, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import UNLOADABLE_MODEL, frozen_plan, sweep_manifest, sweep_summary
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 Drive = Callable[[Plan], int]
@@ -33,7 +33,7 @@ def tunesweep_drive() -> Iterator[Drive]:
 
 def test_a_failed_verdict_exits_0_and_promotes_nothing(tmp_path: Path, tunesweep_drive: Drive) -> None:
     manifest = sweep_manifest(
-        searchSpace={"training.weight_decay": {"choice": [INVALID_WEIGHT_DECAY]}},
+        searchSpace={"model.name": {"choice": [UNLOADABLE_MODEL]}},
         trials={"count": 1, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 120},
     )
     assert tunesweep_drive(frozen_plan(tmp_path, manifest)) == EXIT_SUCCEEDED

@@ -15,7 +15,7 @@ from tunesweep_evidence.spec import TuningSweep
 from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_INVALID, EXIT_SUCCEEDED
 from tunesweep_trainer.sweep.local import SweepFileError, plan_for, run_local
 
-from tests.sweep.sweeps import INVALID_WEIGHT_DECAY, manifests, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import UNLOADABLE_MODEL, manifests, sweep_manifest, sweep_summary
 
 TUNESWEEP = str(Path(sys.executable).with_name("tunesweep"))
 SAMPLE = Path(__file__).resolve().parents[2] / "manifests" / "samples" / "sweep-mock.yaml"
@@ -85,7 +85,7 @@ def test_locally_the_driver_promotes(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("local_ray")
 def test_locally_a_failed_verdict_exits_1(tmp_path: Path) -> None:
     manifest = sweep_manifest(
-        searchSpace={"training.weight_decay": {"choice": [INVALID_WEIGHT_DECAY]}},
+        searchSpace={"model.name": {"choice": [UNLOADABLE_MODEL]}},
         trials={"count": 1, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 120},
     )
     assert run_in_process(tmp_path, manifest) == EXIT_FAILED

@@ -13,7 +13,7 @@ from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.verify import verify
 from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_INVALID, EXIT_SUCCEEDED, drive
 
-from tests.sweep.sweeps import INVALID_WEIGHT_DECAY, frozen_plan, manifests, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import UNLOADABLE_MODEL, frozen_plan, manifests, sweep_manifest, sweep_summary
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
@@ -122,11 +122,11 @@ def test_asha_stops_poor_trials_on_their_training_loss(tmp_path: Path) -> None:
 def failing_sweep(
     count: int, max_failed: int, parallel: int = 1, mode: str = "production"
 ) -> dict[str, object]:
-    """Every other trial gets a weight decay run_trial refuses, so it fails; grid order is fixed."""
+    """Every other trial gets a model run_trial refuses, so it fails; grid order is fixed."""
     return sweep_manifest(
         mode=mode,
         algorithm={"name": "grid", "seed": 0},
-        searchSpace={"training.weight_decay": {"grid": [0.01, INVALID_WEIGHT_DECAY]}},
+        searchSpace={"model.name": {"grid": ["tiny", UNLOADABLE_MODEL]}},
         trials={"count": count, "parallel": parallel, "maxFailed": max_failed, "timeoutSeconds": 120},
     )
 
@@ -135,11 +135,11 @@ def test_failed_trials_within_max_failed_are_recorded_and_the_rest_promoted(tmp_
     assert drive(frozen_plan(tmp_path, failing_sweep(count=1, max_failed=1))).exit_code == EXIT_SUCCEEDED
     summary = sweep_summary(tmp_path)
     failed = [r for r in summary.trials if r.status == "failed"]
-    assert len(failed) == 1 and "weight_decay" in (failed[0].error or "")
+    assert len(failed) == 1 and "checkpoint" in (failed[0].error or "")
     run = manifests(tmp_path)[failed[0].trial_id]
-    assert run.status == "failed" and "weight_decay" in (run.error or "")
+    assert run.status == "failed" and "checkpoint" in (run.error or "")
     assert summary.status == "succeeded" and summary.best_trial is not None
-    assert summary.best_trial.params["training.weight_decay"] == 0.01
+    assert summary.best_trial.params["model.name"] == "tiny"
     assert_verified(tmp_path)
 
 
@@ -162,7 +162,7 @@ def test_more_failures_than_max_failed_stop_the_sweep(tmp_path: Path) -> None:
 def test_a_sweep_without_any_score(tmp_path: Path, mode: str, exit_code: int, status: str) -> None:
     manifest = sweep_manifest(
         mode=mode,
-        searchSpace={"training.weight_decay": {"choice": [INVALID_WEIGHT_DECAY]}},
+        searchSpace={"model.name": {"choice": [UNLOADABLE_MODEL]}},
         trials={"count": 2, "parallel": 2, "maxFailed": 2, "timeoutSeconds": 120},
     )
     assert drive(frozen_plan(tmp_path, manifest)).exit_code == exit_code

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from tunesweep_trainer.judge import answer_correctness, answers_match, extract_answer
+from tunesweep_evidence.judge import ANSWER_MARKER, answer_correctness, answers_match, extract_answer
+from tunesweep_trainer.data import records
 
 
 def test_extracts_the_last_marked_answer() -> None:
@@ -35,3 +36,7 @@ def test_answer_correctness_is_one_or_zero() -> None:
     assert answer_correctness("A: 5+5=10. ANSWER 10", "10") == ("10", 1.0)
     assert answer_correctness("A: 5+5=11. ANSWER 11", "10") == ("11", 0.0)
     assert answer_correctness("10", "10") == (None, 0.0)
+
+
+def test_the_judge_reads_the_marker_the_data_writes() -> None:
+    assert records.ANSWER_MARKER == ANSWER_MARKER

@@ -20,14 +20,14 @@ import hashlib
 import math
 import random
 
-from tunesweep_evidence.documents import AcceleratorInfo, EvalRow, JudgeInfo
-from tunesweep_evidence.training_config import TrainingConfig, TrainingSection
+from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
+from tunesweep_evidence.judge import MOCK_JUDGE, eval_row
+from tunesweep_evidence.training_config import DataConfig, TrainingConfig, TrainingSection
 
 from .backend import BackendResult, ProgressFn, is_report_step
-from .judge import eval_row
 from .schedule import learning_rate_at
 
-JUDGE = JudgeInfo(name="mock-surface", version="1")
+JUDGE = MOCK_JUDGE
 BEST_LEARNING_RATE = 3e-3
 NOISE = 0.01
 
@@ -73,18 +73,18 @@ def run(config: TrainingConfig, on_progress: ProgressFn) -> BackendResult:
     return BackendResult(rows=_rows(config, score), judge=JUDGE, steps_done=training.max_steps)
 
 
+def eval_examples(data: DataConfig) -> list[tuple[str, str, str]]:
+    """(id, prompt, expected) of the `eval_size` examples every mock trial is evaluated on."""
+    return [(f"mock-{index}", f"(mock) example {index}", str(index)) for index in range(data.eval_size)]
+
+
 def _rows(config: TrainingConfig, score: float) -> list[EvalRow]:
     """`eval_size` rows of which round(score * n) are correct, so their mean is the score to 1/(2n)."""
-    count = config.data.eval_size
-    correct = set(_rng(config.training, "rows").sample(range(count), round(score * count)))
+    examples = eval_examples(config.data)
+    correct = set(_rng(config.training, "rows").sample(range(len(examples)), round(score * len(examples))))
     return [
-        eval_row(
-            f"mock-{index}",
-            f"(mock) example {index}",
-            str(index),
-            f"(mock) ANSWER {index if index in correct else 'wrong'}",
-        )
-        for index in range(count)
+        eval_row(row_id, prompt, expected, f"(mock) ANSWER {expected if index in correct else 'wrong'}")
+        for index, (row_id, prompt, expected) in enumerate(examples)
     ]
 
 

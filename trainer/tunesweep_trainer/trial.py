@@ -6,6 +6,9 @@ Evidence under `out_uri` (names from `tunesweep_evidence.layout`): `run_manifest
 the start with status running, rewritten at the end with succeeded / failed / early_stopped),
 `metrics.jsonl` (one line per report), `eval_summary.json` (the judged rows and the primary score).
 
+`eval_examples(backend, config.data)` are the (id, prompt, expected) examples a trial of that config is
+evaluated on, without training: the sweep driver records them once (eval_set.json).
+
 `report` receives plain metrics every `training.report_every_steps` steps (step, loss,
 learning_rate, elapsed_s) and, after evaluation, a final payload that adds primary_score,
 answer_correctness and eval_examples. Whatever it raises propagates after the manifest is marked:
@@ -25,10 +28,11 @@ from typing import Any, Protocol, get_args
 from pydantic import ValidationError
 from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest
 from tunesweep_evidence.primary_score import primary_score, require_score
-from tunesweep_evidence.training_config import TrainingConfig
+from tunesweep_evidence.training_config import DataConfig, TrainingConfig
 
-from . import environment
+from . import environment, mock
 from .backend import BackendResult, ProgressFn
+from .data import sources
 from .errors import InvalidConfig, TrialFailed, TrialStopped
 from .recorder import TrialRecorder, now
 
@@ -69,6 +73,14 @@ class TrialOutcome:
 class _BackendModule(Protocol):
     def prepare(self) -> AcceleratorInfo: ...
     def run(self, config: TrainingConfig, on_progress: ProgressFn) -> BackendResult: ...
+
+
+def eval_examples(backend: str, data: DataConfig) -> list[tuple[str, str, str]]:
+    """(id, prompt, expected answer) of every example `backend` evaluates a config's `data` on."""
+    if backend == "mock":
+        return mock.eval_examples(data)
+    _, records = sources.load_splits(data)  # what flax_lm/backend.py evaluates
+    return [(record.id, record.prompt, record.answer) for record in records]
 
 
 def parse_config(config: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import schemas
 from ..bucket import BucketError
+from ..digests import read_key
 from ..verify import verify
 
 
@@ -23,6 +24,12 @@ def add_parser(subparsers: Any) -> None:
         help="recompute scores, best trial and promoted config from a sweep's evidence; name each mismatch",
     )
     check.add_argument("uri", metavar="DIR_OR_URI", help="a sweep's evidence folder (or one trial's folder)")
+    check.add_argument(
+        "--signing-key",
+        metavar="FILE",
+        help="also check digests.json's HMAC-SHA256 signature with the key in FILE "
+        "(the one TUNESWEEP_EVIDENCE_SIGNING_KEY named when the sweep was promoted)",
+    )
     check.set_defaults(func=run_verify)
 
     generate = sub.add_parser(
@@ -39,7 +46,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run_verify(args: argparse.Namespace) -> int:
     try:
-        report = verify(args.uri)
+        key = read_key(args.signing_key) if args.signing_key else None
+    except OSError as error:
+        print(f"error: --signing-key: {error}", file=sys.stderr)
+        return 2
+    try:
+        report = verify(args.uri, signing_key=key)
     except BucketError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,6 +1,7 @@
 """`tunesweep validate FILE...`: check TuningSweep manifests offline, as the API server and the
 operator would, one line per problem; then, for valid sweeps, one `warning:` line for each thing that
-runs but not as the spec reads (fewer trials at once than trials.parallel).
+runs but not as the spec reads (fewer trials at once than trials.parallel; a smoke sweep without a
+baseConfig, which tunes the builtin demo model `tiny`).
 
 Exit status: 0 when every file is valid, 1 when any has a problem (bad YAML included), 2 when a
 file cannot be read. Documents of other kinds are skipped; a file without a TuningSweep is a problem.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import jax
+from tunesweep_evidence import judge
 from tunesweep_evidence.documents import AcceleratorInfo
 from tunesweep_evidence.training_config import TrainingConfig
 
-from .. import compile_cache, judge
+from .. import compile_cache
 from ..backend import BackendResult, ProgressFn, is_report_step
 from ..data import sources
 from ..data.records import prompt_text

@@ -2,7 +2,9 @@
 
 It starts the Ray Tune experiment or resumes the one already under `<evidence>/ray/`, waits for
 it, decides how the sweep ended (`outcome`), and writes the report and the final summary (last,
-so that a reader who sees a final status also finds everything else). Whoever acts on the
+so that a reader who sees a final status also finds everything else). Before the first trial it
+records the eval set every trial is evaluated on (eval_set.json); after a local promotion it
+writes digests.json again, over the final summary and report. Whoever acts on the
 verdict promotes: local mode asks the driver to (`promote=True`, the one promotion the operator
 also uses); on a cluster the operator promotes once the Ray job ends, from the evidence, so the
 driver does not (`promote=False`). `drive_on` first places the trials on the Ray nodes there are
@@ -18,12 +20,16 @@ from dataclasses import dataclass
 from ray.tune import ExperimentAnalysis
 from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.digests import signing_key_from_env, write_digests
 from tunesweep_evidence.documents import BestTrialRecord, ObjectiveRecord, Plan, SweepSummary, TrialRecord
+from tunesweep_evidence.eval_set import build_eval_set
 from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, PromotionResult
 from tunesweep_evidence.promotion import promote as promote_best
 from tunesweep_evidence.selection import promotes_unscored
 from tunesweep_evidence.spec import TuningSweepSpec
+from tunesweep_evidence.training_config import DataConfig
 
+from ..trial import eval_examples
 from .outcome import conclude
 from .placement import Placement, PlacementError
 from .plan import PlanError, spec_of
@@ -118,6 +124,7 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
         tuner = tuner_for(plan, sweep.spec, placement)
     except PlanError as error:
         return DriveResult(EXIT_INVALID, sweep.write([], "failed", f"InvalidPlan: {error}"))
+    _record_eval_set(sweep)
     tuner.fit()
     storage = ray_storage(plan.evidence_uri)
     trials = ExperimentAnalysis(storage.experiment_path, storage_filesystem=storage.filesystem).trials
@@ -139,8 +146,22 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     document = sweep.summary(records, status, reason, best)
     report_uri = _report(plan, document)  # before the final summary: a final status means all is there
     write_summary(plan, document)
+    if promotion is not None:  # the digests cover the final summary and report too: last again
+        write_digests(plan.evidence_uri, key=signing_key_from_env())
     exit_code = EXIT_SUCCEEDED if status == "succeeded" else EXIT_FAILED
     return DriveResult(exit_code, document, promotion, report_uri)
+
+
+def _record_eval_set(sweep: _Sweep) -> None:
+    """eval_set.json: what every trial will be evaluated on, from the base config, once per sweep
+    (a resumed sweep keeps the set its first run recorded)."""
+    uri = layout.join(sweep.plan.evidence_uri, layout.EVAL_SET)
+    if bucket.exists(uri):
+        return
+    backend = sweep.spec.trainer.backend
+    # The eval protocol is the base config's: a searchSpace may not change data.eval* (the spec refuses it).
+    data = DataConfig.model_validate(sweep.spec.trainer.base_config.get("data", {}))
+    bucket.write_document(uri, build_eval_set(backend, data, eval_examples(backend, data)))
 
 
 def _final_records(records: list[TrialRecord]) -> list[TrialRecord]:

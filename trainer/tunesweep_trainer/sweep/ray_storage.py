@@ -4,14 +4,12 @@ retried RayJob or a re-run local sweep finds it and resumes.
 Object stores are reached through the same fsspec file systems as the evidence (s3fs, gcsfs),
 wrapped for pyarrow, which Ray uses: one client, one set of settings. pyarrow's own S3 client
 fails against S3-compatible stores such as MinIO/moto on the multipart upload it uses even for
-an empty file. For s3:// the endpoint and region come from the variables the evidence bucket
-reads: TUNESWEEP_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL) and AWS_REGION; credentials from the
-usual AWS variables.
+an empty file. For s3:// the options (endpoint, region, credentials files) are the evidence
+bucket's own (`bucket.s3_options`).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,17 +35,6 @@ def ray_storage(evidence_uri: str) -> RayStorage:
     if local is not None:
         return RayStorage(local, layout.RAY_STATE)
     scheme, path = evidence_uri.split("://", 1)
-    options: dict[str, Any] = _s3_options() if scheme == "s3" else {}
+    options: dict[str, Any] = bucket.s3_options() if scheme == "s3" else {}
     store = fsspec.filesystem(scheme, use_listings_cache=False, **options)
     return RayStorage(path.rstrip("/"), layout.RAY_STATE, pafs.PyFileSystem(pafs.FSSpecHandler(store)))
-
-
-def _s3_options() -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    endpoint = os.environ.get("TUNESWEEP_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        options["endpoint_url"] = endpoint
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        options["client_kwargs"] = {"region_name": region}
-    return options

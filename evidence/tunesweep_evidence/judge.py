@@ -4,18 +4,27 @@ A prediction's final answer is what follows its last `ANSWER` marker (to the end
 answers agree when they are equal after normalisation (case, surrounding whitespace and trailing
 full stops, inner runs of spaces) or, when both read as numbers, when they are the same number:
 "118" == "118.0", "1,180" == "1180".
+
+It lives in the evidence package (pure Python) so that `tunesweep evidence verify` can re-judge
+every row a trial wrote with the very judge that wrote it. A judge is named and versioned
+(`JudgeInfo`): changing how it decides is a new version, and verify refuses versions it lacks.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-from tunesweep_evidence.documents import EvalRow, JudgeInfo
+from .documents import EvalRow, JudgeInfo
 
-from .data.records import ANSWER_MARKER
-
+ANSWER_MARKER = "ANSWER"
+"""What precedes the final answer in a training target and in a prediction."""
 JUDGE = JudgeInfo(name="answer-exact-match", version="1")
+MOCK_JUDGE = JudgeInfo(name="mock-surface", version="1")
+"""The mock trainer's rows: invented predictions, judged by the same exact match (`eval_row`)."""
+EXACT_MATCH_JUDGES = frozenset({(JUDGE.name, JUDGE.version), (MOCK_JUDGE.name, MOCK_JUDGE.version)})
+"""(name, version) of every judge whose rows verify can re-judge."""
 _MARKER = re.compile(rf"\b{ANSWER_MARKER}\b")
 _NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|[+-]?\.\d+")
 
@@ -67,3 +76,29 @@ def eval_row(row_id: str, prompt: str, expected: str, prediction: str) -> EvalRo
         extracted_answer=answer,
         metrics={"answer_correctness": correctness},
     )
+
+
+def rejudged_problems(judge: JudgeInfo, rows: Iterable[EvalRow]) -> list[str]:
+    """`field: what is wrong` for each row whose recorded verdict differs from judging it again.
+
+    An unknown judge (name or version) is one problem: its rows cannot be re-judged.
+    """
+    if (judge.name, judge.version) not in EXACT_MATCH_JUDGES:
+        known = ", ".join(f"{name} version {version}" for name, version in sorted(EXACT_MATCH_JUDGES))
+        return [
+            f"judge: {judge.name} version {judge.version} is unknown to this tunesweep (it knows {known}); "
+            "its rows cannot be re-judged: upgrade tunesweep or re-evaluate with a known judge"
+        ]
+    problems = []
+    for index, row in enumerate(rows):
+        answer, correctness = answer_correctness(row.prediction, row.expected)
+        label = f"rows[{index}] (id {row.id!r})"
+        if row.extracted_answer != answer:
+            problems.append(f"{label}.extracted_answer {row.extracted_answer!r} != re-judged {answer!r}")
+        recorded = row.metrics.get("answer_correctness")
+        if recorded != correctness:
+            problems.append(
+                f"{label}.metrics.answer_correctness {recorded!r} != re-judged {correctness!r} "
+                f"(prediction {row.prediction!r}, expected {row.expected!r})"
+            )
+    return problems

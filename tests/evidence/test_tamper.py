@@ -1,0 +1,236 @@
+"""Careful tampering with a finished sweep, each time with every derived score restated to match:
+verify must still fail, naming the file and the field."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tunesweep_evidence import bucket, layout, primary_score
+from tunesweep_evidence.digests import write_digests
+from tunesweep_evidence.promotion import fold_params, resolved_config
+from tunesweep_evidence.verify import verify
+
+from tests.evidence.builders import BASE_CONFIG, build_sweep, edit_json, lr_trials, run_evidence_cli
+
+TRIAL0 = "trials/0"
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> str:
+    """Trial 0 scores 0.5, trial 1 scores 1.0 (the best, promoted), trial 2 scores 0.0."""
+    root = str(tmp_path / "sweep")
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]))
+    assert verify(root).ok
+    return root
+
+
+def problems(root: str) -> list[str]:
+    report = verify(root)
+    assert not report.ok
+    return [re.sub(r"[0-9a-f]{16}…", "…", line) for line in report.problems]
+
+
+def restate_scores(root: str, trial_id: str) -> None:
+    """What a careful tamperer does after editing rows: every score derived from them agrees."""
+    uri = layout.join(root, f"trials/{trial_id}/{layout.EVAL_SUMMARY}")
+    summary = bucket.read_json(uri)
+    score = primary_score.primary_score(summary["rows"])
+    summary.update(primary_score=score, n_examples=len(summary["rows"]))
+    bucket.write_text(uri, json.dumps(summary))
+    edit_json(
+        layout.join(root, layout.SWEEP_SUMMARY),
+        lambda d: [t.update(primary_score=score) for t in d["trials"] if t["trial_id"] == trial_id],
+    )
+
+
+def test_1_a_wrong_prediction_marked_correct(sweep: str) -> None:
+    edit_json(
+        layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY),
+        lambda d: d["rows"][1]["metrics"].update(answer_correctness=1.0),
+    )
+    restate_scores(sweep, "0")
+    assert (
+        "trials/0/eval_summary.json: rows[1] (id 'q1').metrics.answer_correctness 1.0 != re-judged 0.0 "
+        "(prediction 'ANSWER wrong', expected '2')"
+    ) in problems(sweep)
+
+
+def test_1b_an_extracted_answer_rewritten(sweep: str) -> None:
+    edit_json(
+        layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["rows"][1].update(extracted_answer="2")
+    )
+    assert "trials/0/eval_summary.json: rows[1] (id 'q1').extracted_answer '2' != re-judged 'wrong'" in (
+        problems(sweep)
+    )
+
+
+def test_2_promoted_files_deleted_from_a_succeeded_sweep(sweep: str) -> None:
+    for rel in (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS):
+        Path(sweep, rel).unlink()
+    assert problems(sweep) == [
+        "promoted/best_config.yaml: missing (required for a succeeded sweep)",
+        "promoted/best_params.json: missing (required for a succeeded sweep)",
+        "digests.json: missing (required for a succeeded sweep)",
+    ]
+
+
+def test_3_a_metrics_file_deleted(sweep: str) -> None:
+    Path(sweep, TRIAL0, layout.METRICS).unlink()
+    write_digests(sweep)  # even with the digests restated
+    assert problems(sweep) == ["trials/0/metrics.jsonl: missing (required for a succeeded trial)"]
+
+
+def test_a_manifest_config_that_is_not_base_plus_params(sweep: str) -> None:
+    edit_json(
+        layout.join(sweep, TRIAL0, layout.RUN_MANIFEST),
+        lambda d: d["config"]["training"].update(max_steps=40),
+    )
+    write_digests(sweep)
+    assert problems(sweep) == [
+        "trials/0/run_manifest.json: config.training.max_steps 40 != expected 20 "
+        "(plan.json base config with params folded in)",
+        "trials/0/metrics.jsonl: 2 reports, but a succeeded trial reports 4 (every "
+        "training.report_every_steps 10 up to training.max_steps 40 of run_manifest.json config)",
+        "trials/0/metrics.jsonl:1: learning_rate 0.0008345653031794292 != schedule 0.0009681174353198686 "
+        "at step 10 "
+        "(training.learning_rate 0.001, warmup_steps 5, max_steps 40 of run_manifest.json config); "
+        "2 of 2 lines differ",
+    ]
+
+
+def test_5_two_trials_params_and_configs_swapped(sweep: str) -> None:
+    manifests = {t: bucket.read_json(layout.join(sweep, f"trials/{t}", layout.RUN_MANIFEST)) for t in "02"}
+    for mine, theirs in (("0", "2"), ("2", "0")):
+        update = {key: manifests[theirs][key] for key in ("params", "config")}
+        edit_json(layout.join(sweep, f"trials/{mine}", layout.RUN_MANIFEST), lambda d, u=update: d.update(u))
+
+    def swap(summary: dict[str, Any]) -> None:
+        records = {t["trial_id"]: t for t in summary["trials"]}
+        records["0"]["params"], records["2"]["params"] = records["2"]["params"], records["0"]["params"]
+
+    edit_json(layout.join(sweep, layout.SWEEP_SUMMARY), swap)
+    write_digests(sweep)
+    found = problems(sweep)
+    assert len(found) == 2
+    # The metrics were reported under each trial's real learning rate: the schedule gives it away.
+    assert found == [
+        "trials/0/metrics.jsonl:1: learning_rate 0.0008345653031794292 != schedule 0.0025036959095382874 "
+        "at step 10 (training.learning_rate 0.003, warmup_steps 5, max_steps 20 of run_manifest.json "
+        "config); 2 of 2 lines differ",
+        "trials/2/metrics.jsonl:1: learning_rate 0.0025036959095382874 != schedule 0.0008345653031794292 "
+        "at step 10 (training.learning_rate 0.001, warmup_steps 5, max_steps 20 of run_manifest.json "
+        "config); 2 of 2 lines differ",
+    ]
+
+
+def test_6_eval_rows_cut_to_the_correct_ones(sweep: str) -> None:
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(rows=d["rows"][:1]))
+    restate_scores(sweep, "0")
+    assert "trials/0/eval_summary.json: rows: 1 eval_set.json ids missing: 'q1'" in problems(sweep)
+
+
+def test_a_digest_edited(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.DIGESTS), lambda d: d["files"][layout.PLAN].update(sha256="0" * 64))
+    assert problems(sweep) == ["plan.json: sha256 … != digests.json … (changed after the promotion)"]
+
+
+def test_an_extra_file(sweep: str) -> None:
+    bucket.write_text(layout.join(sweep, "promoted/notes.txt"), "hello")
+    assert problems(sweep) == ["promoted/notes.txt: not listed in digests.json (added after the promotion)"]
+
+
+def test_ray_state_is_not_covered(sweep: str) -> None:
+    bucket.write_text(layout.join(sweep, "ray/experiment_state.json"), "{}")
+    assert verify(sweep).ok
+
+
+def test_a_param_outside_the_search_space(sweep: str) -> None:
+    params = {"training.learning_rate": 0.5, "training.per_device_batch_size": 4}
+    edit_json(
+        layout.join(sweep, TRIAL0, layout.RUN_MANIFEST),
+        lambda d: d.update(params=params, config=resolved_config(fold_params(BASE_CONFIG, params))),
+    )
+    edit_json(
+        layout.join(sweep, layout.SWEEP_SUMMARY),
+        lambda d: d["trials"][0].update(params=params),
+    )
+    write_digests(sweep)
+    found = problems(sweep)
+    assert found[0] == (
+        "trials/0/run_manifest.json: params.training.learning_rate: 0.5 is outside plan.json "
+        "spec.searchSpace.training.learning_rate loguniform [0.0001, 0.01]"
+    )
+
+
+def test_a_param_not_in_the_search_space(sweep: str) -> None:
+    edit_json(
+        layout.join(sweep, TRIAL0, layout.RUN_MANIFEST),
+        lambda d: d["params"].pop("training.per_device_batch_size"),
+    )
+    found = problems(sweep)
+    assert (
+        "trials/0/run_manifest.json: params.training.per_device_batch_size: missing "
+        "(a dimension of plan.json spec.searchSpace)"
+    ) in found
+
+
+def test_the_eval_set_changed(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d["rows"][0].update(expected="7"))
+    write_digests(sweep)
+    found = problems(sweep)
+    assert found == [
+        f"trials/{t}/eval_summary.json: rows[0] (id 'q0').expected '1' != eval_set.json '7'" for t in "012"
+    ]
+
+
+def test_an_eval_set_of_the_wrong_size(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d.update(rows=d["rows"][:1]))
+    write_digests(sweep)
+    found = problems(sweep)
+    assert found[0] == "eval_set.json: rows: 1 examples != data.eval_size 2 of plan.json's base config"
+    assert "trials/0/eval_summary.json: rows: 1 ids not in eval_set.json: 'q1'" in found
+
+
+def test_an_unknown_judge(sweep: str) -> None:
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["judge"].update(version="2"))
+    assert problems(sweep)[0] == (
+        "trials/0/eval_summary.json: judge: answer-exact-match version 2 is unknown to this tunesweep "
+        "(it knows answer-exact-match version 1, mock-surface version 1); its rows cannot be re-judged: "
+        "upgrade tunesweep or re-evaluate with a known judge"
+    )
+
+
+def test_a_newer_writer_s_extra_field_is_read(sweep: str) -> None:
+    edit_json(layout.join(sweep, TRIAL0, layout.RUN_MANIFEST), lambda d: d.update(gpu_hours=1.5))
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["rows"][0].update(latency_s=0.2))
+    write_digests(sweep)
+    assert verify(sweep).ok
+
+
+def test_a_newer_schema_version_is_refused(sweep: str) -> None:
+    edit_json(layout.join(sweep, TRIAL0, layout.RUN_MANIFEST), lambda d: d.update(schema_version=2))
+    assert problems(sweep)[0] == (
+        "trials/0/run_manifest.json: schema_version 2 is newer than this tunesweep reads (1); "
+        "upgrade tunesweep"
+    )
+
+
+def test_a_signed_manifest(sweep: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = tmp_path / "key"
+    key.write_text("secret\n")
+    monkeypatch.setenv("TUNESWEEP_EVIDENCE_SIGNING_KEY", str(key))
+    write_digests(sweep, key=b"secret")
+    assert run_evidence_cli("verify", sweep, "--signing-key", str(key)) == 0
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(mode="smoke"))
+    write_digests(sweep)  # restated without the key
+    assert verify(sweep, signing_key=b"secret").problems[0] == (
+        "digests.json: signature: missing, but a signing key was given"
+    )
+    write_digests(sweep, key=b"guess")
+    assert verify(sweep, signing_key=b"secret").problems[0] == (
+        "digests.json: signature: does not match the signing key (files edited)"
+    )
