@@ -1,9 +1,10 @@
 """digests.json: sha256 and size of every evidence file of a sweep, written last by the promotion.
 
-Covered: every file below the sweep's folder except digests.json itself and `ray/` (Ray Tune's own
-restore state, rewritten by Ray). Whoever writes the sweep's final files writes the digests after
-them (the promotion; the local driver again after its final summary and report), so any file
-changed, removed or added afterwards is named by `tunesweep evidence verify`.
+Covered: every file below the sweep's folder except digests.json itself, `ray/` (Ray Tune's own
+restore state, rewritten by Ray) and a local run's `.ray/` (Ray's session: sockets and logs).
+Whoever writes the sweep's final files writes the digests after them (the promotion; the local
+driver again after its final summary and report), so any file changed, removed or added afterwards
+is named by `tunesweep evidence verify`.
 
 With a key (a file named by TUNESWEEP_EVIDENCE_SIGNING_KEY when writing, `--signing-key` when
 verifying) the manifest also carries an HMAC-SHA256 of its entries: the digests alone prove
@@ -22,7 +23,7 @@ from . import bucket, layout
 from .documents import Digests, FileDigest
 
 SIGNING_KEY_ENV = "TUNESWEEP_EVIDENCE_SIGNING_KEY"
-_NOT_COVERED = (layout.DIGESTS, f"{layout.RAY_STATE}/")
+_NOT_COVERED = (layout.DIGESTS, f"{layout.RAY_STATE}/", f"{layout.LOCAL_RAY_SESSION}/")
 
 
 def evidence_files(root: str) -> list[str]:
@@ -43,14 +44,24 @@ def signature(files: Mapping[str, FileDigest], key: bytes) -> str:
     return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+class SigningKeyError(ValueError):
+    """The signing key named cannot be used; the message says which file and why."""
+
+
 def signing_key_from_env() -> bytes | None:
     path = os.environ.get(SIGNING_KEY_ENV)
-    return read_key(path) if path else None
+    return read_key(path, SIGNING_KEY_ENV) if path else None
 
 
-def read_key(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read().strip()
+def read_key(path: str, named_by: str = "--signing-key") -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read().strip()
+    except OSError as error:
+        raise SigningKeyError(f"{named_by}: cannot read the signing key {path}: {error.strerror}") from None
+    if not key:
+        raise SigningKeyError(f"{named_by}: the signing key {path} is empty")
+    return key
 
 
 def write_digests(root: str, *, key: bytes | None = None) -> Digests:

@@ -177,6 +177,10 @@ class SweepSummary(_Evidence):
     """Why the sweep ended as it did (empty while running)."""
     trials: list[TrialRecord]
     best_trial: BestTrialRecord | None = None
+    promoted_by: Literal["driver", "operator"] | None = None
+    """Who promotes this sweep once it succeeded: `driver` (a local run; the final summary is written
+    after the promotion) or `operator` (on a cluster, after this summary; it may refuse). Null while
+    running."""
     updated_at: str
 
 

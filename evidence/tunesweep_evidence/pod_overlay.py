@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from ._model import WireModel
+from .labels import NODE_SELECTOR_AND_TOLERATION_KEYS, OPTIONAL_LABEL_VALUE
 from .quantity import parse_quantity
 from .spec_rules import FieldPath, Rule, RuleModel, Violation
 from .tpu import GKE_TPU_ACCELERATOR, GKE_TPU_TOPOLOGY
@@ -202,8 +203,10 @@ class ContainerOverlay(WireModel):
     )
 
 
-class PodSpecOverlay(WireModel):
+class PodSpecOverlay(RuleModel):
     """Additions to the Pod spec."""
+
+    rules = NODE_SELECTOR_AND_TOLERATION_KEYS
 
     image_pull_secrets: Annotated[list[LocalObjectReference], _BY_NAME] | None = Field(
         None, max_length=16, json_schema_extra=_list_map("name")
@@ -212,7 +215,9 @@ class PodSpecOverlay(WireModel):
     affinity: FreeForm | None = None
     topology_spread_constraints: list[FreeForm] | None = Field(None, max_length=16)
     """Added to the operator's."""
-    node_selector: dict[str, Annotated[str, Field(max_length=63)]] | None = Field(None, max_length=32)
+    node_selector: dict[str, Annotated[str, Field(max_length=63, pattern=OPTIONAL_LABEL_VALUE)]] | None = (
+        Field(None, max_length=32)
+    )
     tolerations: list[Toleration] | None = Field(None, max_length=32)
     """Added to the operator's (it tolerates the accelerator's taint)."""
     security_context: FreeForm | None = None

@@ -111,11 +111,12 @@ def promote(root_uri: str, *, now: datetime | None = None) -> PromotionResult:
         best_config_uri=reader.uri(layout.BEST_CONFIG),
         best_params_uri=reader.uri(layout.BEST_PARAMS),
     )
+    key = digests.signing_key_from_env()  # an unusable key is refused before anything is written
     # Each file is atomic; the audit record goes after the config, so its presence means both are
     # complete, and the digests go last, over everything the sweep holds now.
     bucket.write_text(result.best_config_uri, config_yaml)
     bucket.write_document(result.best_params_uri, best_params)
-    digests.write_digests(root_uri, key=digests.signing_key_from_env())
+    digests.write_digests(root_uri, key=key)
     return result
 
 

@@ -12,7 +12,6 @@ CEL rules only need `has()`.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -20,6 +19,12 @@ from pydantic import BeforeValidator, Field
 
 from . import evidence_uri, placement
 from ._model import WireModel
+from .labels import (
+    DNS_SUBDOMAIN,
+    LABEL_VALUE_MEANING,
+    NODE_SELECTOR_AND_TOLERATION_KEYS,
+    OPTIONAL_LABEL_VALUE,
+)
 from .pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, PodTemplateOverlay, Toleration, owned_violations
 from .quantity import QuantityError, parse_quantity
 from .spec_rules import FieldPath, Rule, RuleModel, Violation
@@ -50,7 +55,6 @@ editable."""
 
 MAX_DIMENSIONS = 32
 MAX_VALUES = 64
-DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 OPTIONAL_DNS_SUBDOMAIN = rf"^({DNS_SUBDOMAIN})?$"
 OPTIONAL_DNS_LABEL = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
 _DOMAIN_COMPONENT = r"([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])"
@@ -61,10 +65,6 @@ OPTIONAL_IMAGE = (
     r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?)?$"
 )
 """An OCI image reference (the distribution/reference grammar, IPv6 hosts aside), or empty."""
-LABEL_KEY = rf"^({DNS_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?$"
-"""A Kubernetes label key: an optional DNS-1123 subdomain prefix and '/', then a name of at most 63."""
-OPTIONAL_LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
-"""A Kubernetes label value: at most 63, or empty."""
 PATTERN_MEANINGS = {
     OPTIONAL_DNS_SUBDOMAIN: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.') or empty",
     OPTIONAL_DNS_LABEL: "a DNS-1123 label (lowercase letters, digits and '-', at most 63) or empty",
@@ -72,10 +72,7 @@ PATTERN_MEANINGS = {
         "an OCI image reference without spaces, e.g. registry.example:5000/team/trainer:1.2 or "
         "trainer@sha256:<digest> (repository path in lowercase), or empty for the operator's default"
     ),
-    OPTIONAL_LABEL_VALUE: (
-        "a Kubernetes label value: at most 63 letters, digits, '-', '_' and '.', starting and ending "
-        "with a letter or digit, or empty"
-    ),
+    OPTIONAL_LABEL_VALUE: LABEL_VALUE_MEANING,
 }
 """Words for the patterns above, for messages (pydantic only quotes the regular expression)."""
 
@@ -83,18 +80,6 @@ PATTERN_MEANINGS = {
 def _number_as_text(value: Any) -> Any:
     # YAML `cpu: 4` is a number; Kubernetes quantities are int-or-string.
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-LABEL_KEY_MESSAGE = (
-    "{what} must be Kubernetes label keys: an optional DNS subdomain prefix and '/', then a name of at "
-    "most 63 letters, digits, '-', '_' and '.' starting and ending with a letter or digit, e.g. "
-    "cloud.google.com/gke-spot"
-)
-
-
-def _label_key(key: str) -> bool:
-    prefix, _, _ = key.rpartition("/")
-    return len(prefix) <= 253 and re.search(LABEL_KEY, key) is not None
 
 
 def _positive_quantity(text: str) -> bool:
@@ -306,20 +291,7 @@ class Workers(RuleModel):
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
     """Tolerations of the worker pods."""
 
-    rules = (
-        Rule(
-            LABEL_KEY_MESSAGE.format(what="nodeSelector keys"),
-            lambda w: all(_label_key(key) for key in w.node_selector),
-            cel=f"self.nodeSelector.all(k, {evidence_uri.cel_matches(LABEL_KEY, 'k')})",
-            field=("nodeSelector",),
-        ),
-        Rule(
-            LABEL_KEY_MESSAGE.format(what="toleration keys"),
-            lambda w: all(t.key is None or _label_key(t.key) for t in w.tolerations),
-            cel=f"self.tolerations.all(t, !has(t.key) || {evidence_uri.cel_matches(LABEL_KEY, 't.key')})",
-            field=("tolerations",),
-        ),
-    )
+    rules = NODE_SELECTOR_AND_TOLERATION_KEYS
 
 
 class TpuSpec(WireModel):

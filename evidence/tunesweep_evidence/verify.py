@@ -2,7 +2,7 @@
 
 For a sweep folder, from the rawest evidence up:
 - every file validates against its schema, and every file the sweep's state needs is there
-  (plan.json; each recorded trial's files for its status; a succeeded sweep's promotion);
+  (plan.json; each recorded trial's files for its status; all of a promotion once any of it is);
 - every evaluation row is judged again by the judge that wrote it (`judge.py`), every trial was
   evaluated on the sweep's eval set (`eval_set.json`, `eval_set.py`), and every primary score is
   recomputed from the rows and matches eval_summary.json and sweep_summary.json;
@@ -101,8 +101,15 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
         best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
     by_id = {trial.trial_id: trial for trial in trials}
     summary = reader.document(layout.SWEEP_SUMMARY, SweepSummary)
-    # A succeeded sweep with a best trial has promoted it (smoke mode may succeed with none).
-    promoted = summary is not None and summary.status == "succeeded" and best is not None
+    # A local driver promotes before its final summary; the operator promotes after it, and may
+    # refuse. So a succeeded sweep with a best trial is promoted when its driver says it promoted it,
+    # or once any of the promotion's files is there.
+    promoted = (
+        summary is not None
+        and summary.status == "succeeded"
+        and best is not None
+        and (summary.promoted_by == "driver" or any(reader.exists(rel) for rel in PROMOTION_FILES))
+    )
     if summary is not None:
         _check_sweep_summary(reader, summary, plan, settings, by_id, best)
         _check_required_files(reader, summary, promoted=promoted)
@@ -251,6 +258,9 @@ def _check_sweep_summary(
         )
 
 
+PROMOTION_FILES = (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS)
+
+
 def _check_required_files(reader: EvidenceReader, summary: SweepSummary, *, promoted: bool) -> None:
     """Every file the summary's state implies; `promoted`: the promotion's too."""
     for record in summary.trials:
@@ -259,9 +269,12 @@ def _check_required_files(reader: EvidenceReader, summary: SweepSummary, *, prom
             if not reader.exists(rel):
                 reader.problem(rel, f"missing (required for a {record.status} trial)")
     if promoted:
-        for rel in (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS):
+        for rel in PROMOTION_FILES:
             if not reader.exists(rel):
-                reader.problem(rel, f"missing (required for a {summary.status} sweep)")
+                reader.problem(
+                    rel,
+                    "missing (this sweep was promoted: a promotion writes promoted/ and digests.json)",
+                )
 
 
 def _required_trial_files(record: TrialRecord) -> tuple[str, ...]:

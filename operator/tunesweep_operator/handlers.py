@@ -335,13 +335,19 @@ class Handlers:
             raise kopf.PermanentError(message)
 
     def _ensure_ray_auth_secret(self, ref: SweepRef, sweep: TuningSweep) -> None:
-        """The sweep's token Secret: created once with a fresh token, reused (never rewritten) after.
-        The token is never read back nor logged."""
-        name = names.ray_auth_secret_name(ref.name, ref.uid)
-        if self._owned_child(ref, "Secret", name, self.kube.get_secret_metadata):
-            return
+        """The sweep's token Secret: created once with a fresh token, never rewritten, never logged.
+
+        The operator may create Secrets but not read any (its RBAC holds no `get` on them): a 409
+        means the Secret of this uid-derived name is there already, this sweep's own from an earlier
+        attempt. Whoever could have made it first may read that namespace's Secrets anyway."""
         body = render_ray_auth_secret(sweep, secrets.token_urlsafe(32))
-        self._ensure_owned(ref, body, self.kube.create_secret, self.kube.get_secret_metadata)
+        try:
+            self.kube.create_secret(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise self._refused(
+                    ref, f"creating Secret {ref.namespace}/{body['metadata']['name']}", error
+                ) from None
 
     def _ensure_owned(
         self,

@@ -106,13 +106,6 @@ class Kube:
 
     # ---- Secrets (the sweeps' Ray auth tokens) ----
 
-    def get_secret_metadata(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """The Secret's metadata only: its data (a token) never leaves this method."""
-        found = _absent_on_404(lambda: self._core.read_namespaced_secret(name, namespace))
-        if found is None:
-            return None
-        return {"metadata": cast(dict[str, Any], self._api.sanitize_for_serialization(found.metadata))}
-
     def create_secret(self, body: dict[str, Any]) -> None:
         """Create; raises ApiException 409 when the name is taken."""
         self._core.create_namespaced_secret(body["metadata"]["namespace"], cast(Any, body))

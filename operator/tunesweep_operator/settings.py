@@ -20,6 +20,8 @@
 - TUNESWEEP_RAYJOB_BACKOFF_LIMIT (2): KubeRay's retries of a failed Ray job (the driver restores
   from the evidence's `ray/` state).
 - TUNESWEEP_DEADLINE_SLACK_SECONDS (900): added to the trials' time in activeDeadlineSeconds.
+- TUNESWEEP_EVIDENCE_SIGNING_KEY: a key file; promotion signs each sweep's digests.json with it
+  (checked readable at start).
 - TUNESWEEP_RAY_AUTH (token): Ray's token auth on every Ray cluster (see `rayjob`); `disabled` for Ray
   images older than token auth (Ray < 2.52).
 - TUNESWEEP_RAY_NETWORK_POLICY: `{"peers": [...]}` (NetworkPolicyPeers): a NetworkPolicy per sweep.
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from tunesweep_evidence import evidence_uri
+from tunesweep_evidence import digests, evidence_uri
 from tunesweep_evidence.pod_overlay import (
     HEAD_CONTAINER,
     WORKER_CONTAINER,
@@ -93,6 +95,7 @@ class OperatorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
         env = os.environ if environ is None else environ
+        _check_signing_key(env)
         images = {
             Accelerator.none: env.get("TUNESWEEP_TRAINER_IMAGE_CPU", ""),
             Accelerator.nvidia_gpu: env.get("TUNESWEEP_TRAINER_IMAGE_CUDA", ""),
@@ -121,6 +124,17 @@ class OperatorSettings:
             ray_auth=_ray_auth(env),
             ray_network_policy=_network_policy_peers(env),
         )
+
+
+def _check_signing_key(env: Mapping[str, str]) -> None:
+    """Promotion reads the key named by TUNESWEEP_EVIDENCE_SIGNING_KEY itself; a key it could not
+    read stops the operator at start rather than a sweep at its promotion."""
+    path = env.get(digests.SIGNING_KEY_ENV, "")
+    if path:
+        try:
+            digests.read_key(path, digests.SIGNING_KEY_ENV)
+        except digests.SigningKeyError as error:
+            raise SettingsError(str(error)) from None
 
 
 def _ray_auth(env: Mapping[str, str]) -> bool:

@@ -236,6 +236,7 @@ def build_sweep(
         status="succeeded",
         trials=records,
         best_trial=best_record,
+        promoted_by="driver" if promote_best else "operator",
         updated_at="2026-01-01T01:00:00+00:00",
     )
     bucket.write_document(layout.join(root, layout.SWEEP_SUMMARY), summary)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from tunesweep_evidence import placement
+from tunesweep_evidence import tpu as tpu_table
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.sweep_manifest import SpecError, parse_sweep
 
@@ -157,3 +158,11 @@ def test_quantities_add_up_exactly() -> None:
     assert placement.add_quantities("1500m", "1", cpu=True) == "2500m"
     assert placement.add_quantities("8Gi", "2Gi", cpu=False) == "10240Mi"
     assert placement.add_quantities("1G", "500M", cpu=False) == "1500000000"
+
+
+def test_every_topology_gke_offers_is_a_whole_number_of_hosts() -> None:
+    for accelerator_type, topologies in tpu_table.TOPOLOGIES.items():
+        for topology in topologies:
+            found = tpu_table.tpu_slice(accelerator_type, topology)
+            assert found.chips == found.hosts * found.chips_per_host, (accelerator_type, topology)
+            assert found.chips_per_host <= tpu_table.largest_single_host(accelerator_type)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tunesweep_evidence import bucket, layout, primary_score
 from tunesweep_evidence.digests import write_digests
-from tunesweep_evidence.promotion import fold_params, resolved_config
+from tunesweep_evidence.promotion import fold_params, promote, resolved_config
 from tunesweep_evidence.verify import verify
 
 from tests.evidence.builders import BASE_CONFIG, build_sweep, edit_json, lr_trials, run_evidence_cli
@@ -47,7 +48,7 @@ def restate_scores(root: str, trial_id: str) -> None:
     )
 
 
-def test_1_a_wrong_prediction_marked_correct(sweep: str) -> None:
+def test_a_wrong_prediction_marked_correct(sweep: str) -> None:
     edit_json(
         layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY),
         lambda d: d["rows"][1]["metrics"].update(answer_correctness=1.0),
@@ -59,7 +60,7 @@ def test_1_a_wrong_prediction_marked_correct(sweep: str) -> None:
     ) in problems(sweep)
 
 
-def test_1b_an_extracted_answer_rewritten(sweep: str) -> None:
+def test_an_extracted_answer_rewritten(sweep: str) -> None:
     edit_json(
         layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["rows"][1].update(extracted_answer="2")
     )
@@ -68,17 +69,35 @@ def test_1b_an_extracted_answer_rewritten(sweep: str) -> None:
     )
 
 
-def test_2_promoted_files_deleted_from_a_succeeded_sweep(sweep: str) -> None:
+def test_promoted_files_deleted_from_a_succeeded_sweep(sweep: str) -> None:
     for rel in (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS):
         Path(sweep, rel).unlink()
+    # the local driver promoted it (sweep_summary.json promoted_by driver)
+    why = "missing (this sweep was promoted: a promotion writes promoted/ and digests.json)"
     assert problems(sweep) == [
-        "promoted/best_config.yaml: missing (required for a succeeded sweep)",
-        "promoted/best_params.json: missing (required for a succeeded sweep)",
-        "digests.json: missing (required for a succeeded sweep)",
+        f"promoted/best_config.yaml: {why}",
+        f"promoted/best_params.json: {why}",
+        f"digests.json: {why}",
     ]
 
 
-def test_3_a_metrics_file_deleted(sweep: str) -> None:
+def test_an_operator_promotion_is_required_once_it_began(tmp_path: Path) -> None:
+    """On a cluster the driver's succeeded summary comes before the operator's promotion (which may
+    refuse): consistent without it, and then every promoted file is required."""
+    root = str(tmp_path / "cluster")
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]), promote_best=False)
+    assert verify(root).ok
+    promote(root)
+    assert verify(root).ok
+    Path(root, layout.BEST_PARAMS).unlink()
+    assert problems(root) == [
+        "promoted/best_params.json: missing (this sweep was promoted: a promotion writes promoted/ and "
+        "digests.json)",
+        "promoted/best_params.json: missing, but listed in digests.json",
+    ]
+
+
+def test_a_metrics_file_deleted(sweep: str) -> None:
     Path(sweep, TRIAL0, layout.METRICS).unlink()
     write_digests(sweep)  # even with the digests restated
     assert problems(sweep) == ["trials/0/metrics.jsonl: missing (required for a succeeded trial)"]
@@ -102,7 +121,7 @@ def test_a_manifest_config_that_is_not_base_plus_params(sweep: str) -> None:
     ]
 
 
-def test_5_two_trials_params_and_configs_swapped(sweep: str) -> None:
+def test_two_trials_params_and_configs_swapped(sweep: str) -> None:
     manifests = {t: bucket.read_json(layout.join(sweep, f"trials/{t}", layout.RUN_MANIFEST)) for t in "02"}
     for mine, theirs in (("0", "2"), ("2", "0")):
         update = {key: manifests[theirs][key] for key in ("params", "config")}
@@ -127,7 +146,7 @@ def test_5_two_trials_params_and_configs_swapped(sweep: str) -> None:
     ]
 
 
-def test_6_eval_rows_cut_to_the_correct_ones(sweep: str) -> None:
+def test_eval_rows_cut_to_the_correct_ones(sweep: str) -> None:
     edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(rows=d["rows"][:1]))
     restate_scores(sweep, "0")
     assert "trials/0/eval_summary.json: rows: 1 eval_set.json ids missing: 'q1'" in problems(sweep)
@@ -146,6 +165,19 @@ def test_an_extra_file(sweep: str) -> None:
 def test_ray_state_is_not_covered(sweep: str) -> None:
     bucket.write_text(layout.join(sweep, "ray/experiment_state.json"), "{}")
     assert verify(sweep).ok
+
+
+def test_a_local_rays_session_is_not_evidence(tmp_path: Path) -> None:
+    """`tunesweep run` keeps Ray's session (sockets that cannot be read) in the run folder when its
+    path is short: promotion and verify leave it out."""
+    root = tmp_path / "s"
+    sockets = root / layout.LOCAL_RAY_SESSION / "session_1" / "sockets"
+    sockets.mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX) as plasma:
+        plasma.bind(str(sockets / "plasma_store"))
+        (root / layout.LOCAL_RAY_SESSION / "session_1" / "raylet.out").write_text("log")
+        build_sweep(str(root), lr_trials([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]))
+        assert verify(str(root)).ok
 
 
 def test_a_param_outside_the_search_space(sweep: str) -> None:

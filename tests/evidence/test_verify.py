@@ -130,7 +130,8 @@ def test_a_missing_promoted_file_is_named(sweep: str, capsys: pytest.CaptureFixt
     assert verify_lines(sweep, capsys) == (
         1,
         [
-            "promoted/best_config.yaml: missing (required for a succeeded sweep)",
+            "promoted/best_config.yaml: missing (this sweep was promoted: a promotion writes promoted/ "
+            "and digests.json)",
             "promoted/best_config.yaml: missing, but listed in digests.json",
         ],
     )

@@ -278,6 +278,22 @@ class Cluster:
         (found,) = wait_until(probe, timeout, lambda: f"Events of sweep {name}: {what}; Events now: {seen}")
         return found
 
+    def wait_for_mirrored_job_status(self, name: str, job_status: str) -> dict[str, Any]:
+        """Until sweep `name`'s status mirrors its RayJob's `jobStatus`; that status. The sweep may end
+        first: the driver's final summary is its verdict, and KubeRay reads the job's end on its own
+        time."""
+        return wait_until(
+            lambda: (
+                (s := self.sweep_status(name))
+                and (s.get("rayJob") or {}).get("jobStatus") == job_status
+                and s
+            ),
+            ASYNC_TIMEOUT,
+            lambda: (
+                f"sweep {name}'s rayJob.jobStatus {job_status}; now {self.sweep_status(name).get('rayJob')}"
+            ),
+        )
+
     def wait_for_rayjob(
         self, name: str, wanted: Callable[[dict[str, Any]], bool], what: str, timeout: float = ASYNC_TIMEOUT
     ) -> dict[str, Any]:

@@ -75,15 +75,16 @@ def test_accelerator_sweep_runs_its_trials_on_that_worker_group(
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     root = status["evidenceURI"]
 
-    # KubeRay's controller wrote the RayJob's status (the job's status first, from the dashboard; its
-    # deployment's once the submitter Job has finished too)
+    # KubeRay's controller writes the RayJob's status (the job's status first, from the dashboard; its
+    # deployment's once the submitter Job has finished too), on its own time: the driver's final
+    # summary may have ended the sweep first
     (rayjob,) = cluster.rayjobs()
-    assert rayjob["status"]["jobStatus"] == "SUCCEEDED", rayjob["status"]
-    cluster.wait_for_rayjob(
+    rayjob = cluster.wait_for_rayjob(
         rayjob["metadata"]["name"],
         lambda job: job["status"].get("jobDeploymentStatus") == "Complete",
         "KubeRay's jobDeploymentStatus Complete",
     )
+    assert rayjob["status"]["jobStatus"] == "SUCCEEDED", rayjob["status"]
     ray_cluster = rayjob["status"]["rayClusterName"]
 
     # the head on the CPU pool, the workers on the accelerator pool, as the scheduler placed them

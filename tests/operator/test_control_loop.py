@@ -82,7 +82,7 @@ def test_lost_events_heal_on_the_next_reconcile(
     status = cluster.wait_for_phase("healing", ("Succeeded", "Failed"), timeout=120)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
     assert status["trials"]["succeeded"] + status["trials"]["earlyStopped"] == 4
-    assert status["rayJob"]["jobStatus"] == "SUCCEEDED"
+    cluster.wait_for_mirrored_job_status("healing", "SUCCEEDED")
     operator.wait_for_metrics("tunesweep_sweeps_reconciled 1.0")
 
 

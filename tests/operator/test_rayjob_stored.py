@@ -98,7 +98,7 @@ def test_gpu_and_tpu_samples_render_the_right_rayjobs(
 
 REFUSED_BY_THE_OPERATOR = {
     # what the API server's CEL cannot check: (name, spec fields, what the Failed condition says)
-    "partial-host": (
+    "topology-not-offered": (
         "odd-tpu",
         {
             "resources": {
@@ -106,7 +106,7 @@ REFUSED_BY_THE_OPERATOR = {
                 "tpu": {"acceleratorType": "tpu-v4-podslice", "topology": "1x1x2"},
             }
         },
-        "topology 1x1x2 has 2 chips, not a whole number of tpu-v4-podslice hosts",
+        "topology 1x1x2 does not exist for tpu-v4-podslice: choose one GKE offers",
     ),
     "multi-host": (
         "big-tpu",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
@@ -120,3 +121,13 @@ def test_evidence_allowed_prefixes() -> None:
         OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES": "s3://evidence/t-{namespace}"})
     with pytest.raises(SettingsError, match="TUNESWEEP_EVIDENCE_URI='s3://u:p@bucket' is not a usable"):
         OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_URI": "s3://u:p@bucket"})
+
+
+def test_an_unreadable_signing_key_stops_the_operator_at_start(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"TUNESWEEP_EVIDENCE_SIGNING_KEY: cannot read the signing key"):
+        OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_SIGNING_KEY": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SettingsError, match="is empty"):
+        OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_SIGNING_KEY": str(tmp_path / "empty")})
+    (tmp_path / "key").write_text("s3cret\n")
+    assert OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_SIGNING_KEY": str(tmp_path / "key")})

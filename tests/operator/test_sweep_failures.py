@@ -18,6 +18,7 @@ from tests.operator.s3 import S3Server
 from tests.operator.sweeps import sweep_manifest
 from tests.operator.test_sweep_lifecycle import apply
 from tests.support.kubelet import KubeletStandIn
+from tests.sweep.sweeps import UNLOADABLE_MODEL
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -85,8 +86,9 @@ def test_a_verdict_fails_the_sweep_at_once_without_kuberay_retries(
     manifest = sweep_manifest(
         "unscorable",
         f"file://{tmp_path}/evidence",
-        # above TrainingConfig's limit (1.0): every trial refuses its config and fails
-        searchSpace={"training.weight_decay": {"choice": [2.0]}},
+        # valid on its own, so the spec is accepted, but a real Gemma needs a checkpoint: every trial
+        # refuses its config and fails
+        searchSpace={"model.name": {"choice": [UNLOADABLE_MODEL]}},
         trials={"count": 2, "parallel": 2, "maxFailed": 2, "timeoutSeconds": 120},
     )
     apply(kubectl, namespace, manifest, tmp_path)
@@ -100,6 +102,11 @@ def test_a_verdict_fails_the_sweep_at_once_without_kuberay_retries(
     assert not bucket.exists(f"{status['evidenceURI']}/{layout.BEST_PARAMS}")
     assert not bucket.exists(f"{status['evidenceURI']}/promoted")  # the driver never promotes on a cluster
     (rayjob,) = cluster.rayjobs()
+    rayjob = cluster.wait_for_rayjob(
+        rayjob["metadata"]["name"],
+        lambda job: (job.get("status") or {}).get("jobDeploymentStatus") == "Complete",
+        "KubeRay's jobDeploymentStatus Complete",
+    )
     assert rayjob["status"]["jobStatus"] == "SUCCEEDED" and not rayjob["status"].get("failed"), rayjob[
         "status"
     ]
@@ -135,7 +142,8 @@ def test_config_map_of_someone_else_is_never_overwritten(
     assert status["phase"] == "Failed", json.dumps(status, indent=1)
     assert failed["reason"] == "ConfigMapConflict"
     assert "ConfigMap late-best exists and is not owned by this sweep" in failed["message"]
-    assert status["rayJob"]["jobStatus"] == "SUCCEEDED" and "promoted" not in status
+    assert "promoted" not in status
+    cluster.wait_for_mirrored_job_status("late", "SUCCEEDED")
     for name in ("taken-best", "late-best"):
         config_map = cluster.config_map(name)
         assert config_map is not None and config_map.data == {"owner": "someone-else"}

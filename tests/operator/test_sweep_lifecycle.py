@@ -72,7 +72,7 @@ def test_mock_sweep_promotes_the_best_config(
     assert rayjob["metadata"]["ownerReferences"][0]["uid"] == uid
     assert rayjob["spec"]["entrypoint"] == f"tunesweep drive --plan {root}/plan.json"
     assert status["rayJob"]["name"] == rayjob["metadata"]["name"]
-    assert status["rayJob"]["jobStatus"] == "SUCCEEDED"
+    status = cluster.wait_for_mirrored_job_status("lr-sweep", "SUCCEEDED")
     assert status["rayJob"]["rayCluster"] == rayjob["status"]["rayClusterName"]
     assert status["rayJob"]["dashboardURL"] == rayjob["status"]["dashboardURL"]
 

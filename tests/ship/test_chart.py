@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tunesweep_evidence.digests import SIGNING_KEY_ENV
 from tunesweep_evidence.pod_overlay import CREDENTIALS_DIR as GCS_CREDENTIALS_DIR
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator, TuningSweep
@@ -223,8 +224,16 @@ def test_values_reach_the_operator_settings(helm: Path, tmp_path: Path) -> None:
 
 
 def test_operator_credentials(helm: Path) -> None:
-    s3 = operator_container(render(helm, "--set", "evidence.credentials.secretName=bucket-keys"))
-    assert s3["envFrom"] == [{"secretRef": {"name": "bucket-keys"}}]
+    s3_docs = render(helm, "--set", "evidence.credentials.secretName=bucket-keys")
+    s3 = operator_container(s3_docs)
+    # mounted files, as for the Ray pods: no key in the operator's environment
+    assert "envFrom" not in s3 and not [name for name in plain_env(s3) if name.startswith("AWS_")]
+    assert plain_env(s3)["TUNESWEEP_S3_CREDENTIALS_DIR"] == GCS_CREDENTIALS_DIR
+    assert {"name": "evidence-credentials", "mountPath": GCS_CREDENTIALS_DIR, "readOnly": True} in s3[
+        "volumeMounts"
+    ]
+    s3_pod = one(s3_docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "evidence-credentials", "secret": {"secretName": "bucket-keys"}} in s3_pod["volumes"]
     gcs_docs = render(helm, "--set", "evidence.credentials.secretName=gcs-key,evidence.credentials.type=gcs")
     gcs = operator_container(gcs_docs)
     assert "envFrom" not in gcs
@@ -235,6 +244,17 @@ def test_operator_credentials(helm: Path) -> None:
     ]
     pod = one(gcs_docs, "Deployment")["spec"]["template"]["spec"]
     assert {"name": "evidence-credentials", "secret": {"secretName": "gcs-key"}} in pod["volumes"]
+
+
+def test_a_signing_key_reaches_the_promotion(helm: Path) -> None:
+    docs = render(helm, "--set", "evidence.signingKey.secretName=evidence-signing")
+    container = operator_container(docs)
+    key_file = plain_env(container)[SIGNING_KEY_ENV]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "evidence-signing-key"]
+    assert key_file == f"{mount['mountPath']}/key" and mount["readOnly"] is True
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "evidence-signing-key", "secret": {"secretName": "evidence-signing"}} in pod["volumes"]
+    assert SIGNING_KEY_ENV not in plain_env(operator_container(render(helm)))
 
 
 @pytest.mark.parametrize(
@@ -349,7 +369,7 @@ def test_ray_access_values_reach_the_operator_and_render_the_operators_policy(he
     assert "NetworkPolicy" not in kinds(off)
     # the operator may create (and find again) the sweeps' token Secrets and NetworkPolicies
     rules = yaml.safe_load(RULES.read_text())
-    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create"]} in rules
+    assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]} in rules  # never read
     assert {
         "apiGroups": ["networking.k8s.io"],
         "resources": ["networkpolicies"],

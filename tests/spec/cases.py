@@ -592,6 +592,20 @@ BAD: list[Bad] = [
         SAME,
     ),
     bad(
+        "overlay-node-selector-key-invalid",
+        at("spec.resources.headPodTemplate.spec", nodeSelector={"pool name!": "cpu"}),
+        "spec.resources.headPodTemplate.spec.nodeSelector",
+        "nodeSelector keys must be Kubernetes label keys",
+        SAME,
+    ),
+    bad(
+        "overlay-toleration-key-invalid",
+        at("spec.resources.workerPodTemplate.spec", tolerations=[{"key": "a/b/c", "operator": "Exists"}]),
+        "spec.resources.workerPodTemplate.spec.tolerations",
+        "toleration keys must be Kubernetes label keys",
+        SAME,
+    ),
+    bad(
         "tpu-topology-not-offered",
         (
             at("spec.resources.perTrial", accelerator="google.com/tpu", count=4),

@@ -202,6 +202,9 @@ class PodNetwork:
         ns, veth = f"{self.bridge}-{n}", f"{self.bridge}v{n}"
         address = str(self.subnet.network_address + n)
         _ip("netns", "add", ns)
+        # The kernel destroys a deleted namespace's veth once its last process is gone, which can be
+        # after the address was freed: a leftover of that name is removed first.
+        _ip("link", "delete", veth, check=False)
         _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns)
         _ip("link", "set", veth, "master", self.bridge, "up")
         _ip("-n", ns, "addr", "add", f"{address}/{self.subnet.prefixlen}", "dev", "eth0")
@@ -213,6 +216,7 @@ class PodNetwork:
     def remove(self, ns: str) -> None:
         """Kill what still runs in the namespace and delete it (its veth goes with it)."""
         kill_namespace(ns)
+        _ip("link", "delete", f"{self.bridge}v{ns.rsplit('-', 1)[1]}", check=False)
         _ip("netns", "delete", ns, check=False)
         with contextlib.suppress(ValueError), self._lock:
             self._free.append(int(ns.rsplit("-", 1)[1]))

@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import schemas
 from ..bucket import BucketError
-from ..digests import read_key
+from ..digests import SigningKeyError, read_key
 from ..verify import verify
 
 
@@ -47,8 +47,8 @@ def add_parser(subparsers: Any) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     try:
         key = read_key(args.signing_key) if args.signing_key else None
-    except OSError as error:
-        print(f"error: --signing-key: {error}", file=sys.stderr)
+    except SigningKeyError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     try:
         report = verify(args.uri, signing_key=key)

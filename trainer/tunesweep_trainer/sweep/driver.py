@@ -103,9 +103,23 @@ class _Sweep:
         return cls(plan, spec, ObjectiveRecord.model_validate(spec.objective.model_dump()), spec.mode.value)
 
     def summary(
-        self, records: list[TrialRecord], status: str, reason: str, best: BestTrialRecord | None = None
+        self,
+        records: list[TrialRecord],
+        status: str,
+        reason: str,
+        best: BestTrialRecord | None = None,
+        promoted_by: str | None = None,
     ) -> SweepSummary:
-        return summary(self.plan, self.objective, self.mode, records, status=status, reason=reason, best=best)
+        return summary(
+            self.plan,
+            self.objective,
+            self.mode,
+            records,
+            status=status,
+            reason=reason,
+            best=best,
+            promoted_by=promoted_by,
+        )
 
     def write(self, records: list[TrialRecord], status: str, reason: str) -> SweepSummary:
         document = self.summary(records, status, reason)
@@ -143,7 +157,7 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
         except PromotionError as error:
             if not (mode == "smoke" and error.reason in _SMOKE_REFUSALS):
                 status, reason = "failed", f"{error.reason.value}: {error}"
-    document = sweep.summary(records, status, reason, best)
+    document = sweep.summary(records, status, reason, best, "driver" if promote else "operator")
     report_uri = _report(plan, document)  # before the final summary: a final status means all is there
     write_summary(plan, document)
     if promotion is not None:  # the digests cover the final summary and report too: last again

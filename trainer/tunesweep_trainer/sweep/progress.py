@@ -35,6 +35,7 @@ def summary(
     status: str = "running",
     reason: str = "",
     best: BestTrialRecord | None = None,
+    promoted_by: str | None = None,
 ) -> SweepSummary:
     return SweepSummary(
         sweep=plan.sweep,
@@ -44,6 +45,7 @@ def summary(
         reason=reason,
         trials=sorted(records, key=lambda record: record.trial_id),
         best_trial=best,
+        promoted_by=promoted_by,
         updated_at=now_iso(),
     )
 

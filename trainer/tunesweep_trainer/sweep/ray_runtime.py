@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ray
+from tunesweep_evidence import layout
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from .placement import Placement, PlacementError, decide, node_offers, workers_joined
@@ -111,7 +112,7 @@ def start_local_ray(run_dir: str | None) -> None:
 
 def temp_dir(run_dir: str | None) -> str:
     if run_dir is not None:
-        candidate = Path(run_dir).resolve() / ".ray"
+        candidate = Path(run_dir).resolve() / layout.LOCAL_RAY_SESSION
         if len(str(candidate)) + _SOCKET_SUFFIX <= _SOCKET_PATH_MAX:
             candidate.mkdir(parents=True, exist_ok=True)
             return str(candidate)
