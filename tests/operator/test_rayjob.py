@@ -242,8 +242,17 @@ def test_kueue_queue_label_and_suspend() -> None:
     assert rayjob["spec"]["suspend"] is True
 
 
-def test_s3_credentials_are_a_mounted_secret_never_env_values() -> None:
-    rayjob = render(evidence={"uri": "s3://evidence/prefix", "credentialsSecret": "bucket-creds"})
+@pytest.mark.parametrize(
+    ("uri", "variable", "value"),
+    [
+        ("s3://evidence/prefix", "TUNESWEEP_S3_CREDENTIALS_DIR", "/var/run/secrets/tunesweep/evidence"),
+        ("gs://evidence", "GOOGLE_APPLICATION_CREDENTIALS", "/var/run/secrets/tunesweep/evidence/key.json"),
+    ],
+)
+def test_bucket_credentials_are_a_mounted_secret_never_env_values(
+    uri: str, variable: str, value: str
+) -> None:
+    rayjob = render(evidence={"uri": uri, "credentialsSecret": "bucket-creds"})
     for template in (
         rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"],
         worker_group(rayjob)["template"],
@@ -259,28 +268,8 @@ def test_s3_credentials_are_a_mounted_secret_never_env_values() -> None:
                 "readOnly": True,
             }
         ]
-        assert env_of(c)["TUNESWEEP_S3_CREDENTIALS_DIR"] == "/var/run/secrets/tunesweep/evidence"
+        assert env_of(c)[variable] == value
         assert not any(e["name"].startswith("AWS_") or "valueFrom" in e for e in c["env"])
-
-
-def test_gcs_credentials_are_a_mounted_secret() -> None:
-    rayjob = render(evidence={"uri": "gs://evidence", "credentialsSecret": "gcs-key"})
-    for template in (
-        rayjob["spec"]["rayClusterSpec"]["headGroupSpec"]["template"],
-        worker_group(rayjob)["template"],
-    ):
-        assert template["spec"]["volumes"] == [
-            {"name": "evidence-credentials", "secret": {"secretName": "gcs-key"}}
-        ]
-        c = container(template)
-        assert c["volumeMounts"] == [
-            {
-                "name": "evidence-credentials",
-                "mountPath": "/var/run/secrets/tunesweep/evidence",
-                "readOnly": True,
-            }
-        ]
-        assert env_of(c)["GOOGLE_APPLICATION_CREDENTIALS"] == "/var/run/secrets/tunesweep/evidence/key.json"
 
 
 def test_ambient_identity_without_secret() -> None:
