@@ -37,7 +37,6 @@ Document = TypeVar("Document", bound=BaseModel)
 
 _TEMP_PREFIX = ".tunesweep-tmp-"
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
-_S3_KEY_FILES = _SECRET_ENV
 S3_CREDENTIALS_DIR_ENV = "TUNESWEEP_S3_CREDENTIALS_DIR"
 """A folder of credential files named like the AWS variables (a mounted Secret), read by `s3_options`."""
 _HINTS = {
@@ -257,7 +256,7 @@ def _s3_credential_files() -> dict[str, str]:
     if not folder:
         return {}
     found: dict[str, str] = {}
-    for name in (*_S3_KEY_FILES, "AWS_ENDPOINT_URL", "AWS_REGION"):
+    for name in (*_SECRET_ENV, "AWS_ENDPOINT_URL", "AWS_REGION"):
         try:
             found[name] = (Path(folder) / name).read_text().strip()
         except FileNotFoundError:

@@ -101,6 +101,7 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
         best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
     by_id = {trial.trial_id: trial for trial in trials}
     summary = reader.document(layout.SWEEP_SUMMARY, SweepSummary)
+    present = {rel: reader.exists(rel) for rel in PROMOTION_FILES}
     # A local driver promotes before its final summary; the operator promotes after it, and may
     # refuse. So a succeeded sweep with a best trial is promoted when its driver says it promoted it,
     # or once any of the promotion's files is there.
@@ -108,13 +109,23 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
         summary is not None
         and summary.status == "succeeded"
         and best is not None
-        and (summary.promoted_by == "driver" or any(reader.exists(rel) for rel in PROMOTION_FILES))
+        and (summary.promoted_by == "driver" or any(present.values()))
     )
     if summary is not None:
         _check_sweep_summary(reader, summary, plan, settings, by_id, best)
-        _check_required_files(reader, summary, promoted=promoted)
-    if reader.exists(layout.BEST_PARAMS) or reader.exists(layout.BEST_CONFIG):
-        _check_promoted(reader, plan, settings, best, required=promoted)
+        _check_required_files(reader, summary)
+    if promoted:
+        for rel in PROMOTION_FILES:
+            if not present[rel]:
+                reader.problem(
+                    rel, "missing (this sweep was promoted: a promotion writes promoted/ and digests.json)"
+                )
+    elif present[layout.BEST_PARAMS] != present[layout.BEST_CONFIG]:
+        for rel in (layout.BEST_PARAMS, layout.BEST_CONFIG):
+            if not present[rel]:
+                reader.problem(rel, "missing (a promotion writes both promoted files)")
+    if present[layout.BEST_PARAMS] or present[layout.BEST_CONFIG]:
+        _check_promoted(reader, plan, settings, best)
     _check_digests(reader, signing_key)
     scored = sum(trial.primary_score is not None for trial in trials)
     best_text = (
@@ -128,7 +139,8 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
 def _eval_set(reader: EvidenceReader, settings: SweepSettings | None, *, evaluated: bool) -> EvalSet | None:
     eval_set = reader.document(layout.EVAL_SET, EvalSet, required=False)
     if eval_set is None:
-        if evaluated and not _present(reader, layout.EVAL_SET):
+        # None from a file that exists: it is invalid, and that is named already.
+        if evaluated and not reader.exists(layout.EVAL_SET):
             reader.problem(layout.EVAL_SET, "missing (required for a sweep whose trials were evaluated)")
         return None
     data = _base_data(settings)
@@ -145,11 +157,6 @@ def _base_data(settings: SweepSettings | None) -> DataConfig | None:
         return TrainingConfig.model_validate(settings.base_config).data
     except ValidationError:
         return None  # plan.json's spec validation has already named it
-
-
-def _present(reader: EvidenceReader, rel: str) -> bool:
-    """Whether `rel` exists: a document read as None was then invalid, and is already named."""
-    return reader.exists(rel)
 
 
 def _check_trial(
@@ -261,20 +268,13 @@ def _check_sweep_summary(
 PROMOTION_FILES = (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS)
 
 
-def _check_required_files(reader: EvidenceReader, summary: SweepSummary, *, promoted: bool) -> None:
-    """Every file the summary's state implies; `promoted`: the promotion's too."""
+def _check_required_files(reader: EvidenceReader, summary: SweepSummary) -> None:
+    """Every trial file the summary's state implies."""
     for record in summary.trials:
         for name in _required_trial_files(record):
             rel = f"trials/{record.trial_id}/{name}"
             if not reader.exists(rel):
                 reader.problem(rel, f"missing (required for a {record.status} trial)")
-    if promoted:
-        for rel in PROMOTION_FILES:
-            if not reader.exists(rel):
-                reader.problem(
-                    rel,
-                    "missing (this sweep was promoted: a promotion writes promoted/ and digests.json)",
-                )
 
 
 def _required_trial_files(record: TrialRecord) -> tuple[str, ...]:
@@ -292,15 +292,10 @@ def _check_promoted(
     plan: Plan | None,
     settings: SweepSettings | None,
     best: TrialEvidence | None,
-    *,
-    required: bool,
 ) -> None:
-    """`required`: _check_required_files has named a missing file already."""
+    """The promoted files against the trials (a missing one is named by `_verify_sweep`)."""
     best_params = reader.document(layout.BEST_PARAMS, BestParams, required=False)
     config_text = _read_best_config(reader)
-    for rel in (layout.BEST_PARAMS, layout.BEST_CONFIG):
-        if not required and not reader.exists(rel):
-            reader.problem(rel, "missing (a promotion writes both promoted files)")
     if settings is None or plan is None:
         return  # plan.json's own problems are already reported; nothing to compare against
     if best is None:
@@ -341,7 +336,7 @@ def _read_best_config(reader: EvidenceReader) -> Any:
     where = layout.BEST_CONFIG
     text = reader.text(where)
     if text is None:
-        return None  # named by _check_promoted or _check_required_files
+        return None  # named by _verify_sweep
     try:
         config = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -369,7 +364,7 @@ def _check_best_config(
 def _check_digests(reader: EvidenceReader, signing_key: bytes | None) -> None:
     recorded = reader.document(layout.DIGESTS, Digests, required=False)
     if recorded is None:
-        if signing_key is not None and not _present(reader, layout.DIGESTS):
+        if signing_key is not None and not reader.exists(layout.DIGESTS):
             reader.problem(layout.DIGESTS, "missing, but a signing key was given")
         return
     for rel, problem in digest_problems(reader.root, recorded, key=signing_key):

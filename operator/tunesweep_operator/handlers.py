@@ -156,9 +156,9 @@ class Handlers:
             self._ensure_ray_auth_secret(ref, planned)
         if self.settings.ray_network_policy is not None:
             policy = render_network_policy(planned, self.settings.ray_network_policy)
-            self._ensure_owned(ref, policy, self.kube.create_network_policy, self.kube.get_network_policy)
+            self._create_or_adopt(ref, policy, self.kube.create_network_policy, self.kube.get_network_policy)
         rayjob = render_rayjob(planned, plan_uri, self.settings)
-        self._create_or_adopt(ref, rayjob)
+        self._create_or_adopt(ref, rayjob, self.kube.create_rayjob, self.kube.get_rayjob)
         rayjob_name = rayjob["metadata"]["name"]
         placed = placement.place(planned.spec)
         for warning in placement.warnings(planned.spec):
@@ -318,19 +318,27 @@ class Handlers:
         self._fail(ref, reason, problem)
         raise kopf.PermanentError(problem)
 
-    def _create_or_adopt(self, ref: SweepRef, rayjob: dict[str, Any]) -> None:
-        name = rayjob["metadata"]["name"]
+    def _create_or_adopt(
+        self,
+        ref: SweepRef,
+        body: dict[str, Any],
+        create: Callable[[dict[str, Any]], None],
+        get: Callable[[str, str], dict[str, Any] | None],
+    ) -> None:
+        """Create the sweep's child `body`, or adopt the one of its name that the sweep already owns
+        (an earlier attempt made it); one that is someone else's fails the sweep."""
+        kind, name = body["kind"], body["metadata"]["name"]
         try:
-            self.kube.create_rayjob(rayjob)
+            create(body)
             return
         except ApiException as error:
             if error.status != 409:
-                raise self._refused(ref, f"creating RayJob {ref.namespace}/{name}", error) from None
-        existing = self.kube.get_rayjob(ref.namespace, name)
+                raise self._refused(ref, f"creating {kind} {ref.namespace}/{name}", error) from None
+        existing = get(ref.namespace, name)
         if existing is None:
-            raise kopf.TemporaryError(f"RayJob {name} existed a moment ago; retrying", delay=BACKOFF_SECONDS)
+            raise kopf.TemporaryError(f"{kind} {name} existed a moment ago; retrying", delay=BACKOFF_SECONDS)
         if not owned_by(existing, ref.uid):
-            message = f"RayJob {name} already exists and is not owned by this sweep; delete or rename it"
+            message = f"{kind} {name} already exists and is not owned by this sweep; delete or rename it"
             self._fail(ref, status.RAYJOB_CONFLICT, message)
             raise kopf.PermanentError(message)
 
@@ -348,42 +356,6 @@ class Handlers:
                 raise self._refused(
                     ref, f"creating Secret {ref.namespace}/{body['metadata']['name']}", error
                 ) from None
-
-    def _ensure_owned(
-        self,
-        ref: SweepRef,
-        body: dict[str, Any],
-        create: Callable[[dict[str, Any]], None],
-        get: Callable[[str, str], dict[str, Any] | None],
-    ) -> None:
-        """Create `body` unless the sweep already owns an object of its name (level-triggered)."""
-        kind, name = body["kind"], body["metadata"]["name"]
-        if self._owned_child(ref, kind, name, get):
-            return
-        try:
-            create(body)
-        except ApiException as error:
-            if error.status != 409:
-                raise self._refused(ref, f"creating {kind} {ref.namespace}/{name}", error) from None
-            if not self._owned_child(ref, kind, name, get):
-                retry = f"{kind} {name} existed a moment ago; retrying"
-                raise kopf.TemporaryError(retry, delay=BACKOFF_SECONDS) from None
-
-    def _owned_child(
-        self, ref: SweepRef, kind: str, name: str, get: Callable[[str, str], dict[str, Any] | None]
-    ) -> bool:
-        """Whether the sweep owns `kind` `name`; False if absent; fails the sweep if another owns it."""
-        try:
-            existing = get(ref.namespace, name)
-        except ApiException as error:
-            raise self._refused(ref, f"reading {kind} {ref.namespace}/{name}", error) from None
-        if existing is None:
-            return False
-        if not owned_by(existing, ref.uid):
-            message = f"{kind} {name} already exists and is not owned by this sweep; delete or rename it"
-            self._fail(ref, status.RAYJOB_CONFLICT, message)
-            raise kopf.PermanentError(message)
-        return True
 
     def _require_config_map_free(self, ref: SweepRef, name: str) -> None:
         try:

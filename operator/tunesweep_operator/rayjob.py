@@ -146,7 +146,7 @@ def ray_auth_access(sweep: TuningSweep) -> PodAccess:
     secret = names.ray_auth_secret_name(sweep.metadata.name, sweep.metadata.uid)
     return PodAccess(
         env=[
-            {"name": "RAY_AUTH_MODE", "value": "token"},
+            {"name": "RAY_AUTH_MODE", "value": RAY_AUTH_TOKEN_MODE},
             {"name": "RAY_AUTH_TOKEN_PATH", "value": f"{RAY_AUTH_DIR}/{RAY_AUTH_TOKEN_KEY}"},
         ],
         volumes=[{"name": RAY_AUTH_VOLUME, "secret": {"secretName": secret}}],

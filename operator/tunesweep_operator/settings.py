@@ -145,17 +145,15 @@ def _ray_auth(env: Mapping[str, str]) -> bool:
 
 
 def _network_policy_peers(env: Mapping[str, str]) -> tuple[Mapping[str, Any], ...] | None:
-    raw = env.get("TUNESWEEP_RAY_NETWORK_POLICY", "").strip()
-    if not raw:
+    name = "TUNESWEEP_RAY_NETWORK_POLICY"
+    parsed = _json(env, name)
+    if parsed is None:
         return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"TUNESWEEP_RAY_NETWORK_POLICY is not JSON: {exc}") from None
+    raw, value = parsed
     peers = value.get("peers") if isinstance(value, dict) else None
     if not isinstance(peers, list) or not all(isinstance(p, dict) and p for p in peers):
         wanted = '{"peers": [NetworkPolicyPeer, ...]}'
-        raise SettingsError(f"TUNESWEEP_RAY_NETWORK_POLICY must be {wanted}; got {raw}")
+        raise SettingsError(f"{name} must be {wanted}; got {raw}")
     return tuple(peers)
 
 
@@ -175,14 +173,22 @@ def _prefixes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return prefixes
 
 
-def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
+def _json(env: Mapping[str, str], name: str) -> tuple[str, Any] | None:
+    """(text, JSON value) of `name`; None when it is unset or empty."""
     raw = env.get(name, "").strip()
     if not raw:
         return None
     try:
-        value = json.loads(raw)
+        return raw, json.loads(raw)
     except json.JSONDecodeError as exc:
         raise SettingsError(f"{name} is not JSON: {exc}") from None
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any] | None:
+    parsed = _json(env, name)
+    if parsed is None:
+        return None
+    raw, value = parsed
     if not isinstance(value, dict) or len(value) != 1:
         raise SettingsError(
             f"{name} must be one pod volume source, e.g. "

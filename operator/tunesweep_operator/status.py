@@ -128,8 +128,7 @@ def rayjob_outcome(rayjob_status: dict[str, Any]) -> RayJobOutcome:
     ):
         return RayJobOutcome(Phase.failed, reason or RAYJOB_FAILED, message or f"the Ray job ended {job}")
     if deployment == "Running" and job == "RUNNING":
-        cluster = rayjob_status.get("rayClusterName") or "its cluster"
-        return RayJobOutcome(Phase.running, "Running", f"the sweep driver runs on {cluster}")
+        return _driver_runs(rayjob_status)
     if deployment in ("Suspending", "Suspended"):
         return RayJobOutcome(Phase.provisioning, QUEUED, "the RayJob is suspended, waiting for admission")
     if deployment == "Retrying" or int(rayjob_status.get("failed") or 0) > 0:
@@ -156,9 +155,13 @@ def outcome(rayjob_status: dict[str, Any], summary: SweepSummary | None) -> RayJ
     if summary.status != "running":
         return DRIVER_FINISHED
     if kuberay.phase is Phase.provisioning and rayjob_status.get("jobDeploymentStatus") == "Running":
-        cluster = rayjob_status.get("rayClusterName") or "its cluster"
-        return RayJobOutcome(Phase.running, "Running", f"the sweep driver runs on {cluster}")
+        return _driver_runs(rayjob_status)
     return kuberay
+
+
+def _driver_runs(rayjob_status: dict[str, Any]) -> RayJobOutcome:
+    cluster = rayjob_status.get("rayClusterName") or "its cluster"
+    return RayJobOutcome(Phase.running, "Running", f"the sweep driver runs on {cluster}")
 
 
 def driver_started(rayjob_status: dict[str, Any]) -> bool:

@@ -78,8 +78,9 @@ def _evidence_allowed(sweep: TuningSweep, uri: str, settings: OperatorSettings) 
     if prefixes is None:
         return []
     meta = sweep.metadata
-    if uris.problems(uri):  # a default the spec model has not seen
-        return [f"spec.evidence.uri: {'; '.join(uris.problems(uri))} (got {uri!r})"]
+    unusable = uris.problems(uri)
+    if unusable:  # a default the spec model has not seen
+        return [f"spec.evidence.uri: {'; '.join(unusable)} (got {uri!r})"]
     try:
         folder = layout.sweep_root(uri, meta.namespace, meta.name, meta.uid or "uid")
         refusal = uris.allowed(folder, meta.namespace, prefixes)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from tunesweep_evidence.judge import ANSWER_MARKER, answer_correctness, answers_match, extract_answer
+from tunesweep_evidence.judge import answer_correctness, answers_match, extract_answer
 from tunesweep_trainer.data import records
 
 
@@ -38,5 +38,7 @@ def test_answer_correctness_is_one_or_zero() -> None:
     assert answer_correctness("10", "10") == (None, 0.0)
 
 
-def test_the_judge_reads_the_marker_the_data_writes() -> None:
-    assert records.ANSWER_MARKER == ANSWER_MARKER
+@pytest.mark.parametrize("trace", ["A: 30+70=100, 100+18=118.", ""])
+def test_the_judge_reads_the_answer_the_training_target_marks(trace: str) -> None:
+    record = records.Record(id="r1", prompt="Q: 30+70+18?", trace=trace, answer="118")
+    assert answer_correctness(records.target_text(record), record.answer) == ("118", 1.0)

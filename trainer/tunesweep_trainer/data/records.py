@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ANSWER_MARKER = "ANSWER"
+from tunesweep_evidence.judge import ANSWER_MARKER
 
 
 class DataError(ValueError):

@@ -173,7 +173,8 @@ def _record_eval_set(sweep: _Sweep) -> None:
     if bucket.exists(uri):
         return
     backend = sweep.spec.trainer.backend
-    # The eval protocol is the base config's: a searchSpace may not change data.eval* (the spec refuses it).
+    # The eval set is the base config's. The spec does not yet refuse a searchSpace over data.eval*;
+    # a trial whose params change it is evaluated on other rows, and verify names that trial.
     data = DataConfig.model_validate(sweep.spec.trainer.base_config.get("data", {}))
     bucket.write_document(uri, build_eval_set(backend, data, eval_examples(backend, data)))
 
