@@ -24,7 +24,7 @@ SAMPLE ?= manifests/samples/sweep.yaml
 help:
 	@echo "make run    - run the sample sweep on this machine (local Ray, no cluster)"
 	@echo "make test   - install what the tests need and run lint, type check and the whole suite"
-	@echo "make bench  - trainer and sweep benchmarks"
+	@echo "make bench  - trainer, sweep, operator and search-quality benchmarks"
 
 # uv installs from the one lock file (uv.lock); --locked refuses a lock that disagrees with pyproject.toml.
 $(UV):
@@ -67,10 +67,13 @@ pytest: setup $(GO)
 
 test: lint typecheck pytest
 
+# bench.search_quality replays bench/data/learning_curves.json (seconds, no training). That table is
+# recorded once, apart from `make bench`: nice -n 10 .venv/bin/python -m bench.record_curves
 bench: setup $(GO)
 	$(BIN)/python -m bench.trainer_bench
 	$(BIN)/python -m bench.sweep_bench
 	$(BIN)/python -m bench.operator_scale
+	$(BIN)/python -m bench.search_quality
 
 crd: setup
 	$(BIN)/tunesweep crd --output manifests/crd/tunesweep.dev_tuningsweeps.yaml

@@ -46,7 +46,13 @@ TINY: dict[str, Any] = {
         "seed": 0,
         "report_every_steps": 50,
     },
-    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "eval_size": 50},
+    "data": {
+        "train": "builtin:arithmetic",
+        "eval": "builtin:arithmetic",
+        "eval_size": 50,
+        "test_size": 50,
+        "rung_size": 32,
+    },
 }
 
 
@@ -101,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
 
     mock = {
         "model": {"name": "tiny"},
-        "training": {"max_steps": 1, "report_every_steps": 1},
-        "data": {"eval_size": 1},
+        "training": {"max_steps": 2, "report_every_steps": 1},
+        "data": {"eval_size": 1, "test_size": 1, "rung_size": 1},
     }
     reused = run_sweep(work, "overhead-reused", mock_sweep(mock, args.overhead_trials))
     fresh = run_sweep(
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         tiny_sweep(
             args.trials,
             max_steps=args.max_steps,
-            earlyStopping={"name": "asha", "gracePeriod": 2, "reductionFactor": 2},
+            earlyStopping={"name": "asha", "gracePeriod": 50, "reductionFactor": 2},
         ),
         compile_cache=cache,
     )

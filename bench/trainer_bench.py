@@ -63,7 +63,7 @@ def _batches() -> Iterator[Any]:
     from tunesweep_trainer.flax_lm import batches
     from tunesweep_trainer.flax_lm.tokenizers import ByteTokenizer
 
-    records, _ = arithmetic.splits(SEED, 8000, 100)
+    _, records = arithmetic.deal(SEED, [("eval_size", 100), ("train_size", 8000)])
     encoded = batches.encode(records, ByteTokenizer(), "{prompt}\n", MAX_LENGTH)
     return batches.training_batches(encoded, BATCH, SEED)
 

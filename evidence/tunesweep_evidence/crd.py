@@ -63,6 +63,7 @@ _KEY_ORDER = {key: rank for rank, key in enumerate(("type", "anyOf", "descriptio
 PRINTER_COLUMNS = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Best", "type": "number", "jsonPath": ".status.bestTrial.primaryScore"},
+    {"name": "Test", "type": "number", "jsonPath": ".status.bestTrial.testScore"},
     {"name": "Succeeded", "type": "integer", "jsonPath": ".status.trials.succeeded"},
     {"name": "Failed", "type": "integer", "jsonPath": ".status.trials.failed"},
     {"name": "Queued", "type": "integer", "jsonPath": ".status.trials.queued"},
@@ -166,6 +167,8 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], defaults: bool) -> dict
             out["x-kubernetes-preserve-unknown-fields"] = True
         elif key == "description":
             out[key] = " ".join(value.split())  # docstrings carry their source's line breaks
+        elif key == "const":  # a one-value Literal; a structural schema has no const
+            out["enum"] = [value]
         elif key in _COPIED:
             out[key] = value
         else:

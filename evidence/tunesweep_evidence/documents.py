@@ -122,6 +122,11 @@ class EvalSummary(_Evidence):
     """Means of each per-row metric."""
     judge: JudgeInfo
     rows: list[EvalRow]
+    test_score: Score | None = None
+    """Mean answer correctness of `test_rows`: the held-out test slice, which no decision reads
+    (selection, rungs and the searcher use `primary_score`); reported beside the winner's score."""
+    test_rows: list[EvalRow] = Field(default_factory=list)
+    """The judged rows of the test slice (`data.test_size` examples, disjoint from `rows`)."""
 
 
 class MetricsLine(_Evidence):
@@ -134,9 +139,19 @@ class MetricsLine(_Evidence):
     """Null when the loss is not finite (JSON carries no NaN)."""
     learning_rate: float | None = None
     elapsed_s: float = Field(ge=0)
+    rung_score: Score | None = None
+    """At a rung step only: answer correctness on the rung slice (`data.rung_size` examples, apart
+    from the eval set), the score the early-stopping scheduler ranks trials on."""
+    rung_eval_s: float | None = Field(None, ge=0)
+    """At a rung step only: the seconds that rung's evaluation took (what rungs cost the trial)."""
 
 
 TrialState = Literal["pending", "running", "succeeded", "failed", "early_stopped"]
+
+
+class RungScore(_Evidence):
+    step: int = Field(ge=1)
+    score: Score
 
 
 class TrialRecord(_Evidence):
@@ -153,6 +168,34 @@ class TrialRecord(_Evidence):
     null until the trial has finished, or when it left no manifest."""
     ray_node_id: str | None = None
     """The Ray node it ran on (run_manifest.json `host.ray_node_id`)."""
+    rung_scores: list[RungScore] = Field(default_factory=list)
+    """The rung slice's answer correctness at each rung the trial reached, as the scheduler saw it."""
+
+
+class RungDecision(_Evidence):
+    trial_id: str
+    step: int = Field(ge=1)
+    score: Score
+    """The trial's rung score at this rung (its metrics.jsonl `rung_score` at `step`)."""
+    cutoff: Score | None
+    """The (1 - 1/reductionFactor) percentile of the scores recorded at this rung before; null for
+    the first trial there."""
+    compared_with: int = Field(ge=0)
+    """How many trials had recorded a score at this rung before."""
+    cut: bool
+    """Whether the scheduler stopped the trial here (score below cutoff, training not finished)."""
+    finished: bool = False
+    """The trial had finished training at this step (its max_steps is a rung): its score counts for
+    the trials after it, and it is never cut."""
+
+
+class RungDecisions(_Evidence):
+    """rung_decisions.json: every decision of the rung scheduler, in the order it took them."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    rung_steps: list[Annotated[int, Field(ge=1)]]
+    reduction_factor: int = Field(ge=2)
+    decisions: list[RungDecision]
 
 
 class ObjectiveRecord(_Evidence):
@@ -165,6 +208,8 @@ class BestTrialRecord(_Evidence):
     params: dict[str, Any]
     primary_score: Score | None
     """Null only in smoke mode, where a sweep without any scored trial still promotes."""
+    test_score: Score | None = None
+    """The winner's score on the held-out test slice (no decision used it)."""
 
 
 class SweepSummary(_Evidence):
@@ -194,6 +239,8 @@ class BestParams(_Evidence):
     params: dict[str, Any]
     primary_score: Score | None
     """Null only in smoke mode (production refuses to promote a null score)."""
+    test_score: Score | None = None
+    """The winner's score on the held-out test slice, which no decision used."""
     objective: ObjectiveRecord
     mode: Mode
     backend: Backend
@@ -203,6 +250,15 @@ class BestParams(_Evidence):
     promoted_at: str
     trial_started_at: str | None = None
     trial_finished_at: str | None = None
+
+
+class SearchPlan(_Evidence):
+    """How the sweep searches, derived from its spec when the plan is frozen (`search_plan.py`)."""
+
+    rung_steps: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)
+    """ASHA's rungs, in optimizer steps: where each trial scores its rung slice and may be cut."""
+    random_startup_trials: int | None = Field(None, ge=1)
+    """TPE: trials sampled at random before the model of good and bad trials is used."""
 
 
 class Plan(_Evidence):
@@ -216,6 +272,8 @@ class Plan(_Evidence):
     """The sweep's own evidence folder; everything the driver writes goes below it."""
     image: str = ""
     created_at: str
+    search: SearchPlan | None = None
+    """Null in plans written before the search was planned: derived from `spec` then."""
 
 
 class EvalSetRow(_Evidence):
@@ -234,6 +292,8 @@ class EvalSet(_Evidence):
     source: str
     """`data.eval` of the base config (e.g. `builtin:arithmetic`, a JSONL URI)."""
     rows: list[EvalSetRow]
+    test_rows: list[EvalSetRow] = Field(default_factory=list)
+    """The held-out test slice every trial is also scored on (`data.test_size` examples)."""
 
 
 class FileDigest(_Evidence):

@@ -1,8 +1,10 @@
 """eval_set.json: the examples every trial of a sweep is evaluated on, and the check that each was.
 
-The sweep driver records them at sweep start (from the plan's base config and the backend's data);
-verify compares each trial's eval rows with them, so that a trial evaluated on other, fewer or
-easier examples cannot win (its score would not be comparable).
+The sweep driver records them at sweep start (from the plan's base config and the backend's data):
+the eval set (`rows`, whose score chooses the winner) and the held-out test slice (`test_rows`,
+scored by every trial and read by no decision). Promotion and verify compare each trial's rows with
+them, so that a trial evaluated on other, fewer or easier examples cannot win (its score would not
+be comparable).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from .documents import EvalRow, EvalSet, EvalSetRow
+from .documents import EvalRow, EvalSet, EvalSetRow, EvalSummary
 from .training_config import Backend, DataConfig
 
 BUILTIN_PREFIX = "builtin:"
+
+Example = tuple[str, str, str]
+"""(id, prompt, expected answer)."""
 
 
 def eval_set_row(row_id: str, prompt: str, expected: str) -> EvalSetRow:
@@ -25,44 +30,70 @@ def prompt_digest(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
 
 
-def build_eval_set(backend: Backend, data: DataConfig, examples: Iterable[tuple[str, str, str]]) -> EvalSet:
-    """The eval set of (id, prompt, expected) examples, as eval_set.json records it."""
-    return EvalSet(backend=backend, source=data.eval, rows=[eval_set_row(*example) for example in examples])
+def build_eval_set(
+    backend: Backend, data: DataConfig, eval_examples: Iterable[Example], test_examples: Iterable[Example]
+) -> EvalSet:
+    """eval_set.json of the eval examples and the test slice's, each an (id, prompt, expected)."""
+    return EvalSet(
+        backend=backend,
+        source=data.eval,
+        rows=[eval_set_row(*example) for example in eval_examples],
+        test_rows=[eval_set_row(*example) for example in test_examples],
+    )
 
 
 def size_problems(eval_set: EvalSet, data: DataConfig) -> list[str]:
-    """The recorded set's size against the base config's `data.eval_size`."""
-    count = len(eval_set.rows)
-    # A builtin source always has enough examples; a file gives at most its first eval_size records.
-    if count > data.eval_size or (data.eval.startswith(BUILTIN_PREFIX) and count != data.eval_size):
-        return [f"rows: {count} examples != data.eval_size {data.eval_size} of plan.json's base config"]
-    return []
+    """The recorded sets' sizes against the base config's `data.eval_size` and `data.test_size`, and
+    the test slice apart from the eval set."""
+    # A builtin source always has enough examples; a file gives at most its first eval_size records
+    # as the eval set, then at most test_size as the test slice.
+    builtin = data.eval.startswith(BUILTIN_PREFIX)
+    problems = [
+        f"{field}: {count} examples != data.{size_name} {size} of plan.json's base config"
+        for field, count, size_name, size in (
+            ("rows", len(eval_set.rows), "eval_size", data.eval_size),
+            ("test_rows", len(eval_set.test_rows), "test_size", data.test_size),
+        )
+        if count > size or (builtin and count != size)
+    ]
+    shared = sorted({row.id for row in eval_set.rows} & {row.id for row in eval_set.test_rows})
+    if shared:
+        problems.append(f"test_rows: ids also in rows (the test slice must be held out): {_ids(shared)}")
+    return problems
 
 
-def row_problems(eval_set: EvalSet, rows: Sequence[EvalRow]) -> list[str]:
-    """How a trial's rows differ from the eval set: ids missing, added or repeated, and rows whose
-    expected answer or prompt is not the recorded one."""
+def evaluation_problems(eval_set: EvalSet, evaluation: EvalSummary) -> list[str]:
+    """How a trial's eval_summary.json rows and test rows differ from the recorded ones."""
+    return row_problems(eval_set.rows, evaluation.rows, "rows") + row_problems(
+        eval_set.test_rows, evaluation.test_rows, "test_rows"
+    )
+
+
+def row_problems(recorded: Sequence[EvalSetRow], rows: Sequence[EvalRow], field: str) -> list[str]:
+    """How a trial's `field` (rows or test_rows) differs from eval_set.json's: ids missing, added or
+    repeated, and rows whose expected answer or prompt is not the recorded one."""
     problems = []
-    recorded = {row.id: row for row in eval_set.rows}
+    source = f"eval_set.json {field}"
+    by_id = {row.id: row for row in recorded}
     seen = Counter(row.id for row in rows)
-    missing = [row.id for row in eval_set.rows if row.id not in seen]
-    added = [row_id for row_id in seen if row_id not in recorded]
+    missing = [row.id for row in recorded if row.id not in seen]
+    added = [row_id for row_id in seen if row_id not in by_id]
     repeated = sorted(row_id for row_id, count in seen.items() if count > 1)
     if missing:
-        problems.append(f"rows: {len(missing)} eval_set.json ids missing: {_ids(missing)}")
+        problems.append(f"{field}: {len(missing)} ids of {source} missing: {_ids(missing)}")
     if added:
-        problems.append(f"rows: {len(added)} ids not in eval_set.json: {_ids(added)}")
+        problems.append(f"{field}: {len(added)} ids not in {source}: {_ids(added)}")
     if repeated:
-        problems.append(f"rows: ids repeated: {_ids(repeated)}")
+        problems.append(f"{field}: ids repeated: {_ids(repeated)}")
     for index, row in enumerate(rows):
-        want = recorded.get(row.id)
+        want = by_id.get(row.id)
         if want is None:
             continue
-        label = f"rows[{index}] (id {row.id!r})"
+        label = f"{field}[{index}] (id {row.id!r})"
         if row.expected != want.expected:
-            problems.append(f"{label}.expected {row.expected!r} != eval_set.json {want.expected!r}")
+            problems.append(f"{label}.expected {row.expected!r} != {source} {want.expected!r}")
         if prompt_digest(row.prompt) != want.prompt_sha256:
-            problems.append(f"{label}.prompt differs from eval_set.json (sha256 {want.prompt_sha256[:16]}…)")
+            problems.append(f"{label}.prompt differs from {source} (sha256 {want.prompt_sha256[:16]}…)")
     return problems
 
 

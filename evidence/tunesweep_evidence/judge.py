@@ -78,8 +78,9 @@ def eval_row(row_id: str, prompt: str, expected: str, prediction: str) -> EvalRo
     )
 
 
-def rejudged_problems(judge: JudgeInfo, rows: Iterable[EvalRow]) -> list[str]:
-    """`field: what is wrong` for each row whose recorded verdict differs from judging it again.
+def rejudged_problems(judge: JudgeInfo, rows: Iterable[EvalRow], field: str) -> list[str]:
+    """`field[index]...: what is wrong` for each row of `field` (rows, test_rows) whose recorded
+    verdict differs from judging it again.
 
     An unknown judge (name or version) is one problem: its rows cannot be re-judged.
     """
@@ -92,7 +93,7 @@ def rejudged_problems(judge: JudgeInfo, rows: Iterable[EvalRow]) -> list[str]:
     problems = []
     for index, row in enumerate(rows):
         answer, correctness = answer_correctness(row.prediction, row.expected)
-        label = f"rows[{index}] (id {row.id!r})"
+        label = f"{field}[{index}] (id {row.id!r})"
         if row.extracted_answer != answer:
             problems.append(f"{label}.extracted_answer {row.extracted_answer!r} != re-judged {answer!r}")
         recorded = row.metrics.get("answer_correctness")

@@ -4,7 +4,7 @@
   plan.json  eval_set.json
   trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
   ray/                                  (Ray Tune experiment state, for restore)
-  sweep_summary.json
+  sweep_summary.json  rung_decisions.json   (ASHA: each rung decision, in order)
   promoted/best_config.yaml  promoted/best_params.json
   report.html
   digests.json                          (sha256 of every file above but ray/, written last)
@@ -16,6 +16,7 @@ PLAN = "plan.json"
 EVAL_SET = "eval_set.json"
 DIGESTS = "digests.json"
 SWEEP_SUMMARY = "sweep_summary.json"
+RUNG_DECISIONS = "rung_decisions.json"
 RAY_STATE = "ray"
 LOCAL_RAY_SESSION = ".ray"
 """Where a local run keeps Ray's session (sockets, logs) when the path is short enough: not evidence."""

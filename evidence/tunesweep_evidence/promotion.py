@@ -1,17 +1,19 @@
 """Promotion: the best trial's params folded into the base config, written beside the evidence.
 
 `promote(root_uri)` is the one promotion both the local sweep driver and the operator call. It
-re-reads every trial's evidence, recomputes the primary scores from the evaluation rows, picks
-the best trial (`selection.best_trial`), and writes two files below the sweep's folder:
-`promoted/best_config.yaml` (the nested training config, same shape as `baseConfig`, ready for
-training) and `promoted/best_params.json` (the flat audit record), the audit record after the
-config, then `digests.json` (`digests.py`: every evidence file's sha256, signed when
-TUNESWEEP_EVIDENCE_SIGNING_KEY names a key file) last.
+re-reads every trial's evidence, checks that every evaluated trial was scored on the sweep's eval
+set and test slice (eval_set.json), recomputes the scores from the evaluation rows, picks the best
+trial (`selection.best_trial`), and writes two files below the sweep's folder:
+`promoted/best_config.yaml` (the config the winner trained with, its run_manifest.json `config`,
+once checked to be the base config with its params folded in; same shape as `baseConfig`, ready
+for training) and `promoted/best_params.json` (the flat audit record, with the winner's held-out
+test score beside its primary score), the audit record after the config, then `digests.json`
+(`digests.py`: every evidence file's sha256, signed when TUNESWEEP_EVIDENCE_SIGNING_KEY names a key
+file) last.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,11 +24,12 @@ import yaml
 from pydantic import ValidationError
 
 from . import bucket, digests, layout
-from .documents import BestParams, BestTrialRecord, Plan
+from .documents import BestParams, BestTrialRecord, EvalSet, Plan
+from .eval_set import evaluation_problems
 from .schemas import schema_problems
 from .selection import best_trial
 from .sweep_evidence import EvidenceReader, SweepSettings, TrialEvidence, load_trials, sweep_settings
-from .training_config import TrainingConfig
+from .trial_config import ConfigFoldError, config_differences, fold_params, resolved_config
 
 
 class PromotionRefusal(StrEnum):
@@ -39,7 +42,7 @@ class PromotionRefusal(StrEnum):
     no_succeeded_trial = "NoSucceededTrial"
     """Smoke mode, and no trial succeeded at all."""
     below_min_score = "BelowMinScore"
-    """The best score does not reach promotion.minScore (in the objective's direction)."""
+    """The best score is below promotion.minScore."""
     invalid_config = "InvalidConfig"
     """The best params folded into the base config do not make a valid training config."""
 
@@ -50,10 +53,6 @@ class PromotionError(Exception):
     def __init__(self, reason: PromotionRefusal, message: str) -> None:
         self.reason = reason
         super().__init__(message)
-
-
-class ConfigFoldError(ValueError):
-    """A dotted param path that cannot be folded into the config."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +72,7 @@ class PromotionResult:
             trial_id=self.best.trial_id,
             params=self.best_params.params,
             primary_score=self.best_params.primary_score,
+            test_score=self.best_params.test_score,
         )
 
 
@@ -86,19 +86,11 @@ def promote(root_uri: str, *, now: datetime | None = None) -> PromotionResult:
     plan = reader.document(layout.PLAN, Plan)
     settings = sweep_settings(plan, reader) if plan is not None else None
     trials = load_trials(reader, plan.sweep.uid if plan is not None else None)
+    _check_eval_rows(reader, trials)
     if plan is None or settings is None or reader.problems:
-        raise PromotionError(
-            PromotionRefusal.invalid_evidence,
-            f"evidence under {root_uri} is not consistent:\n" + "\n".join(reader.problems),
-        )
+        raise _inconsistent(reader)
     best = _chosen_trial(trials, settings)
-    try:
-        config = resolved_config(fold_params(settings.base_config, best.manifest.params))
-    except (ConfigFoldError, ValidationError) as error:
-        raise PromotionError(
-            PromotionRefusal.invalid_config,
-            f"trial {best.trial_id}'s params do not fit the base config: {error}",
-        ) from None
+    config = _trained_config(reader, settings, best)
     config_yaml = render_best_config_yaml(config)
     best_params = build_best_params(
         plan, settings, best, promoted_at=(now or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -120,6 +112,44 @@ def promote(root_uri: str, *, now: datetime | None = None) -> PromotionResult:
     return result
 
 
+def _check_eval_rows(reader: EvidenceReader, trials: list[TrialEvidence]) -> None:
+    """Every evaluated trial was scored on eval_set.json's rows and test rows (when it exists)."""
+    eval_set = reader.document(layout.EVAL_SET, EvalSet, required=False)
+    if eval_set is None:
+        return
+    for trial in trials:
+        if trial.evaluation is not None:
+            for problem in evaluation_problems(eval_set, trial.evaluation):
+                reader.problem(f"trials/{trial.trial_id}/{layout.EVAL_SUMMARY}", problem)
+
+
+def _trained_config(reader: EvidenceReader, settings: SweepSettings, best: TrialEvidence) -> dict[str, Any]:
+    """The config the winner trained with (its run_manifest.json `config`), once it is plan.json's
+    base config with the winner's params folded in."""
+    try:
+        expected = resolved_config(fold_params(settings.base_config, best.manifest.params))
+    except (ConfigFoldError, ValidationError) as error:
+        raise PromotionError(
+            PromotionRefusal.invalid_config,
+            f"trial {best.trial_id}'s params do not fit the base config: {error}",
+        ) from None
+    for problem in config_differences(best.manifest.config, expected, "config."):
+        reader.problem(
+            f"trials/{best.trial_id}/{layout.RUN_MANIFEST}",
+            f"{problem} (plan.json base config with params folded in)",
+        )
+    if reader.problems:
+        raise _inconsistent(reader)
+    return best.manifest.config
+
+
+def _inconsistent(reader: EvidenceReader) -> PromotionError:
+    return PromotionError(
+        PromotionRefusal.invalid_evidence,
+        f"evidence under {reader.root} is not consistent:\n" + "\n".join(reader.problems),
+    )
+
+
 def _chosen_trial(trials: list[TrialEvidence], settings: SweepSettings) -> TrialEvidence:
     best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
     if best is None:
@@ -133,41 +163,12 @@ def _chosen_trial(trials: list[TrialEvidence], settings: SweepSettings) -> Trial
             f"none of {len(trials)} trials has a primary score, and {needs} refuses to promote a null score",
         )
     score, threshold = best.primary_score, settings.min_score
-    if threshold is not None and score is not None:
-        worse = score < threshold if settings.objective.mode == "max" else score > threshold
-        if worse:
-            raise PromotionError(
-                PromotionRefusal.below_min_score,
-                f"best trial {best.trial_id} scored {score:.6g}, worse than promotion.minScore "
-                f"{threshold:.6g} (objective mode {settings.objective.mode})",
-            )
+    if threshold is not None and score is not None and score < threshold:
+        raise PromotionError(
+            PromotionRefusal.below_min_score,
+            f"best trial {best.trial_id} scored {score:.6g}, below promotion.minScore {threshold:.6g}",
+        )
     return best
-
-
-def fold_params(base_config: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of the nested `base_config` with each flat dotted param set at its path.
-
-    Missing intermediate sections are created; a path through a non-mapping value is an error.
-    """
-    config = copy.deepcopy(dict(base_config))
-    for path, value in params.items():
-        keys = path.split(".")
-        if not all(keys):
-            raise ConfigFoldError(f"param {path!r}: empty segment in the dotted path")
-        node = config
-        for depth, key in enumerate(keys[:-1]):
-            child = node.setdefault(key, {})
-            if not isinstance(child, dict):
-                prefix = ".".join(keys[: depth + 1])
-                raise ConfigFoldError(f"param {path!r}: {prefix} is {child!r}, not a section")
-            node = child
-        node[keys[-1]] = copy.deepcopy(value)
-    return config
-
-
-def resolved_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config as training will read it: validated by TrainingConfig, every default filled in."""
-    return TrainingConfig.model_validate(config).model_dump(mode="json")
 
 
 def render_best_config_yaml(config: Mapping[str, Any]) -> str:
@@ -189,6 +190,7 @@ def build_best_params(
         run_id=best.manifest.run_id,
         params=best.manifest.params,
         primary_score=best.primary_score,
+        test_score=best.test_score,
         objective=settings.objective,
         mode=settings.mode,
         backend=best.manifest.backend,

@@ -24,6 +24,7 @@ from .documents import (
     EvalSummary,
     MetricsLine,
     Plan,
+    RungDecisions,
     RunManifest,
     SweepSummary,
 )
@@ -38,6 +39,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "best_config.schema.json": TrainingConfig,
     "plan.schema.json": Plan,
     "eval_set.schema.json": EvalSet,
+    "rung_decisions.schema.json": RungDecisions,
     "digests.schema.json": Digests,
 }
 REGENERATE = "tunesweep evidence schemas --output evidence/tunesweep_evidence/schemas"

@@ -3,8 +3,9 @@
 These models are the one source of truth: the CRD's OpenAPI schema and its CEL rules are generated
 from them (`tunesweep_evidence.crd`), and `tunesweep validate` runs them offline. Field constraints
 become schema keywords; cross-field rules are `spec_rules.Rule`s on the model they read; checks
-against the training config (search-space paths, sampled values, baseConfig) are Python only
-(`training_config_checks`), as the CRD leaves baseConfig free-form.
+against the training config (search-space paths, the locked evaluation protocol, sampled values,
+baseConfig, the rungs of `search_plan`) are Python only (`training_config_checks`), as the CRD leaves
+baseConfig free-form.
 
 `None` always means "absent": the CRD marks no field nullable, so the API server prunes nulls and
 CEL rules only need `has()`.
@@ -15,7 +16,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
 
 from . import evidence_uri, placement
 from ._model import WireModel
@@ -27,6 +29,7 @@ from .labels import (
 )
 from .pod_overlay import HEAD_CONTAINER, WORKER_CONTAINER, PodTemplateOverlay, Toleration, owned_violations
 from .quantity import QuantityError, parse_quantity
+from .search_plan import SearchPlanError, rung_steps
 from .spec_rules import FieldPath, Rule, RuleModel, Violation
 from .training_config import Backend
 from .training_config_checks import training_config_violations
@@ -199,13 +202,27 @@ class SearchDimension(RuleModel):
         return next(name for name, values in self.distributions().items() if values is not None)
 
 
-class Objective(WireModel):
-    """What the sweep optimises."""
+OBJECTIVE_MESSAGE = (
+    "a sweep optimises answer correctness only: primary_score (the mean answer correctness on the "
+    "eval set, 0..1), maximised, is what the rungs, the searcher and the promotion rank trials on; "
+    "set objective {metric: primary_score, mode: max} or leave objective out"
+)
 
-    metric: str = Field("primary_score", min_length=1, max_length=128)
-    """The trial metric to optimise; `primary_score` is the mean answer correctness (0..1)."""
-    mode: Literal["max", "min"] = "max"
-    """`max` or `min`."""
+
+def _objective_only(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        raise PydanticCustomError("objective_fixed", OBJECTIVE_MESSAGE) from None
+
+
+class Objective(WireModel):
+    """What the sweep optimises: answer correctness, the one score every decision ranks trials on."""
+
+    metric: Annotated[Literal["primary_score"], WrapValidator(_objective_only)] = "primary_score"
+    """`primary_score`, the mean answer correctness on the eval set (0..1); the only metric."""
+    mode: Annotated[Literal["max"], WrapValidator(_objective_only)] = "max"
+    """`max`, the only mode: a higher answer correctness is better."""
 
 
 class Algorithm(WireModel):
@@ -221,9 +238,12 @@ class EarlyStopping(WireModel):
     """Stopping unpromising trials early."""
 
     name: Literal["none", "asha"] = "none"
-    """`none` (every trial runs to max_steps) or `asha`."""
-    grace_period: int = Field(1, ge=1, le=100_000)
-    """ASHA: reports a trial makes before it can be stopped."""
+    """`none` (every trial runs to max_steps) or `asha`: at each rung, every trial scores the rung
+    slice of the eval data (`data.rung_size` examples) and only the best 1/reductionFactor of the
+    trials that reached that rung go on."""
+    grace_period: int = Field(100, ge=1, le=10_000_000)
+    """ASHA: optimizer steps a trial trains before it can be stopped, the first rung. The rungs are
+    at gracePeriod * reductionFactor^k steps, below the largest max_steps."""
     reduction_factor: int = Field(3, ge=2, le=100)
     """ASHA: the fraction (1/reductionFactor) of trials kept at each rung."""
 
@@ -398,8 +418,8 @@ class Promotion(WireModel):
 
     config_map_name: str = Field("", pattern=OPTIONAL_DNS_SUBDOMAIN, max_length=253)
     """ConfigMap receiving the promoted config; empty means `<sweep-name>-best`."""
-    min_score: float | None = None
-    """Refuse to promote a best score below this (0..1 for primary_score)."""
+    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    """Refuse to promote a best primary score (0..1) below this."""
 
 
 BASE_CONFIG_MESSAGE = (
@@ -410,6 +430,14 @@ SMOKE_DEMO_WARNING = (
     "no baseConfig: this smoke sweep tunes the builtin demo model `tiny` on the builtin arithmetic "
     "data; set baseConfig to tune your own model"
 )
+
+
+def _search_plan_violations(spec: TuningSweepSpec) -> list[Violation]:
+    try:
+        rung_steps(spec)
+    except SearchPlanError as error:
+        return [Violation(("earlyStopping", "gracePeriod"), str(error))]
+    return []
 
 
 def _continuous(dim: SearchDimension) -> bool:
@@ -473,19 +501,6 @@ class TuningSweepSpec(RuleModel):
             field=("trials", "parallel"),
         ),
         Rule(
-            "promotion.minScore must be in 0..1 when objective.metric is primary_score",
-            lambda s: (
-                s.promotion.min_score is None
-                or s.objective.metric != "primary_score"
-                or 0 <= s.promotion.min_score <= 1
-            ),
-            cel=(
-                "!has(self.promotion.minScore) || self.objective.metric != 'primary_score'"
-                " || (self.promotion.minScore >= 0.0 && self.promotion.minScore <= 1.0)"
-            ),
-            field=("promotion", "minScore"),
-        ),
-        Rule(
             BASE_CONFIG_MESSAGE,
             lambda s: s.mode != Mode.production or bool(s.trainer.base_config),
             cel=None,
@@ -495,9 +510,9 @@ class TuningSweepSpec(RuleModel):
     )
 
     def more_violations(self) -> list[Violation]:
-        return training_config_violations(self.trainer.base_config, self.search_space) + placement.violations(
-            self
-        )
+        config = training_config_violations(self.trainer.base_config, self.search_space)
+        # The rungs follow from the training config (its max_steps), so they are planned once it is valid.
+        return config + (_search_plan_violations(self) if not config else []) + placement.violations(self)
 
     def warnings(self) -> list[tuple[FieldPath, str]]:
         """What runs, but maybe not as meant (field relative to the spec, message)."""
@@ -587,7 +602,10 @@ class BestTrial(StatusModel):
     params: dict[str, Any] = Field(default_factory=dict)
     """The sampled values, by searchSpace path."""
     primary_score: float | None = None
-    """Absent when no trial was scorable (smoke mode only)."""
+    """Its answer correctness on the eval set, which chose it; absent when no trial was scorable
+    (smoke mode only)."""
+    test_score: float | None = None
+    """Its answer correctness on the held-out test slice, which no decision used; absent without one."""
 
 
 class Promoted(StatusModel):

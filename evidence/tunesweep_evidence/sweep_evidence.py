@@ -1,8 +1,9 @@
 """Reading a sweep's evidence back, for promotion and for `tunesweep evidence verify`.
 
-Every trial's primary score is recomputed from its evaluation rows; the stored summaries are only
-compared against it, never trusted. Problems are collected (as `relative/path: what is wrong`)
-rather than raised, so that verify can name them all and promotion can refuse with all of them.
+Every trial's primary score, and its held-out test score, is recomputed from its evaluation
+rows; the stored summaries are only compared against them, never trusted. Problems are collected
+(as `relative/path: what is wrong`) rather than raised, so that verify can name them all and
+promotion can refuse with all of them.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from . import bucket, layout
-from .documents import EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
+from .documents import EvalRow, EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
 from .primary_score import ScoreError, primary_score
+from .search_plan import rung_steps
 from .selection import promotes_unscored
 from .spec import SearchDimension, TuningSweepSpec
 
@@ -89,6 +91,8 @@ class SweepSettings:
     min_score: float | None
     base_config: dict[str, Any]
     search_space: dict[str, SearchDimension]
+    rung_steps: list[int]
+    """plan.json `search.rung_steps`, or derived from the spec for a plan written before it."""
 
     @property
     def allow_unscored(self) -> bool:
@@ -112,6 +116,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         min_score=spec.promotion.min_score,
         base_config=spec.trainer.base_config,
         search_space=spec.search_space,
+        rung_steps=plan.search.rung_steps if plan.search is not None else rung_steps(spec),
     )
 
 
@@ -122,12 +127,14 @@ def _spec_problems(reader: EvidenceReader, prefix: str, error: ValidationError) 
 
 @dataclass(frozen=True)
 class TrialEvidence:
-    """One trial's evidence with its primary score recomputed from the evaluation rows."""
+    """One trial's evidence with its scores recomputed from the evaluation rows."""
 
     trial_id: str
     manifest: RunManifest
     evaluation: EvalSummary | None
     primary_score: float | None
+    test_score: float | None
+    """On the held-out test slice (`test_rows`), which no decision reads."""
 
     @property
     def status(self) -> str:
@@ -165,30 +172,39 @@ def load_trial(
         reader.problem(
             rel(layout.RUN_MANIFEST), f"tuning_job_id {manifest.tuning_job_id!r} != sweep uid {sweep_uid!r}"
         )
-    score = None
-    if evaluation is not None:
-        score = _recomputed_score(reader, rel(layout.EVAL_SUMMARY), evaluation, manifest)
-    return TrialEvidence(trial_id, manifest, evaluation, score)
+    if evaluation is None:
+        return TrialEvidence(trial_id, manifest, None, None, None)
+    where = rel(layout.EVAL_SUMMARY)
+    _check_identity(reader, where, evaluation, manifest)
+    return TrialEvidence(
+        trial_id,
+        manifest,
+        evaluation,
+        _recomputed_score(reader, where, "primary_score", evaluation.primary_score, evaluation.rows),
+        _recomputed_score(reader, where, "test_score", evaluation.test_score, evaluation.test_rows),
+    )
 
 
-def _recomputed_score(
-    reader: EvidenceReader, rel: str, evaluation: EvalSummary, manifest: RunManifest
-) -> float | None:
+def _check_identity(reader: EvidenceReader, rel: str, evaluation: EvalSummary, manifest: RunManifest) -> None:
     if evaluation.run_id != manifest.run_id:
         reader.problem(rel, f"run_id {evaluation.run_id!r} != run_manifest.json {manifest.run_id!r}")
     if evaluation.trial_id != manifest.trial_id:
         reader.problem(rel, f"trial_id {evaluation.trial_id!r} != run_manifest.json {manifest.trial_id!r}")
     if evaluation.n_examples != len(evaluation.rows):
         reader.problem(rel, f"n_examples {evaluation.n_examples} != {len(evaluation.rows)} rows")
+
+
+def _recomputed_score(
+    reader: EvidenceReader, rel: str, field: str, recorded: float | None, rows: list[EvalRow]
+) -> float | None:
+    """The mean answer correctness of `rows`, checked against the `field` the trial recorded."""
     try:
-        score = primary_score(evaluation.rows)
+        score = primary_score(rows)
     except ScoreError as error:
         reader.problem(rel, str(error))
         return None
-    if not same_score(evaluation.primary_score, score):
-        reader.problem(
-            rel, f"primary_score {format_score(evaluation.primary_score)} != recomputed {format_score(score)}"
-        )
+    if not same_score(recorded, score):
+        reader.problem(rel, f"{field} {format_score(recorded)} != recomputed {format_score(score)}")
     return score
 
 

@@ -68,11 +68,15 @@ class DataConfig(SnakeModel):
     train: str = "builtin:arithmetic"
     """`builtin:arithmetic`, or a JSONL file (path or bucket URI) of {prompt, trace, answer} records."""
     eval: str = "builtin:arithmetic"
-    train_size: int = Field(8000, ge=1)
+    train_size: int = Field(7850, ge=1)
     """Examples drawn from a builtin source for training (ignored for files)."""
     eval_size: int = Field(100, ge=1)
-    """Held-out examples evaluated: a builtin source draws them disjoint from training; a file
-    gives its first `eval_size` records."""
+    """Held-out examples every trial is scored on (its primary score, which selects the winner)."""
+    test_size: int = Field(100, ge=1)
+    """Held-out test examples, apart from the eval set: every trial is scored on them too, but no
+    decision reads that score; the winner's is reported beside its primary score."""
+    rung_size: int = Field(50, ge=1)
+    """Held-out examples scored at each early-stopping rung (apart from the eval and test sets)."""
     seed: int = Field(0, ge=0)
     """Seeds the builtin sources, so trials of a sweep train and evaluate on the same examples."""
     prompt_template: str = Field("{prompt}\n", pattern=r"\{prompt\}")

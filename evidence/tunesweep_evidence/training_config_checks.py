@@ -8,6 +8,10 @@ pattern): `choice: ["16", "32"]` for an integer field is an error, not a silent 
 is `training.max_steps: {choice: [0, 10]}` (max_steps >= 1). Every choice/grid value is checked, and
 both ends of a range (randint's high is exclusive: its last value, high - 1, is checked). The
 limits are read from the `TrainingConfig` fields, never copied here.
+
+The evaluation protocol is locked (`PROTOCOL`): trials of one sweep are compared on the same eval,
+test and rung examples, judged the same way, so no searchSpace path may name, lie under or hold
+one of its fields.
 """
 
 from __future__ import annotations
@@ -28,6 +32,18 @@ if TYPE_CHECKING:
 
 _INTEGER_ERRORS = frozenset({"int_type", "int_from_float", "int_parsing"})
 
+PROTOCOL = (
+    "data.eval",
+    "data.eval_size",
+    "data.test_size",
+    "data.rung_size",
+    "data.seed",
+    "data.prompt_template",
+    "eval",
+)
+"""The evaluation protocol: which examples every trial is scored on, how they are shown and decoded.
+`data.seed` draws the builtin sources' examples, so it is part of it."""
+
 
 def training_config_violations(
     base_config: Mapping[str, Any], search_space: Mapping[str, SearchDimension]
@@ -37,12 +53,29 @@ def training_config_violations(
         for error in _errors(TrainingConfig, base_config)
     ]
     for path, dimension in search_space.items():
-        field = _field_at(path)
+        field = _protocol_problem(path) or _field_at(path)  # the field, or what is wrong with the path
         if isinstance(field, str):
             found.append(Violation(("searchSpace", path), field))
         else:
             found += _sample_violations(path, field, dimension)
     return found
+
+
+def _protocol_problem(path: str) -> str | None:
+    """Why `path` may not be searched, when it names, lies under or holds a field of the protocol."""
+    for locked in PROTOCOL:
+        if path == locked or path.startswith(f"{locked}."):
+            what = path
+        elif locked.startswith(f"{path}."):
+            what = f"{path} (it holds {locked})"
+        else:
+            continue
+        return (
+            "the evaluation protocol is fixed for a sweep: every trial is scored on the same eval, test "
+            f"and rung examples, judged the same way, so {what} cannot be searched; put it in "
+            "trainer.baseConfig instead"
+        )
+    return None
 
 
 def _errors(target: Any, value: Any) -> list[Any]:

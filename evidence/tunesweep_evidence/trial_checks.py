@@ -1,18 +1,16 @@
 """What one trial's evidence must agree with, re-derived from the plan: its config (the base config
-with its params folded in), its params (inside the search space) and its metrics.jsonl (report
-steps and learning rates that follow from its config). Pure: each returns the problems it finds.
+with its params folded in, `trial_config.py`), its params (inside the search space) and its
+metrics.jsonl (report steps, rung scores and learning rates that follow from its config and the
+sweep's rungs). Pure: each returns the problems it finds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from .documents import MetricsLine
-from .promotion import ConfigFoldError, fold_params, resolved_config
 from .schedule import learning_rate_at
 from .spec import SearchDimension
 from .training_config import TrainingSection
@@ -20,50 +18,6 @@ from .training_config import TrainingSection
 LEARNING_RATE_TOLERANCE = 1e-5
 """Relative, and as much times the peak rate absolute: trainers compute the reported rate in
 float32 (where `1 + cos` near the last step loses digits), verify in float64."""
-
-
-def config_differences(actual: Mapping[str, Any], expected: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """`path: what differs` for each leaf of two nested configs, compared path by path."""
-    have, want = flat(actual), flat(expected)
-    problems = []
-    for path in sorted(want.keys() | have.keys()):
-        if path not in have:
-            problems.append(f"{prefix}{path} missing, expected {want[path]!r}")
-        elif path not in want:
-            problems.append(f"{prefix}{path} {have[path]!r} not expected")
-        elif have[path] != want[path]:
-            problems.append(f"{prefix}{path} {have[path]!r} != expected {want[path]!r}")
-    return problems
-
-
-def flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flat(value, f"{path}."))
-        else:
-            out[path] = value
-    return out
-
-
-def manifest_config_problems(
-    config: Mapping[str, Any], status: str, base_config: Mapping[str, Any], params: Mapping[str, Any]
-) -> list[str]:
-    """A trial's recorded config against plan.json's base config with its params folded in."""
-    try:
-        folded = fold_params(base_config, params)
-    except ConfigFoldError as error:
-        return [f"params: cannot be folded into plan.json's base config: {error}"]
-    try:
-        expected = resolved_config(folded)
-    except ValidationError:
-        # The trainer refuses an invalid config before training and records it as given.
-        if status != "failed":
-            return [f"status: {status}, but its params make an invalid config (only `failed` fits)"]
-        expected = folded
-    why = " (plan.json base config with params folded in)"
-    return [problem + why for problem in config_differences(config, expected, "config.")]
 
 
 def search_space_problems(params: Mapping[str, Any], space: Mapping[str, SearchDimension]) -> list[str]:
@@ -106,38 +60,47 @@ def _same_value(value: Any, candidate: Any) -> bool:
 
 
 def metrics_problems(
-    lines: Sequence[MetricsLine], training: TrainingSection, *, complete: bool
+    lines: Sequence[MetricsLine], training: TrainingSection, rung_steps: Collection[int], *, complete: bool
 ) -> list[tuple[int | None, str]]:
-    """(line number or None, what is wrong) for metrics.jsonl against the trial's config.
+    """(line number or None, what is wrong) for metrics.jsonl against the trial's config and the
+    sweep's rung steps (plan.json `search.rung_steps`).
 
-    Reports come at every `report_every_steps` steps and at `max_steps`, each with the schedule's
-    learning rate. A succeeded trial (`complete`) reported all of them; a stopped or failed one a
-    prefix.
+    Reports come at every `report_every_steps` steps, at each rung step and at `max_steps`, each
+    with the schedule's learning rate; those at a rung step, and only those, carry a `rung_score`.
+    A succeeded trial (`complete`) reported all of them; a stopped or failed one a prefix.
     """
     every, last = training.report_every_steps, training.max_steps
-    count = math.ceil(last / every)
+    steps = report_steps(training, rung_steps)
     source = "of run_manifest.json config"
+    rungs = f"rung steps {sorted(rung_steps)}" if rung_steps else "no rung steps"
+    at_rungs = f"; {rungs}" if rung_steps else ""
     problems: list[tuple[int | None, str]] = []
     for number, line in enumerate(lines, start=1):
-        expected = min(number * every, last) if number <= count else None
+        expected = steps[number - 1] if number <= len(steps) else None
         if line.step != expected:
             shown = "none (past training.max_steps)" if expected is None else expected
             problems.append(
                 (
                     number,
                     f"step {line.step} != expected {shown} (training.report_every_steps {every}, "
-                    f"training.max_steps {last} {source})",
+                    f"training.max_steps {last} {source}{at_rungs})",
                 )
             )
             return problems  # the following lines are off by the same shift
-    if complete and len(lines) < count:
+    if complete and len(lines) < len(steps):
         problems.append(
             (
                 None,
-                f"{len(lines)} reports, but a succeeded trial reports {count} (every "
-                f"training.report_every_steps {every} up to training.max_steps {last} {source})",
+                f"{len(lines)} reports, but a succeeded trial reports {len(steps)} (every "
+                f"training.report_every_steps {every} up to training.max_steps {last} {source}"
+                f"{at_rungs})",
             )
         )
+    for number, line in enumerate(lines, start=1):
+        if (line.rung_score is not None) != (line.step in rung_steps):
+            what = "a rung_score" if line.rung_score is not None else "no rung_score"
+            kind = "a rung step" if line.step in rung_steps else "no rung step"
+            problems.append((number, f"{what} at step {line.step}, {kind} ({rungs})"))
     wrong = [(number, line) for number, line in enumerate(lines, start=1) if not _scheduled(line, training)]
     if wrong:
         number, line = wrong[0]
@@ -151,6 +114,13 @@ def metrics_problems(
             )
         )
     return problems
+
+
+def report_steps(training: TrainingSection, rung_steps: Collection[int]) -> list[int]:
+    """The steps a trial reports at, in order: every report_every_steps, each rung it reaches, and
+    its last step."""
+    every, last = training.report_every_steps, training.max_steps
+    return sorted({*range(every, last, every), *(step for step in rung_steps if step < last), last})
 
 
 def _scheduled(line: MetricsLine, training: TrainingSection) -> bool:

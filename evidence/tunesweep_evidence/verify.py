@@ -3,14 +3,18 @@
 For a sweep folder, from the rawest evidence up:
 - every file validates against its schema, and every file the sweep's state needs is there
   (plan.json; each recorded trial's files for its status; all of a promotion once any of it is);
-- every evaluation row is judged again by the judge that wrote it (`judge.py`), every trial was
-  evaluated on the sweep's eval set (`eval_set.json`, `eval_set.py`), and every primary score is
-  recomputed from the rows and matches eval_summary.json and sweep_summary.json;
+- every evaluation row, of the eval set and of the held-out test slice, is judged again by the
+  judge that wrote it (`judge.py`), every trial was evaluated on the sweep's eval set and test
+  slice (`eval_set.json`, `eval_set.py`), and every primary and test score is recomputed from the
+  rows and matches eval_summary.json and sweep_summary.json;
 - every trial's config is plan.json's base config with its params folded in, its params lie in
-  the search space, and its metrics.jsonl reports the steps and learning rates that config gives
-  (`trial_checks.py`);
+  the search space, and its metrics.jsonl reports the steps and learning rates that config gives,
+  with a rung score at each of the plan's rung steps and nowhere else (`trial_checks.py`);
+- every decision of the rung scheduler (rung_decisions.json) follows from the rung scores before
+  it, each score is the trial's own, and each cut trial ended early_stopped (`rungs.py`);
 - the best trial recomputed from the trials matches sweep_summary.json and
-  promoted/best_params.json, and promoted/best_config.yaml is the base config with its params;
+  promoted/best_params.json (its primary and test scores too), and promoted/best_config.yaml is
+  the base config with its params;
 - no file changed, vanished or appeared after the promotion (`digests.json`, `digests.py`).
 A single trial folder (run_manifest.json + eval_summary.json) is checked on its own.
 """
@@ -26,10 +30,20 @@ from pydantic import BaseModel, ValidationError
 
 from . import layout
 from .digests import digest_problems
-from .documents import BestParams, Digests, EvalSet, MetricsLine, Plan, SweepSummary, TrialRecord
-from .eval_set import row_problems, size_problems
+from .documents import (
+    BestParams,
+    BestTrialRecord,
+    Digests,
+    EvalSet,
+    MetricsLine,
+    Plan,
+    RungDecisions,
+    SweepSummary,
+    TrialRecord,
+)
+from .eval_set import evaluation_problems, size_problems
 from .judge import rejudged_problems
-from .promotion import fold_params, resolved_config
+from .rungs import decision_problems
 from .schemas import schema_problems
 from .selection import best_trial
 from .sweep_evidence import (
@@ -43,12 +57,8 @@ from .sweep_evidence import (
     sweep_settings,
 )
 from .training_config import DataConfig, TrainingConfig
-from .trial_checks import (
-    config_differences,
-    manifest_config_problems,
-    metrics_problems,
-    search_space_problems,
-)
+from .trial_checks import metrics_problems, search_space_problems
+from .trial_config import config_differences, fold_params, manifest_config_problems, resolved_config
 
 
 @dataclass(frozen=True)
@@ -94,8 +104,11 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
     settings = sweep_settings(plan, reader) if plan is not None else None
     trials = load_trials(reader, plan.sweep.uid if plan is not None else None)
     eval_set = _eval_set(reader, settings, evaluated=any(trial.evaluation for trial in trials))
-    for trial in trials:
-        _check_trial(reader, f"trials/{trial.trial_id}", trial, settings, eval_set)
+    rung_scores = {
+        trial.trial_id: _check_trial(reader, f"trials/{trial.trial_id}", trial, settings, eval_set)
+        for trial in trials
+    }
+    _check_rung_decisions(reader, settings, trials, rung_scores)
     best = None
     if settings is not None:
         best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
@@ -165,9 +178,9 @@ def _check_trial(
     trial: TrialEvidence,
     settings: SweepSettings | None,
     eval_set: EvalSet | None,
-) -> None:
+) -> dict[int, float]:
     """Everything one trial's files must agree with: the plan (when there is one), the judge,
-    the eval set and its own config."""
+    the eval set and its own config. Returns its rung scores by step (metrics.jsonl)."""
 
     def rel(name: str) -> str:
         return f"{rel_dir}/{name}" if rel_dir else name
@@ -181,25 +194,76 @@ def _check_trial(
             manifest.config, manifest.status, settings.base_config, manifest.params
         ):
             reader.problem(where, problem)
-    if trial.evaluation is not None:
+    evaluation = trial.evaluation
+    if evaluation is not None:
         where = rel(layout.EVAL_SUMMARY)
-        for problem in rejudged_problems(trial.evaluation.judge, trial.evaluation.rows):
-            reader.problem(where, problem)
-        for problem in row_problems(eval_set, trial.evaluation.rows) if eval_set is not None else []:
+        problems = [
+            *rejudged_problems(evaluation.judge, evaluation.rows, "rows"),
+            *rejudged_problems(evaluation.judge, evaluation.test_rows, "test_rows"),
+            *(evaluation_problems(eval_set, evaluation) if eval_set is not None else []),
+        ]
+        for problem in problems:
             reader.problem(where, problem)
     lines = reader.lines(rel(layout.METRICS), MetricsLine)
     if lines is not None:
-        _check_metrics(reader, rel(layout.METRICS), lines, manifest.config, manifest.status)
+        # Without a plan (a trial folder on its own), the rungs are the steps the trial scored at.
+        scored = [line.step for line in lines if line.rung_score is not None]
+        rungs = settings.rung_steps if settings is not None else scored
+        _check_metrics(reader, rel(layout.METRICS), lines, manifest.config, manifest.status, rungs)
+    return {line.step: line.rung_score for line in lines or [] if line.rung_score is not None}
+
+
+def _check_rung_decisions(
+    reader: EvidenceReader,
+    settings: SweepSettings | None,
+    trials: list[TrialEvidence],
+    rung_scores: Mapping[str, Mapping[int, float]],
+) -> None:
+    """Every decision of the rung scheduler replayed (`rungs.decision_problems`). The file is
+    required once a trial scored a rung before its last step: the scheduler decided there."""
+    recorded = reader.document(layout.RUNG_DECISIONS, RungDecisions, required=False)
+    if recorded is None:
+        planned = settings.rung_steps if settings is not None else None
+        decided = [
+            trial.trial_id
+            for trial in trials
+            if any(
+                step < _max_steps(trial.manifest.config) and (planned is None or step in planned)
+                for step in rung_scores.get(trial.trial_id, {})
+            )
+        ]
+        if decided and not reader.exists(layout.RUNG_DECISIONS):
+            reader.problem(
+                layout.RUNG_DECISIONS,
+                f"missing (trial {decided[0]} scored a rung before its last step: the scheduler decided)",
+            )
+        return
+    planned = settings.rung_steps if settings is not None else recorded.rung_steps
+    ends = {trial.trial_id: (trial.status, _max_steps(trial.manifest.config)) for trial in trials}
+    for problem in decision_problems(recorded, planned, rung_scores, ends):
+        reader.problem(layout.RUNG_DECISIONS, problem)
+
+
+def _max_steps(config: Mapping[str, Any]) -> int:
+    try:
+        return TrainingConfig.model_validate(config).training.max_steps
+    except ValidationError:
+        return 0  # an invalid config trains nothing; manifest_config_problems says so
 
 
 def _check_metrics(
-    reader: EvidenceReader, where: str, lines: list[MetricsLine], config: dict[str, Any], status: str
+    reader: EvidenceReader,
+    where: str,
+    lines: list[MetricsLine],
+    config: dict[str, Any],
+    status: str,
+    rung_steps: list[int],
 ) -> None:
     try:
         training = TrainingConfig.model_validate(config).training
     except ValidationError:
         return  # an invalid config trains nothing; manifest_config_problems says whether it fits
-    for number, problem in metrics_problems(lines, training, complete=status == "succeeded"):
+    for number, problem in metrics_problems(lines, training, rung_steps, complete=status == "succeeded"):
         reader.problem(where if number is None else f"{where}:{number}", problem)
 
 
@@ -253,16 +317,25 @@ def _check_sweep_summary(
     if claimed is None or best is None or claimed.trial_id != best.trial_id:
         claimed_id = claimed.trial_id if claimed else "null"
         reader.problem(where, f"best_trial {claimed_id} != recomputed {best.trial_id if best else 'null'}")
-    elif not same_score(claimed.primary_score, best.primary_score):
-        reader.problem(
-            where,
-            f"best_trial.primary_score {format_score(claimed.primary_score)} "
-            f"!= recomputed {format_score(best.primary_score)}",
+    else:
+        for problem in _score_problems(claimed, best):
+            reader.problem(where, f"best_trial.{problem}")
+        if claimed.params != best.manifest.params:
+            reader.problem(
+                where, f"best_trial.params {claimed.params} != trial {best.trial_id}'s {best.manifest.params}"
+            )
+
+
+def _score_problems(claimed: BestTrialRecord | BestParams, best: TrialEvidence) -> list[str]:
+    """The winner's primary and held-out test scores as claimed against those recomputed from its rows."""
+    return [
+        f"{field} {format_score(score)} != recomputed {format_score(recomputed)}"
+        for field, score, recomputed in (
+            ("primary_score", claimed.primary_score, best.primary_score),
+            ("test_score", claimed.test_score, best.test_score),
         )
-    elif claimed.params != best.manifest.params:
-        reader.problem(
-            where, f"best_trial.params {claimed.params} != trial {best.trial_id}'s {best.manifest.params}"
-        )
+        if not same_score(score, recomputed)
+    ]
 
 
 PROMOTION_FILES = (layout.BEST_CONFIG, layout.BEST_PARAMS, layout.DIGESTS)
@@ -314,11 +387,8 @@ def _check_best_params(
     if record.trial_id != best.trial_id:
         reader.problem(where, f"trial_id {record.trial_id} != recomputed best {best.trial_id}")
         return
-    if not same_score(record.primary_score, best.primary_score):
-        claimed_score = format_score(record.primary_score)
-        reader.problem(
-            where, f"primary_score {claimed_score} != recomputed {format_score(best.primary_score)}"
-        )
+    for problem in _score_problems(record, best):
+        reader.problem(where, problem)
     expected = {
         "params": best.manifest.params,
         "run_id": best.manifest.run_id,

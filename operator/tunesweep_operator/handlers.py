@@ -209,12 +209,17 @@ class Handlers:
         except bucket.BucketError as error:
             raise self._bucket_down(ref, error, retry) from None
         self._write_config_map(ref, build_config_map(sweep, cm_name, result.config_yaml, result.best_params))
-        score = result.best_params.primary_score
-        best = BestTrial(id=result.best.trial_id, params=result.best_params.params, primary_score=score)
+        record = result.best_trial_record
+        best = BestTrial(
+            id=record.trial_id,
+            params=record.params,
+            primary_score=record.primary_score,
+            test_score=record.test_score,
+        )
         promoted_to = Promoted(config_map=cm_name, evidence_uri=layout.join(root, "promoted"))
         message = (
-            f"promoted trial {best.id} (primary score {'null' if score is None else f'{score:.4f}'}) "
-            f"to ConfigMap {cm_name} and {promoted_to.evidence_uri}"
+            f"promoted trial {best.id} (primary score {_score(best.primary_score)}, held-out test score "
+            f"{_score(best.test_score)}) to ConfigMap {cm_name} and {promoted_to.evidence_uri}"
         )
         summary = self._summary_or_none(ref)
 
@@ -508,3 +513,7 @@ def _plain(body: kopf.Body) -> dict[str, Any]:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _score(score: float | None) -> str:
+    return "null" if score is None else f"{score:.4f}"

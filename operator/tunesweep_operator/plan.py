@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from tunesweep_evidence.documents import Plan, SweepRef
+from tunesweep_evidence.search_plan import search_plan
 from tunesweep_evidence.spec import ObjectMeta, TuningSweep, TuningSweepSpec
 
 
 def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> Plan:
+    """The plan of a validated sweep (its search planned, which validation made sure is possible)."""
     meta = sweep.metadata
     return Plan(
         sweep=SweepRef(name=meta.name, namespace=meta.namespace, uid=meta.uid),
@@ -14,12 +16,15 @@ def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> 
         evidence_uri=evidence_root,
         image=image,
         created_at=now,
+        search=search_plan(sweep.spec),
     )
 
 
 def same_plan(frozen: Plan, fresh: Plan) -> bool:
-    """Whether `fresh` says what `frozen` says (when it was written does not count)."""
-    return frozen.model_dump(exclude={"created_at"}) == fresh.model_dump(exclude={"created_at"})
+    """Whether `fresh` says what `frozen` says (when it was written does not count, nor the search of
+    a plan frozen before the search was planned: the driver derives it from the same spec)."""
+    ignored = {"created_at"} | ({"search"} if frozen.search is None else set())
+    return frozen.model_dump(exclude=ignored) == fresh.model_dump(exclude=ignored)
 
 
 def frozen_sweep(plan: Plan) -> TuningSweep:

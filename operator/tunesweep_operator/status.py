@@ -240,7 +240,9 @@ def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) 
     new.trials.queued = queued(new.trials.planned, _started(new.trials))
     if prev.phase is not Phase.succeeded and summary.best_trial is not None:
         best = summary.best_trial
-        new.best_trial = BestTrial(id=best.trial_id, params=best.params, primary_score=best.primary_score)
+        new.best_trial = BestTrial(
+            id=best.trial_id, params=best.params, primary_score=best.primary_score, test_score=best.test_score
+        )
     return evidence_reachable(new, clock)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from tunesweep_evidence.documents import (
     MetricsLine,
     ObjectiveRecord,
     Plan,
+    RungScore,
     RunManifest,
     SweepRef,
     SweepSummary,
@@ -33,10 +34,14 @@ from tunesweep_evidence.documents import (
 from tunesweep_evidence.eval_set import build_eval_set
 from tunesweep_evidence.judge import JUDGE, eval_row
 from tunesweep_evidence.primary_score import primary_score
-from tunesweep_evidence.promotion import fold_params, promote, resolved_config
+from tunesweep_evidence.promotion import promote
+from tunesweep_evidence.rungs import RungLadder
 from tunesweep_evidence.schedule import learning_rate_at
+from tunesweep_evidence.search_plan import search_plan
 from tunesweep_evidence.selection import best_trial
+from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.training_config import DataConfig, TrainingConfig
+from tunesweep_evidence.trial_config import fold_params, resolved_config
 
 SWEEP = SweepRef(name="lr-sweep", namespace="team-a", uid="0b7c6f1e-uid")
 BASE_CONFIG: dict[str, Any] = {
@@ -49,7 +54,13 @@ BASE_CONFIG: dict[str, Any] = {
         "report_every_steps": 10,
         "seed": 0,
     },
-    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "eval_size": 2},
+    "data": {
+        "train": "builtin:arithmetic",
+        "eval": "builtin:arithmetic",
+        "eval_size": 2,
+        "test_size": 2,
+        "rung_size": 2,
+    },
 }
 SEARCH_SPACE: dict[str, Any] = {
     "training.learning_rate": {"loguniform": [1e-4, 1e-2]},
@@ -63,6 +74,8 @@ class TrialSpec:
     params: dict[str, Any]
     correctness: Sequence[float] | None
     """answer_correctness per eval row; None writes no eval_summary.json."""
+    test_correctness: Sequence[float] | None = None
+    """answer_correctness per test row; None: the same as `correctness`."""
     status: str = "succeeded"
     finished_at: str | None = "2026-01-01T00:10:00+00:00"
     rows: list[dict[str, Any]] | None = field(default=None)
@@ -82,14 +95,23 @@ def lr_trials(*scores: Sequence[float] | None) -> dict[str, TrialSpec]:
     }
 
 
+ASHA = {"name": "asha", "gracePeriod": 5, "reductionFactor": 2}
+"""Early stopping with rungs at steps 5 and 10 (max_steps 20): one between reports, one on a report."""
+
+
 def spec(
-    root: str, *, mode: str = "production", objective_mode: str = "max", min_score: float | None = None
+    root: str,
+    *,
+    mode: str = "production",
+    min_score: float | None = None,
+    early_stopping: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "mode": mode,
         "trainer": {"backend": "mock", "image": "trainer:test", "baseConfig": BASE_CONFIG},
         "searchSpace": SEARCH_SPACE,
-        "objective": {"metric": "primary_score", "mode": objective_mode},
+        "objective": {"metric": "primary_score", "mode": "max"},
+        "earlyStopping": dict(early_stopping or {"name": "none"}),
         "trials": {"count": 3, "parallel": 1},
         # The spec takes URIs only; tests write to plain temporary paths or s3:// buckets.
         "evidence": {"uri": root if "://" in root else f"file://{root}"},
@@ -98,12 +120,15 @@ def spec(
 
 
 def write_plan(root: str, **spec_options: Any) -> Plan:
+    """plan.json as the operator or `tunesweep run` freezes it, its search planned."""
+    planned = spec(root, **spec_options)
     plan = Plan(
         sweep=SWEEP,
-        spec=spec(root, **spec_options),
+        spec=planned,
         evidence_uri=root,
         image="trainer:test",
         created_at="2026-01-01T00:00:00+00:00",
+        search=search_plan(TuningSweepSpec.model_validate(planned)),
     )
     bucket.write_document(layout.join(root, layout.PLAN), plan)
     return plan
@@ -114,32 +139,40 @@ def eval_examples(count: int) -> list[tuple[str, str, str]]:
     return [(f"q{i}", f"Q: {i}+1=?", str(i + 1)) for i in range(count)]
 
 
+def test_examples(count: int) -> list[tuple[str, str, str]]:
+    """(id, prompt, expected) of the builders' held-out test slice."""
+    return [(f"t{i}", f"Q: {i}+2=?", str(i + 2)) for i in range(count)]
+
+
 def write_eval_set(root: str) -> None:
     """eval_set.json as the sweep driver records it from the base config."""
     data = DataConfig.model_validate(BASE_CONFIG["data"])
-    eval_set = build_eval_set("mock", data, eval_examples(data.eval_size))
+    eval_set = build_eval_set("mock", data, eval_examples(data.eval_size), test_examples(data.test_size))
     bucket.write_document(layout.join(root, layout.EVAL_SET), eval_set)
 
 
-def metrics_lines(config: dict[str, Any]) -> list[MetricsLine]:
-    """metrics.jsonl as a trainer reports it: every report_every_steps and at max_steps."""
+def metrics_lines(config: dict[str, Any], rung_steps: Sequence[int]) -> list[MetricsLine]:
+    """metrics.jsonl as a trainer reports it: every report_every_steps, at each rung step (with the
+    rung slice's score) and at max_steps."""
     training = TrainingConfig.model_validate(config).training
-    steps = [*range(training.report_every_steps, training.max_steps, training.report_every_steps)]
+    last = training.max_steps
+    steps = {*range(training.report_every_steps, last, training.report_every_steps), last}
     return [
         MetricsLine(
             step=step,
             loss=1.0 / step,
-            learning_rate=learning_rate_at(
-                step - 1, training.learning_rate, training.warmup_steps, training.max_steps
-            ),
+            learning_rate=learning_rate_at(step - 1, training.learning_rate, training.warmup_steps, last),
             elapsed_s=0.1 * step,
+            rung_score=0.5 if step in rung_steps else None,
         )
-        for step in [*steps, training.max_steps]
+        for step in sorted(steps | {step for step in rung_steps if step <= last})
     ]
 
 
-def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "production") -> float | None:
-    """Write one trial's evidence; returns its primary score."""
+def write_trial(
+    root: str, trial_id: str, trial: TrialSpec, *, rung_steps: Sequence[int] = (), mode: str = "production"
+) -> EvalSummary | None:
+    """Write one trial's evidence; returns its eval_summary.json (None when it wrote none)."""
     folder = layout.trial_dir(root, trial_id)
     run_id = f"run-{trial_id}"
     config = resolved_config(fold_params(BASE_CONFIG, trial.params))
@@ -158,10 +191,16 @@ def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "prod
         finished_at=trial.finished_at,
     )
     bucket.write_document(layout.join(folder, layout.RUN_MANIFEST), manifest)
-    bucket.write_jsonl(layout.join(folder, layout.METRICS), metrics_lines(config))
+    bucket.write_jsonl(layout.join(folder, layout.METRICS), metrics_lines(config, rung_steps))
     if trial.correctness is None and trial.rows is None:
         return None
-    rows = [EvalRow.model_validate(row) for row in trial.rows] if trial.rows is not None else _rows(trial)
+    rows = (
+        [EvalRow.model_validate(row) for row in trial.rows]
+        if trial.rows is not None
+        else _rows(eval_examples, trial.correctness)
+    )
+    test_correctness = trial.correctness if trial.test_correctness is None else trial.test_correctness
+    test_rows = _rows(test_examples, test_correctness)
     score = primary_score(rows)
     summary = EvalSummary(
         run_id=run_id,
@@ -172,17 +211,21 @@ def write_trial(root: str, trial_id: str, trial: TrialSpec, *, mode: str = "prod
         n_examples=len(rows),
         judge=JUDGE,
         rows=rows,
+        test_score=primary_score(test_rows),
+        test_rows=test_rows,
     )
     bucket.write_document(layout.join(folder, layout.EVAL_SUMMARY), summary)
-    return score
+    return summary
 
 
-def _rows(trial: TrialSpec) -> list[EvalRow]:
-    """Rows the exact-match judge scored: right answers where `correctness` says 1.0. (A fractional
-    value is kept as given, for promotion tests; the judge never writes one.)"""
-    correctness = list(trial.correctness or ())
+def _rows(
+    examples: Callable[[int], list[tuple[str, str, str]]], correctness: Sequence[float] | None
+) -> list[EvalRow]:
+    """Rows of `examples` the exact-match judge scored: right answers where `correctness` says 1.0.
+    (A fractional value is kept as given, for promotion tests; the judge never writes one.)"""
+    correctness = list(correctness or ())
     rows = []
-    for (row_id, prompt, expected), value in zip(eval_examples(len(correctness)), correctness, strict=True):
+    for (row_id, prompt, expected), value in zip(examples(len(correctness)), correctness, strict=True):
         row = eval_row(row_id, prompt, expected, f"ANSWER {expected if value == 1.0 else 'wrong'}")
         rows.append(row.model_copy(update={"metrics": {"answer_correctness": value}}))
     return rows
@@ -196,43 +239,77 @@ class BuiltSweep:
     best_trial_id: str | None
 
 
+def write_rung_decisions(root: str, plan: Plan, trials: Mapping[str, TrialSpec]) -> None:
+    """rung_decisions.json as the scheduler takes them, trial after trial (a rung at a trial's
+    last step: finished there, never cut)."""
+    assert plan.search is not None
+    spec = TuningSweepSpec.model_validate(plan.spec)
+    ladder = RungLadder(plan.search.rung_steps, spec.early_stopping.reduction_factor)
+    for trial_id, trial in trials.items():
+        config = fold_params(BASE_CONFIG, trial.params)
+        for line in metrics_lines(config, plan.search.rung_steps):
+            if line.rung_score is not None:
+                finished = line.step == config["training"]["max_steps"]
+                ladder.record(trial_id, line.step, line.rung_score, finished=finished)
+    bucket.write_document(layout.join(root, layout.RUNG_DECISIONS), ladder.document())
+
+
 def build_sweep(
     root: str,
     trials: Mapping[str, TrialSpec],
     *,
     mode: str = "production",
-    objective_mode: str = "max",
     min_score: float | None = None,
+    early_stopping: Mapping[str, Any] | None = None,
     promote_best: bool = True,
 ) -> BuiltSweep:
     """A finished sweep: plan, each trial, sweep_summary.json and (optionally) the promotion."""
-    plan = write_plan(root, mode=mode, objective_mode=objective_mode, min_score=min_score)
+    plan = write_plan(root, mode=mode, min_score=min_score, early_stopping=early_stopping)
+    assert plan.search is not None
+    rungs = plan.search.rung_steps
     write_eval_set(root)
-    scores = {trial_id: write_trial(root, trial_id, trial, mode=mode) for trial_id, trial in trials.items()}
-    records = [
-        TrialRecord(
-            trial_id=trial_id,
-            status=trial.status,
-            params=trial.params,
-            primary_score=scores[trial_id],
-            iterations=len(metrics_lines(fold_params(BASE_CONFIG, trial.params))),
-            started_at=trial.started_at,
-            finished_at=trial.finished_at,
-        )
+    evaluations = {
+        trial_id: write_trial(root, trial_id, trial, rung_steps=rungs, mode=mode)
         for trial_id, trial in trials.items()
-    ]
-    best = best_trial(records, objective_mode, allow_unscored=mode == "smoke" and min_score is None)
+    }
+    scores = {trial_id: e.primary_score if e else None for trial_id, e in evaluations.items()}
+    if rungs:
+        write_rung_decisions(root, plan, trials)
+    records = []
+    for trial_id, trial in trials.items():
+        lines = metrics_lines(fold_params(BASE_CONFIG, trial.params), rungs)
+        records.append(
+            TrialRecord(
+                trial_id=trial_id,
+                status=trial.status,
+                params=trial.params,
+                primary_score=scores[trial_id],
+                iterations=len(lines),
+                started_at=trial.started_at,
+                finished_at=trial.finished_at,
+                rung_scores=[
+                    RungScore(step=line.step, score=line.rung_score)
+                    for line in lines
+                    if line.rung_score is not None
+                ],
+            )
+        )
+    best = best_trial(records, "max", allow_unscored=mode == "smoke" and min_score is None)
     best_record = None
     if promote_best:
         best_record = promote(root, now=PROMOTED_AT).best_trial_record
     elif best is not None:
+        evaluation = evaluations[best.trial_id]
         best_record = BestTrialRecord(
-            trial_id=best.trial_id, params=best.params, primary_score=best.primary_score
+            trial_id=best.trial_id,
+            params=best.params,
+            primary_score=best.primary_score,
+            test_score=evaluation.test_score if evaluation else None,
         )
     summary = SweepSummary(
         sweep=SWEEP,
         mode=mode,
-        objective=ObjectiveRecord(metric="primary_score", mode=objective_mode),
+        objective=ObjectiveRecord(metric="primary_score", mode="max"),
         status="succeeded",
         trials=records,
         best_trial=best_record,

@@ -7,14 +7,9 @@ import yaml
 from pydantic import ValidationError
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import BestParams
-from tunesweep_evidence.promotion import (
-    ConfigFoldError,
-    PromotionError,
-    PromotionRefusal,
-    fold_params,
-    promote,
-    render_best_config_yaml,
-)
+from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, promote, render_best_config_yaml
+from tunesweep_evidence.spec import OBJECTIVE_MESSAGE
+from tunesweep_evidence.trial_config import ConfigFoldError, fold_params
 
 from tests.evidence.builders import (
     BASE_CONFIG,
@@ -96,16 +91,75 @@ def test_promote_writes_both_files_for_the_best_trial(tmp_path: Path) -> None:
         "trial_id": "1",
         "params": record.params,
         "primary_score": 1.0,
+        "test_score": 1.0,
     }
 
 
-def test_promote_follows_the_objective_mode(tmp_path: Path) -> None:
-    build_sweep(str(tmp_path), lr_trials([0.5], [0.25], [0.75]), objective_mode="min", promote_best=False)
-    assert promote(str(tmp_path)).best.trial_id == "1"
+def test_the_promoted_config_is_the_one_the_winner_trained_with(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([0.0, 0.0], [1.0, 1.0]), promote_best=False)
+    trained = bucket.read_json(layout.join(root, "trials/1", layout.RUN_MANIFEST))["config"]
+    assert promote(root).config == trained
+
+
+def test_a_winner_that_trained_with_another_config_is_refused(tmp_path: Path) -> None:
+    """A trial trained with a default the promoting image no longer has (or an edited config): its
+    config is not the base config with its params, so it is not promoted under them."""
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([0.0, 0.0], [1.0, 1.0]), promote_best=False)
+    manifest = layout.join(root, "trials/1", layout.RUN_MANIFEST)
+    edit_json(manifest, lambda d: d["config"]["data"].update(train_size=8000))
+    with pytest.raises(PromotionError) as raised:
+        promote(root)
+    assert raised.value.reason == PromotionRefusal.invalid_evidence
+    assert str(raised.value).endswith(
+        "trials/1/run_manifest.json: config.data.train_size 8000 != expected 7850 "
+        "(plan.json base config with params folded in)"
+    )
+    assert bucket.list_dir(layout.join(root, "promoted")) == []
+
+
+def test_the_winners_held_out_test_score_is_recorded_beside_its_primary_score(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    trials = lr_trials([0.0, 0.0], [1.0, 1.0])
+    trials["1"].test_correctness = [1.0, 0.0]
+    build_sweep(root, trials, promote_best=False)
+    result = promote(root)
+    assert (result.best_params.primary_score, result.best_params.test_score) == (1.0, 0.5)
+    assert result.best_trial_record.test_score == 0.5
+
+
+@pytest.mark.parametrize(
+    ("field", "change", "problem"),
+    [
+        ("rows", {"expected": "7"}, "rows[0] (id 'q0').expected '7' != eval_set.json rows '1'"),
+        ("test_rows", {"id": "q0"}, "test_rows: 1 ids of eval_set.json test_rows missing: 't0'"),
+    ],
+)
+def test_a_trial_scored_on_other_rows_is_refused(
+    tmp_path: Path, field: str, change: dict[str, str], problem: str
+) -> None:
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0]), promote_best=False)
+    edit_json(layout.join(root, "trials/0", layout.EVAL_SUMMARY), lambda d: d[field][0].update(change))
+    with pytest.raises(PromotionError) as raised:
+        promote(root)
+    assert raised.value.reason == PromotionRefusal.invalid_evidence
+    assert f"trials/0/eval_summary.json: {problem}" in str(raised.value).splitlines()
+
+
+def test_a_plan_that_optimises_another_objective_is_refused(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    build_sweep(root, lr_trials([1.0, 0.0], [0.0, 0.0], [1.0, 1.0]), promote_best=False)
+    edit_json(layout.join(root, layout.PLAN), lambda d: d["spec"]["objective"].update(metric="loss"))
+    with pytest.raises(PromotionError) as raised:
+        promote(root)
+    assert raised.value.reason == PromotionRefusal.invalid_evidence
+    assert f"plan.json: spec.objective.metric: {OBJECTIVE_MESSAGE}" in str(raised.value).splitlines()
 
 
 def test_production_refuses_when_no_trial_is_scored(tmp_path: Path) -> None:
-    build_sweep(str(tmp_path), lr_trials(None, []), promote_best=False)
+    build_sweep(str(tmp_path), lr_trials(None, None), promote_best=False)
     with pytest.raises(PromotionError, match="none of 2 trials has a primary score") as raised:
         promote(str(tmp_path))
     assert raised.value.reason == PromotionRefusal.no_scored_trial == "NoScoredTrial"
@@ -121,7 +175,7 @@ def test_smoke_promotes_a_null_score(tmp_path: Path) -> None:
 
 
 def test_smoke_refuses_when_nothing_succeeded(tmp_path: Path) -> None:
-    trials = lr_trials([1.0])
+    trials = lr_trials([1.0, 1.0])
     trials["0"].status = "failed"
     build_sweep(str(tmp_path), trials, mode="smoke", promote_best=False)
     with pytest.raises(PromotionError) as raised:
@@ -129,24 +183,13 @@ def test_smoke_refuses_when_nothing_succeeded(tmp_path: Path) -> None:
     assert raised.value.reason == PromotionRefusal.no_succeeded_trial
 
 
-@pytest.mark.parametrize(
-    ("objective_mode", "min_score", "promoted"),
-    [("max", 0.5, True), ("max", 0.51, False), ("min", 0.5, True), ("min", 0.49, False)],
-)
-def test_min_score_respects_the_objective_mode(
-    tmp_path: Path, objective_mode: str, min_score: float, promoted: bool
-) -> None:
-    build_sweep(
-        str(tmp_path),
-        lr_trials([0.5]),
-        objective_mode=objective_mode,
-        min_score=min_score,
-        promote_best=False,
-    )
+@pytest.mark.parametrize(("min_score", "promoted"), [(0.5, True), (0.51, False)])
+def test_min_score_is_the_lowest_score_promoted(tmp_path: Path, min_score: float, promoted: bool) -> None:
+    build_sweep(str(tmp_path), lr_trials([1.0, 0.0]), min_score=min_score, promote_best=False)
     if promoted:
         assert promote(str(tmp_path)).best_params.primary_score == 0.5
         return
-    with pytest.raises(PromotionError, match=r"worse than promotion\.minScore") as raised:
+    with pytest.raises(PromotionError, match=r"scored 0\.5, below promotion\.minScore 0\.51") as raised:
         promote(str(tmp_path))
     assert raised.value.reason == PromotionRefusal.below_min_score
     assert not bucket.exists(layout.join(str(tmp_path), layout.BEST_PARAMS))
@@ -161,7 +204,7 @@ def test_min_score_needs_a_real_score_even_in_smoke_mode(tmp_path: Path) -> None
 
 def test_scores_are_recomputed_and_a_lying_summary_is_refused(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([0.0], [0.5]), promote_best=False)
+    build_sweep(root, lr_trials([0.0, 0.0], [1.0, 0.0]), promote_best=False)
     edit_json(layout.join(root, "trials/0/eval_summary.json"), lambda d: d.update(primary_score=1.0))
     with pytest.raises(PromotionError) as raised:
         promote(root)
@@ -171,7 +214,7 @@ def test_scores_are_recomputed_and_a_lying_summary_is_refused(tmp_path: Path) ->
 
 def test_invalid_evidence_is_refused_with_every_problem(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0], [1.0]), promote_best=False)
+    build_sweep(root, lr_trials([1.0, 1.0], [1.0, 1.0]), promote_best=False)
     edit_json(layout.join(root, "trials/0/run_manifest.json"), lambda d: d.update(status="done"))
     edit_json(layout.join(root, "trials/1/run_manifest.json"), lambda d: d.update(tuning_job_id="other"))
     with pytest.raises(PromotionError) as raised:

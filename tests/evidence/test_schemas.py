@@ -42,7 +42,7 @@ def test_every_document_requires_its_schema_version(name: str) -> None:
 
 def test_real_documents_validate_against_the_committed_files(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0, 0.0], [0.5]))
+    build_sweep(root, lr_trials([1.0, 0.0], [0.5, 0.5]))
     documents = {
         layout.PLAN: "plan.schema.json",
         layout.SWEEP_SUMMARY: "sweep_summary.schema.json",
@@ -59,7 +59,7 @@ def test_real_documents_validate_against_the_committed_files(tmp_path: Path) -> 
 
 
 def test_written_documents_are_stable_json(tmp_path: Path) -> None:
-    build_sweep(str(tmp_path), lr_trials([1.0]))
+    build_sweep(str(tmp_path), lr_trials([1.0, 1.0]))
     text = (tmp_path / "trials/0/run_manifest.json").read_text()
     assert text.endswith("}\n")
     assert list(json.loads(text)) == sorted(json.loads(text))
@@ -76,7 +76,7 @@ def test_writers_refuse_a_document_that_breaks_its_schema(tmp_path: Path) -> Non
 
 def test_readers_name_the_uri_and_the_field(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0]))
+    build_sweep(root, lr_trials([1.0, 1.0]))
     uri = layout.join(root, "trials/0/eval_summary.json")
     edit_json(uri, lambda d: d["rows"][0]["metrics"].update(answer_correctness="yes"))
     with pytest.raises(bucket.DocumentError) as raised:
@@ -86,7 +86,7 @@ def test_readers_name_the_uri_and_the_field(tmp_path: Path) -> None:
 
 def test_readers_refuse_what_json_schema_cannot_express(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0]))
+    build_sweep(root, lr_trials([1.0, 1.0]))
     uri = layout.join(root, "trials/0/eval_summary.json")
     bucket.write_text(uri, bucket.read_text(uri).replace('"metrics": {}', '"metrics": {"bleu": NaN}', 1))
     with pytest.raises(
@@ -103,7 +103,7 @@ def test_not_json_is_a_document_error(tmp_path: Path) -> None:
 
 def test_a_field_added_by_a_newer_writer_is_read_and_not_written_back(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0]))
+    build_sweep(root, lr_trials([1.0, 1.0]))
     uri = layout.join(root, "trials/0/eval_summary.json")
     edit_json(uri, lambda d: d.update(latency_s=1.5) or d["rows"][0].update(tokens=12))
     summary = bucket.read_document(uri, EvalSummary)
@@ -114,7 +114,7 @@ def test_a_field_added_by_a_newer_writer_is_read_and_not_written_back(tmp_path: 
 
 def test_a_newer_schema_version_is_refused_by_name(tmp_path: Path) -> None:
     root = str(tmp_path)
-    build_sweep(root, lr_trials([1.0]))
+    build_sweep(root, lr_trials([1.0, 1.0]))
     uri = layout.join(root, "trials/0/eval_summary.json")
     edit_json(uri, lambda d: d.update(schema_version=2, renamed_field=True))
     with pytest.raises(bucket.DocumentError) as raised:

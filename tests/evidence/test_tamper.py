@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 from tunesweep_evidence import bucket, layout, primary_score
 from tunesweep_evidence.digests import write_digests
-from tunesweep_evidence.promotion import fold_params, promote, resolved_config
+from tunesweep_evidence.promotion import promote
+from tunesweep_evidence.trial_config import fold_params, resolved_config
 from tunesweep_evidence.verify import verify
 
-from tests.evidence.builders import BASE_CONFIG, build_sweep, edit_json, lr_trials, run_evidence_cli
+from tests.evidence.builders import ASHA, BASE_CONFIG, build_sweep, edit_json, lr_trials, run_evidence_cli
 
 TRIAL0 = "trials/0"
 
@@ -46,6 +47,15 @@ def restate_scores(root: str, trial_id: str) -> None:
         layout.join(root, layout.SWEEP_SUMMARY),
         lambda d: [t.update(primary_score=score) for t in d["trials"] if t["trial_id"] == trial_id],
     )
+
+
+def edit_metrics(root: str, trial_id: str, change: Any) -> None:
+    """`change(lines)` edits a trial's metrics.jsonl lines in place; the digests are restated."""
+    uri = layout.join(root, f"trials/{trial_id}", layout.METRICS)
+    lines = [json.loads(line) for line in bucket.read_text(uri).splitlines()]
+    change(lines)
+    bucket.write_text(uri, "".join(json.dumps(line) + "\n" for line in lines))
+    write_digests(root)
 
 
 def test_a_wrong_prediction_marked_correct(sweep: str) -> None:
@@ -149,7 +159,7 @@ def test_two_trials_params_and_configs_swapped(sweep: str) -> None:
 def test_eval_rows_cut_to_the_correct_ones(sweep: str) -> None:
     edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(rows=d["rows"][:1]))
     restate_scores(sweep, "0")
-    assert "trials/0/eval_summary.json: rows: 1 eval_set.json ids missing: 'q1'" in problems(sweep)
+    assert "trials/0/eval_summary.json: rows: 1 ids of eval_set.json rows missing: 'q1'" in problems(sweep)
 
 
 def test_a_digest_edited(sweep: str) -> None:
@@ -214,9 +224,8 @@ def test_the_eval_set_changed(sweep: str) -> None:
     edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d["rows"][0].update(expected="7"))
     write_digests(sweep)
     found = problems(sweep)
-    assert found == [
-        f"trials/{t}/eval_summary.json: rows[0] (id 'q0').expected '1' != eval_set.json '7'" for t in "012"
-    ]
+    problem = "rows[0] (id 'q0').expected '1' != eval_set.json rows '7'"
+    assert found == [f"trials/{t}/eval_summary.json: {problem}" for t in "012"]
 
 
 def test_an_eval_set_of_the_wrong_size(sweep: str) -> None:
@@ -224,7 +233,7 @@ def test_an_eval_set_of_the_wrong_size(sweep: str) -> None:
     write_digests(sweep)
     found = problems(sweep)
     assert found[0] == "eval_set.json: rows: 1 examples != data.eval_size 2 of plan.json's base config"
-    assert "trials/0/eval_summary.json: rows: 1 ids not in eval_set.json: 'q1'" in found
+    assert "trials/0/eval_summary.json: rows: 1 ids not in eval_set.json rows: 'q1'" in found
 
 
 def test_an_unknown_judge(sweep: str) -> None:
@@ -266,3 +275,134 @@ def test_a_signed_manifest(sweep: str, tmp_path: Path, monkeypatch: pytest.Monke
     assert verify(sweep, signing_key=b"secret").problems[0] == (
         "digests.json: signature: does not match the signing key (files edited)"
     )
+
+
+def test_a_wrong_test_row_marked_correct(sweep: str) -> None:
+    """The held-out test slice is re-judged too, even with its score restated."""
+
+    def mark_correct(summary: dict[str, Any]) -> None:
+        summary["test_rows"][1]["metrics"].update(answer_correctness=1.0)
+        summary.update(test_score=1.0)
+
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), mark_correct)
+    write_digests(sweep)
+    assert problems(sweep) == [
+        "trials/0/eval_summary.json: test_rows[1] (id 't1').metrics.answer_correctness 1.0 != re-judged 0.0 "
+        "(prediction 'ANSWER wrong', expected '3')"
+    ]
+
+
+def test_a_test_score_restated(sweep: str) -> None:
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(test_score=1.0))
+    write_digests(sweep)
+    assert problems(sweep) == ["trials/0/eval_summary.json: test_score 1.0 != recomputed 0.5"]
+
+
+def test_the_test_slice_changed(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d["test_rows"][0].update(expected="9"))
+    write_digests(sweep)
+    problem = "test_rows[0] (id 't0').expected '2' != eval_set.json test_rows '9'"
+    assert problems(sweep) == [f"trials/{t}/eval_summary.json: {problem}" for t in "012"]
+
+
+def test_a_test_slice_of_the_wrong_size(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d.update(test_rows=d["test_rows"][:1]))
+    write_digests(sweep)
+    found = problems(sweep)
+    assert found[0] == "eval_set.json: test_rows: 1 examples != data.test_size 2 of plan.json's base config"
+    assert "trials/0/eval_summary.json: test_rows: 1 ids not in eval_set.json test_rows: 't1'" in found
+
+
+def test_a_test_slice_that_is_not_held_out(sweep: str) -> None:
+    """A test row that is also an eval row: the test score would not be held out."""
+
+    def reuse_an_eval_row(eval_set: dict[str, Any]) -> None:
+        eval_set["test_rows"][1] = eval_set["rows"][1]
+
+    edit_json(layout.join(sweep, layout.EVAL_SET), reuse_an_eval_row)
+    write_digests(sweep)
+    assert (
+        problems(sweep)[0]
+        == "eval_set.json: test_rows: ids also in rows (the test slice must be held out): 'q1'"
+    )
+
+
+def test_a_rung_score_where_no_rung_is(sweep: str) -> None:
+    edit_metrics(sweep, "0", lambda lines: lines[0].update(rung_score=1.0))
+    assert problems(sweep) == [
+        "trials/0/metrics.jsonl:1: a rung_score at step 10, no rung step (no rung steps)"
+    ]
+
+
+@pytest.fixture
+def asha_sweep(tmp_path: Path) -> str:
+    """The sweep of `sweep`, with rungs at steps 5 and 10 (a rung score on the lines there)."""
+    root = str(tmp_path / "asha")
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]), early_stopping=ASHA)
+    assert verify(root).ok
+    return root
+
+
+def test_a_rung_score_dropped(asha_sweep: str) -> None:
+    edit_metrics(asha_sweep, "0", lambda lines: lines[0].pop("rung_score"))
+    assert problems(asha_sweep) == [
+        "trials/0/metrics.jsonl:1: no rung_score at step 5, a rung step (rung steps [5, 10])",
+        "rung_decisions.json: decisions[0] (trial 0, step 5): score 0.5 != the trial's metrics.jsonl "
+        "rung_score None",
+    ]
+
+
+def test_a_rung_report_dropped(asha_sweep: str) -> None:
+    edit_metrics(asha_sweep, "0", lambda lines: lines.pop(0))
+    assert problems(asha_sweep)[0] == (
+        "trials/0/metrics.jsonl:1: step 10 != expected 5 (training.report_every_steps 10, "
+        "training.max_steps 20 of run_manifest.json config; rung steps [5, 10])"
+    )
+
+
+def test_a_rung_score_outside_0_to_1(asha_sweep: str) -> None:
+    edit_metrics(asha_sweep, "0", lambda lines: lines[0].update(rung_score=1.5))
+    assert (
+        problems(asha_sweep)[0]
+        == "trials/0/metrics.jsonl:1: rung_score: 1.5 is greater than the maximum of 1.0"
+    )
+
+
+def test_a_rung_decision_rewritten(asha_sweep: str) -> None:
+    edit_json(layout.join(asha_sweep, layout.RUNG_DECISIONS), lambda d: d["decisions"][1].update(cut=True))
+    write_digests(asha_sweep)
+    assert problems(asha_sweep) == [
+        "rung_decisions.json: decisions[1] (trial 0, step 10): recorded cutoff none over 0, cut, "
+        "the rule gives cutoff none over 0, went on",
+        "rung_decisions.json: trial 0: cut at rung step 10, yet its status is succeeded",
+    ]
+
+
+def test_the_rung_decisions_removed(asha_sweep: str) -> None:
+    (Path(asha_sweep) / layout.RUNG_DECISIONS).unlink()
+    write_digests(asha_sweep)
+    assert problems(asha_sweep) == [
+        "rung_decisions.json: missing (trial 0 scored a rung before its last step: the scheduler decided)"
+    ]
+
+
+def test_a_plan_written_before_the_search_was_planned_derives_its_rungs(asha_sweep: str) -> None:
+    edit_json(layout.join(asha_sweep, layout.PLAN), lambda d: d.pop("search"))
+    write_digests(asha_sweep)
+    assert verify(asha_sweep).ok
+    edit_metrics(asha_sweep, "0", lambda lines: lines[1].pop("rung_score"))
+    assert problems(asha_sweep) == [
+        "trials/0/metrics.jsonl:2: no rung_score at step 10, a rung step (rung steps [5, 10])",
+        "rung_decisions.json: decisions[1] (trial 0, step 10): score 0.5 != the trial's metrics.jsonl "
+        "rung_score None",
+    ]
+
+
+def test_the_promoted_test_score_restated(sweep: str) -> None:
+    edit_json(layout.join(sweep, layout.BEST_PARAMS), lambda d: d.update(test_score=0.5))
+    edit_json(layout.join(sweep, layout.SWEEP_SUMMARY), lambda d: d["best_trial"].update(test_score=0.5))
+    write_digests(sweep)
+    assert problems(sweep) == [
+        "sweep_summary.json: best_trial.test_score 0.5 != recomputed 1.0",
+        "promoted/best_params.json: test_score 0.5 != recomputed 1.0",
+    ]

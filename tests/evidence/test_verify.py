@@ -8,7 +8,7 @@ import pytest
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.verify import verify
 
-from tests.evidence.builders import build_sweep, edit_json, lr_trials, run_evidence_cli
+from tests.evidence.builders import ASHA, build_sweep, edit_json, lr_trials, run_evidence_cli
 
 
 @pytest.fixture
@@ -152,6 +152,21 @@ def test_a_single_trial_folder(sweep: str, capsys: pytest.CaptureFixture[str]) -
     assert verify(trial).summary == "trial 0: primary_score 0.5; 3 files checked"
     edit_json(layout.join(trial, layout.EVAL_SUMMARY), lambda d: d.update(n_examples=3))
     assert verify_lines(trial, capsys) == (1, ["eval_summary.json: n_examples 3 != 2 rows"])
+
+
+def test_a_single_trial_folder_of_a_sweep_with_rungs(tmp_path: Path) -> None:
+    """Without plan.json the rungs are unknown: the steps the trial scored a rung at are taken as its
+    rungs, and the report steps must follow from them."""
+    root = str(tmp_path / "asha")
+    build_sweep(root, lr_trials([1.0, 0.0], [1.0, 1.0]), early_stopping=ASHA)
+    trial = layout.join(root, "trials/0")
+    assert verify(trial).ok
+    uri = layout.join(trial, layout.METRICS)
+    bucket.write_text(uri, bucket.read_text(uri).replace('"rung_score": 0.5, ', "", 1))
+    assert verify(trial).problems == [
+        "metrics.jsonl:1: step 5 != expected 10 (training.report_every_steps 10, training.max_steps 20 of "
+        "run_manifest.json config; rung steps [10])"
+    ]
 
 
 def test_nothing_to_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

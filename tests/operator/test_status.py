@@ -51,7 +51,12 @@ def summary(
         "updated_at": "2026-01-01T00:00:00Z",
     }
     if best is not None:
-        doc["best_trial"] = {"trial_id": "t0", "params": trials[0]["params"], "primary_score": best}
+        doc["best_trial"] = {
+            "trial_id": "t0",
+            "params": trials[0]["params"],
+            "primary_score": best,
+            "test_score": best / 2,
+        }
     return SweepSummary.model_validate(doc)
 
 
@@ -228,7 +233,7 @@ def test_progress_counts_and_best_so_far() -> None:
         "early_stopped": 1,
     }
     assert new.best_trial is not None
-    assert (new.best_trial.id, new.best_trial.primary_score) == ("t0", 0.75)
+    assert (new.best_trial.id, new.best_trial.primary_score, new.best_trial.test_score) == ("t0", 0.75, 0.375)
     assert new.phase is Phase.running
 
 

@@ -65,7 +65,7 @@ def test_a_rollback_parses_fields_that_a_newer_release_added() -> None:
     newer["acceleratorHours"] = {"spent": 1.5, "budget": 10}
     newer["trials"]["interrupted"] = 1
     newer["conditions"][0]["severity"] = "Info"
-    newer["bestTrial"]["testScore"] = 0.8
+    newer["bestTrial"]["stepsTrained"] = 600
     parsed = status.parse_status(newer)
     assert parsed.phase is Phase.succeeded and parsed.best_trial is not None
     assert parsed.best_trial.primary_score == newer["bestTrial"]["primaryScore"]

@@ -86,6 +86,7 @@ def test_mock_sweep_promotes_the_best_config(
     assert config_map.data["sweep_uid"] == uid
     score = best_params.primary_score
     assert float(config_map.data["primary_score"]) == score == status["bestTrial"]["primaryScore"]
+    assert best_params.test_score is not None and status["bestTrial"]["testScore"] == best_params.test_score
     assert status["bestTrial"]["params"] == best_params.params
     assert config_map.metadata.owner_references[0].uid == uid
     assert status["promoted"] == {"configMap": "lr-sweep-best", "evidenceURI": f"{root}/promoted"}
@@ -107,9 +108,10 @@ def test_mock_sweep_promotes_the_best_config(
 
     table = kubectl("get", "tsweep", namespace=namespace).stdout
     header, row = table.splitlines()
-    assert header.split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "BEST", "TEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
     counts = [str(trials["succeeded"]), str(trials["failed"])]
-    assert row.split()[:5] == ["lr-sweep", "Succeeded", str(best_params.primary_score), *counts]
+    scores = [str(best_params.primary_score), str(best_params.test_score)]
+    assert row.split()[:6] == ["lr-sweep", "Succeeded", *scores, *counts]
     described = kubectl("describe", "tsweep", "lr-sweep", namespace=namespace).stdout
     print(f"\n$ kubectl get tsweep\n{table}\n$ kubectl describe tsweep lr-sweep (events)")
     print(described[described.index("Events:") :])
@@ -186,7 +188,7 @@ def test_deleting_a_running_sweep_removes_its_rayjob_and_keeps_its_evidence(
 FLAX_TINY_CONFIG: dict[str, Any] = {
     "model": {"name": "tiny", "max_length": 64},
     "training": {"per_device_batch_size": 8, "warmup_steps": 2, "max_steps": 12, "report_every_steps": 4},
-    "data": {"train_size": 256, "eval_size": 8},
+    "data": {"train_size": 256, "eval_size": 8, "test_size": 8, "rung_size": 4},
     "eval": {"max_generation_steps": 16},
 }
 

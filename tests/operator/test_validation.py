@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tunesweep_evidence import bucket
-from tunesweep_evidence.spec import Accelerator
+from tunesweep_evidence.spec import OBJECTIVE_MESSAGE, Accelerator
 from tunesweep_operator.settings import OperatorSettings
 from tunesweep_operator.validation import InvalidSweep, parse_sweep, problems
 
@@ -94,6 +94,15 @@ def test_evidence_defaults_and_the_shared_file_volume() -> None:
     [
         ({"trials": {"count": 0}}, "spec.trials.count: Input should be greater than or equal to 1"),
         ({"searchSpace": {"training.no_such_knob": {"choice": [1]}}}, 'spec.searchSpace["training.no_such'),
+        (
+            {"searchSpace": {"data.seed": {"choice": [0, 1]}}},
+            'spec.searchSpace["data.seed"]: the evaluation protocol is fixed for a sweep',
+        ),
+        ({"objective": {"metric": "loss"}}, f"spec.objective.metric: {OBJECTIVE_MESSAGE}"),
+        (
+            {"earlyStopping": {"name": "asha", "gracePeriod": 40}},
+            "spec.earlyStopping.gracePeriod: earlyStopping.gracePeriod 40 is not below the longest trial",
+        ),
     ],
 )
 def test_parse_sweep_runs_the_spec_models_rules(spec: dict[str, Any], expected: str) -> None:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesweep_evidence import evidence_uri
-from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND
+from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND, OBJECTIVE_MESSAGE
+from tunesweep_evidence.sweep_manifest import path_text
 
 BASE: dict[str, Any] = {
     "apiVersion": API_VERSION,
@@ -250,6 +251,25 @@ BAD: list[Bad] = [
         "loguniform samples numbers, but data.train does not take them",
         None,
     ),
+    # the evaluation protocol is fixed for a sweep (Python only)
+    *(
+        bad(
+            f"search-over-{path}",
+            at(SPACE, **{path: dimension}),
+            path_text(("spec", "searchSpace", path)),
+            "the evaluation protocol is fixed for a sweep: every trial is scored on the same eval, test "
+            f"and rung examples, judged the same way, so {what} cannot be searched; put it in "
+            "trainer.baseConfig instead",
+            None,
+        )
+        for path, dimension, what in (
+            ("data.eval_size", {"choice": [1, 100]}, "data.eval_size"),
+            ("data.seed", {"randint": [0, 4]}, "data.seed"),
+            ("data.prompt_template", {"choice": ["Q: {prompt}\n"]}, "data.prompt_template"),
+            ("eval.max_generation_steps", {"choice": [8, 64]}, "eval.max_generation_steps"),
+            ("data", {"choice": [{"train": "builtin:arithmetic"}]}, "data (it holds data.eval)"),
+        )
+    ),
     # sampled values against the training config's own limits (Python only)
     bad(
         "choice-below-field-minimum",
@@ -346,17 +366,24 @@ BAD: list[Bad] = [
         'Unsupported value: "fast"',
     ),
     bad(
-        "objective-metric-empty",
-        at("spec.objective", metric=""),
+        "objective-another-metric",
+        at("spec.objective", metric="loss"),
         "spec.objective.metric",
-        "String should have at least 1 character",
-        "should be at least 1 chars long",
+        OBJECTIVE_MESSAGE,
+        'Unsupported value: "loss": supported values: "primary_score"',
+    ),
+    bad(
+        "objective-mode-min",
+        at("spec.objective", mode="min"),
+        "spec.objective.mode",
+        OBJECTIVE_MESSAGE,
+        'Unsupported value: "min": supported values: "max"',
     ),
     bad(
         "objective-mode-unknown",
         at("spec.objective", mode="maximize"),
         "spec.objective.mode",
-        "Input should be 'max' or 'min'",
+        OBJECTIVE_MESSAGE,
         'Unsupported value: "maximize"',
     ),
     bad(
@@ -393,6 +420,14 @@ BAD: list[Bad] = [
         "spec.earlyStopping.reductionFactor",
         "greater than or equal to 2",
         "should be greater than or equal to 2",
+    ),
+    bad(
+        "asha-grace-period-past-max-steps",
+        at("spec.earlyStopping", name="asha", gracePeriod=100),
+        "spec.earlyStopping.gracePeriod",
+        "earlyStopping.gracePeriod 100 is not below the longest trial (100 steps, training.max_steps), "
+        "so no trial would ever reach a rung; lower it",
+        None,
     ),
     bad(
         "asha-grace-period-zero",
@@ -714,8 +749,8 @@ BAD: list[Bad] = [
         "min-score-above-one",
         at("spec.promotion", minScore=1.5),
         "spec.promotion.minScore",
-        "promotion.minScore must be in 0..1 when objective.metric is primary_score",
-        SAME,
+        "Input should be less than or equal to 1",
+        "should be less than or equal to 1",
     ),
     bad(
         "config-map-name-invalid",
@@ -793,10 +828,7 @@ GOOD: dict[str, tuple[Edit, ...]] = {
     ),
     "smoke-tunes-the-demo": (at("spec", mode="smoke"), at("spec.trainer", baseConfig=DROP)),
     "file-evidence": (at("spec.evidence", uri="file:///tmp/tunesweep-evidence"),),
-    "min-score-of-another-metric": (
-        at("spec.objective", metric="loss", mode="min"),
-        at("spec.promotion", minScore=5.0),
-    ),
+    "objective-spelled-out": (at("spec.objective", metric="primary_score", mode="max"),),
     "smoke-with-promotion": (
         at("spec", mode="smoke", ttlSecondsAfterFinished=0),
         at("spec.promotion", configMapName="best.config", minScore=0.5),

@@ -99,6 +99,7 @@ def test_names_columns_and_status_subresource() -> None:
     assert columns == {
         "Phase": ".status.phase",
         "Best": ".status.bestTrial.primaryScore",
+        "Test": ".status.bestTrial.testScore",
         "Succeeded": ".status.trials.succeeded",
         "Failed": ".status.trials.failed",
         "Queued": ".status.trials.queued",

@@ -80,15 +80,17 @@ def test_status_columns_and_defaults(kubectl: Kubectl, namespace: str) -> None:
     status = TuningSweepStatus(
         phase=Phase.succeeded,
         trials=TrialCounts(planned=8, total=6, succeeded=5, failed=1, queued=2),
-        best_trial=BestTrial(id="t-3", params={"training.learning_rate": 0.003}, primary_score=0.75),
+        best_trial=BestTrial(
+            id="t-3", params={"training.learning_rate": 0.003}, primary_score=0.75, test_score=0.5
+        ),
     )
     body = json.dumps({"status": status.model_dump(mode="json", by_alias=True, exclude_none=True)})
     kubectl(
         "patch", "tsw", "spec-test", "--subresource=status", "--type=merge", "-p", body, namespace=namespace
     )
     table = kubectl("get", "tsweep", "spec-test", namespace=namespace).stdout.split("\n")
-    assert table[0].split() == ["NAME", "PHASE", "BEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
-    assert table[1].split()[:6] == ["spec-test", "Succeeded", "0.75", "5", "1", "2"]
+    assert table[0].split() == ["NAME", "PHASE", "BEST", "TEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
+    assert table[1].split()[:7] == ["spec-test", "Succeeded", "0.75", "0.5", "5", "1", "2"]
     stored = json.loads(kubectl("get", "tsw", "spec-test", "-o", "json", namespace=namespace).stdout)
     assert stored["spec"]["trials"] == {"count": 8, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 3600}
     assert stored["spec"]["resources"]["perTrial"] == {

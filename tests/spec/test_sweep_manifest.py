@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tunesweep_evidence.spec import Accelerator, TuningSweep
+from tunesweep_evidence.spec import OBJECTIVE_MESSAGE, Accelerator, TuningSweep
 from tunesweep_evidence.sweep_manifest import Problem, SpecError, load_sweep, parse_sweep, validate_documents
 
 from tests.spec.cases import BASE, at, with_edits
@@ -81,7 +81,7 @@ def test_load_sweep_names_the_file_in_its_error(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(with_edits(at("spec.objective", mode="up"))))
     with pytest.raises(SpecError) as raised:
         load_sweep(path)
-    assert str(raised.value) == f"{path}: spec.objective.mode: Input should be 'max' or 'min'"
+    assert str(raised.value) == f"{path}: spec.objective.mode: {OBJECTIVE_MESSAGE}"
     path.write_text(SWEEP + "---\n" + SWEEP)
     with pytest.raises(SpecError, match="holds 2 TuningSweeps"):
         load_sweep(path)

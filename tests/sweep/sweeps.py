@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import Plan, RunManifest, SweepSummary
+from tunesweep_evidence.documents import Plan, RunManifest, SearchPlan, SweepSummary
 from tunesweep_evidence.spec import TuningSweep
 from tunesweep_trainer.sweep import plan as plans
 
@@ -71,3 +71,12 @@ def manifests(out_dir: Path) -> dict[str, RunManifest]:
 
 def sweep_summary(out_dir: Path) -> SweepSummary:
     return bucket.read_document(layout.join(str(out_dir), layout.SWEEP_SUMMARY), SweepSummary)
+
+
+def unrunnable_plan(out_dir: Path) -> Plan:
+    """A TPE sweep whose plan.json lost its search's random startup trials (hand-edited): the spec
+    validates, the driver cannot run it."""
+    plan = frozen_plan(out_dir, sweep_manifest(algorithm={"name": "tpe"}))
+    broken = plan.model_copy(update={"search": SearchPlan(rung_steps=[], random_startup_trials=None)})
+    plans.write(broken)
+    return broken

@@ -15,7 +15,7 @@ from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, promo
 from tunesweep_trainer.sweep import driver
 from tunesweep_trainer.sweep.driver import EXIT_INVALID, EXIT_SUCCEEDED
 
-from tests.sweep.sweeps import UNLOADABLE_MODEL, frozen_plan, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import UNLOADABLE_MODEL, frozen_plan, sweep_manifest, sweep_summary, unrunnable_plan
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 Drive = Callable[[Plan], int]
@@ -65,10 +65,9 @@ def test_below_min_score_the_sweep_succeeds_and_the_operators_promotion_refuses(
 
 
 def test_a_plan_the_driver_refuses_exits_0_with_the_reason(tmp_path: Path, tunesweep_drive: Drive) -> None:
-    manifest = sweep_manifest(earlyStopping={"name": "asha", "gracePeriod": 100})
-    assert tunesweep_drive(frozen_plan(tmp_path, manifest)) == EXIT_SUCCEEDED
+    assert tunesweep_drive(unrunnable_plan(tmp_path)) == EXIT_SUCCEEDED
     summary = sweep_summary(tmp_path)
-    assert summary.status == "failed" and summary.reason.startswith("InvalidPlan: earlyStopping.gracePeriod")
+    assert summary.status == "failed" and summary.reason.startswith("InvalidPlan: plan.json's search")
 
 
 def test_a_driver_that_raises_says_so_and_fails_the_process(

@@ -20,7 +20,14 @@ TINY_CONFIG = {
         "seed": 0,
         "report_every_steps": 4,
     },
-    "data": {"train": "builtin:arithmetic", "eval": "builtin:arithmetic", "train_size": 200, "eval_size": 8},
+    "data": {
+        "train": "builtin:arithmetic",
+        "eval": "builtin:arithmetic",
+        "train_size": 200,
+        "eval_size": 8,
+        "test_size": 4,
+        "rung_size": 4,
+    },
     "eval": {"max_generation_steps": 48, "batch_size": 8},
 }
 

@@ -4,16 +4,30 @@ failing and timed-out trials against maxFailed, and production vs smoke without 
 from __future__ import annotations
 
 import itertools
+import math
 import socket
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
+import optuna
 import pytest
 import ray
+from optuna.trial import TrialState
 from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.documents import MetricsLine, RungDecisions
 from tunesweep_evidence.verify import verify
 from tunesweep_trainer.sweep.driver import EXIT_FAILED, EXIT_INVALID, EXIT_SUCCEEDED, drive
+from tunesweep_trainer.sweep.searcher import ObjectiveSearch
 
-from tests.sweep.sweeps import UNLOADABLE_MODEL, frozen_plan, manifests, sweep_manifest, sweep_summary
+from tests.sweep.sweeps import (
+    UNLOADABLE_MODEL,
+    frozen_plan,
+    manifests,
+    sweep_manifest,
+    sweep_summary,
+    unrunnable_plan,
+)
 
 pytestmark = pytest.mark.usefixtures("local_ray")
 
@@ -55,8 +69,8 @@ def test_random_sweep_records_every_trial_and_promotes_the_best(tmp_path: Path) 
     assert result.promotion is not None and result.promotion.best.trial_id == best.trial_id
     assert bucket.exists(layout.join(str(tmp_path), layout.BEST_CONFIG))
     report = (tmp_path / layout.REPORT).read_text()
-    assert best.trial_id in report and "report-param-training.learning_rate.png" in report
-    assert (tmp_path / "report-param-training.learning_rate.png").stat().st_size > 1000
+    assert best.trial_id in report and 'data-figure="param-0"' in report  # plotted inline
+    assert not list(tmp_path.glob("*.png"))
     assert_verified(tmp_path)
 
 
@@ -94,29 +108,78 @@ def test_tpe_sweep_with_optuna(tmp_path: Path) -> None:
     assert_verified(tmp_path)
 
 
-def test_asha_stops_poor_trials_on_their_training_loss(tmp_path: Path) -> None:
+def test_tpe_hears_every_trial_of_an_asha_sweep_without_nan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    studies: list[optuna.Study] = []
+    original = ObjectiveSearch.on_trial_complete
+
+    def watched(self: ObjectiveSearch, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        studies.append(self._ot_study)  # the driver runs Tune's controller in this process
+
+    monkeypatch.setattr(ObjectiveSearch, "on_trial_complete", watched)
+    manifest = sweep_manifest(
+        algorithm={"name": "tpe", "seed": 3},
+        searchSpace={"training.learning_rate": {"loguniform": [1.0e-5, 3.0e-3]}},
+        earlyStopping={"name": "asha", "gracePeriod": 10, "reductionFactor": 2},
+        trials={"count": 8, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 120},
+    )
+    plan = frozen_plan(tmp_path, manifest)
+    assert plan.search is not None and plan.search.random_startup_trials == 2
+    assert drive(plan).exit_code == EXIT_SUCCEEDED
+    summary = sweep_summary(tmp_path)
+    states = Counter(trial.state for trial in studies[-1].trials)
+    assert states[TrialState.COMPLETE] == sum(r.status == "succeeded" for r in summary.trials)
+    assert states[TrialState.PRUNED] == sum(r.status == "early_stopped" for r in summary.trials) > 0
+    assert sum(states.values()) == 8  # none left RUNNING
+    for trial in studies[-1].trials:
+        values = [*(trial.values or []), *trial.intermediate_values.values()]
+        assert values and not any(math.isnan(value) for value in values)
+    assert_verified(tmp_path)
+
+
+def test_asha_cuts_trials_at_rungs_on_their_rung_scores(tmp_path: Path) -> None:
     manifest = sweep_manifest(
         searchSpace={"training.learning_rate": {"loguniform": [1.0e-5, 3.0e-3]}},
-        earlyStopping={"name": "asha", "gracePeriod": 1, "reductionFactor": 2},
-        trials={
-            "count": 6,
-            "parallel": 1,
-            "maxFailed": 0,
-            "timeoutSeconds": 120,
-        },  # sequential: deterministic
+        earlyStopping={"name": "asha", "gracePeriod": 10, "reductionFactor": 2},
+        trials={"count": 6, "parallel": 1, "maxFailed": 0, "timeoutSeconds": 120},  # one at a time
     )
-    assert drive(frozen_plan(tmp_path, manifest)).exit_code == EXIT_SUCCEEDED
+    plan = frozen_plan(tmp_path, manifest)
+    assert plan.search is not None and plan.search.rung_steps == [10, 20, 40]  # max_steps 60
+    assert drive(plan).exit_code == EXIT_SUCCEEDED
     summary = sweep_summary(tmp_path)
     stopped = [r for r in summary.trials if r.status == "early_stopped"]
     finished = [r for r in summary.trials if r.status == "succeeded"]
     assert stopped and finished and len(stopped) + len(finished) == 6
+    # The scheduler's decisions, in order: verify replays each against the scores before it.
+    recorded = bucket.read_document(str(tmp_path / layout.RUNG_DECISIONS), RungDecisions)
+    assert {d.trial_id for d in recorded.decisions if d.cut} == {r.trial_id for r in stopped}
     runs = manifests(tmp_path)
-    for record in stopped:
-        assert runs[record.trial_id].status == "early_stopped" and record.primary_score is None
-        assert not bucket.exists(layout.join(str(tmp_path), "trials", record.trial_id, layout.EVAL_SUMMARY))
-        assert record.iterations < max(r.iterations for r in finished)
+    for record in summary.trials:
+        lines = bucket.read_jsonl(str(tmp_path / "trials" / record.trial_id / layout.METRICS), MetricsLine)
+        rungs = [(line.step, line.rung_score) for line in lines if line.rung_score is not None]
+        assert [(r.step, r.score) for r in record.rung_scores] == rungs
+        decided = [(d.step, d.score) for d in recorded.decisions if d.trial_id == record.trial_id]
+        if record.status == "early_stopped":
+            assert decided == rungs  # cut at its last rung
+            assert runs[record.trial_id].status == "early_stopped" and record.primary_score is None
+            assert not (tmp_path / "trials" / record.trial_id / layout.EVAL_SUMMARY).exists()
+        else:
+            assert decided == rungs and [step for step, _ in rungs] == [10, 20, 40]
     assert summary.best_trial is not None and summary.best_trial.trial_id in {r.trial_id for r in finished}
+    assert summary.best_trial.test_score is not None
     assert_verified(tmp_path)
+    # A decision rewritten, or the decisions removed, is named by verify.
+    first_cut = next(index for index, d in enumerate(recorded.decisions) if d.cut)
+    recorded.decisions[first_cut].cut = False
+    bucket.write_document(str(tmp_path / layout.RUNG_DECISIONS), recorded)
+    assert any(
+        p.startswith(f"rung_decisions.json: decisions[{first_cut}] ") and "went on, the rule gives" in p
+        for p in verify(str(tmp_path)).problems
+    )
+    (tmp_path / layout.RUNG_DECISIONS).unlink()
+    assert any(p.startswith("rung_decisions.json: missing") for p in verify(str(tmp_path)).problems)
 
 
 def failing_sweep(
@@ -194,8 +257,7 @@ def test_a_trial_past_its_timeout_is_ended_and_failed(tmp_path: Path) -> None:
 
 
 def test_a_plan_the_driver_cannot_run_fails_the_sweep_with_the_reason(tmp_path: Path) -> None:
-    manifest = sweep_manifest(earlyStopping={"name": "asha", "gracePeriod": 100})
-    assert drive(frozen_plan(tmp_path, manifest)).exit_code == EXIT_INVALID
+    assert drive(unrunnable_plan(tmp_path)).exit_code == EXIT_INVALID
     summary = sweep_summary(tmp_path)
     assert summary.status == "failed" and summary.trials == []
-    assert summary.reason.startswith("InvalidPlan: earlyStopping.gracePeriod 100 is more reports")
+    assert summary.reason == "InvalidPlan: plan.json's search gives algorithm tpe no random_startup_trials"

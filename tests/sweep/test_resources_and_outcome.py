@@ -10,7 +10,7 @@ from tunesweep_evidence.documents import TrialRecord
 from tunesweep_evidence.spec import PerTrialResources
 from tunesweep_trainer.sweep.outcome import conclude
 from tunesweep_trainer.sweep.resources import trial_resources
-from tunesweep_trainer.sweep.results import ResultStream
+from tunesweep_trainer.sweep.results import tune_result
 
 
 def test_trial_resources_per_accelerator() -> None:
@@ -24,15 +24,13 @@ def test_trial_resources_per_accelerator() -> None:
     assert trial_resources(half) == {"cpu": 1.0}
 
 
-def test_every_result_carries_both_metrics() -> None:
-    stream = ResultStream("primary_score")
-    first = stream.result({"step": 10, "loss": 2.5, "learning_rate": 1e-3})
-    assert first["loss"] == 2.5 and math.isnan(first["primary_score"])
-    unknown_loss = stream.result({"step": 20, "loss": None})
-    assert math.isnan(unknown_loss["loss"])
-    stream.result({"step": 30, "loss": 1.5})
-    final = stream.result({"step": 30, "primary_score": 0.75})
-    assert final["primary_score"] == 0.75 and final["loss"] == 1.5  # the last loss is carried to the end
+def test_every_result_carries_the_objective_and_rung_scores_only_where_measured() -> None:
+    first = tune_result({"step": 10, "loss": 2.5, "learning_rate": 1e-3})
+    assert first["loss"] == 2.5 and math.isnan(first["primary_score"]) and "rung_score" not in first
+    rung = tune_result({"step": 20, "loss": 2.0, "rung_score": 0.25})
+    assert rung["rung_score"] == 0.25 and math.isnan(rung["primary_score"])
+    assert tune_result({"step": 30, "primary_score": 0.75})["primary_score"] == 0.75
+    assert math.isnan(tune_result({"step": 30, "primary_score": None})["primary_score"])
 
 
 def record(trial_id: str, status: str, score: float | None = None, error: str | None = None) -> TrialRecord:

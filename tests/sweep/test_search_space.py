@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from ray.tune.schedulers import ASHAScheduler
+from optuna.samplers import TPESampler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
-from ray.tune.search.optuna import OptunaSearch
 from ray.tune.search.sample import Categorical, Float, Integer, LogUniform, Uniform
 from tunesweep_evidence.placement import planned_trials
+from tunesweep_evidence.search_plan import SearchPlanError, search_plan
 from tunesweep_evidence.spec import TuningSweepSpec
-from tunesweep_trainer.sweep.algorithms import max_reports, scheduler, search_algorithm
-from tunesweep_trainer.sweep.plan import PlanError
+from tunesweep_trainer.sweep.algorithms import scheduler, search_algorithm
+from tunesweep_trainer.sweep.rungs import RungScheduler
 from tunesweep_trainer.sweep.search_space import param_space
+from tunesweep_trainer.sweep.searcher import ObjectiveSearch
 
 from tests.sweep.sweeps import sweep_manifest
 
@@ -65,31 +67,39 @@ def test_grid_algorithm_enumerates_choices_and_counts_repeats() -> None:
 
 
 def test_random_and_grid_use_a_seeded_generator_limited_to_parallel() -> None:
-    generator = search_algorithm(spec(trials={"count": 4, "parallel": 3}))
+    random = spec(trials={"count": 4, "parallel": 3})
+    generator = search_algorithm(random, search_plan(random))
     assert isinstance(generator, BasicVariantGenerator)
     assert generator.max_concurrent == 3
 
 
-def test_tpe_is_seeded_optuna_inside_a_concurrency_limiter() -> None:
-    limiter = search_algorithm(spec(algorithm={"name": "tpe", "seed": 7}, trials={"count": 4, "parallel": 2}))
-    assert isinstance(limiter, ConcurrencyLimiter) and limiter.max_concurrent == 2
-    assert isinstance(limiter.searcher, OptunaSearch)
+@pytest.mark.parametrize(("count", "startup"), [(1, 2), (8, 2), (12, 3), (40, 10), (400, 100)])
+def test_tpe_is_seeded_optuna_with_startup_trials_sized_to_the_budget(count: int, startup: int) -> None:
+    tpe = spec(algorithm={"name": "tpe", "seed": 7}, trials={"count": count, "parallel": 1})
+    assert search_plan(tpe).random_startup_trials == startup
+    limiter = search_algorithm(tpe, search_plan(tpe))
+    assert isinstance(limiter, ConcurrencyLimiter) and limiter.max_concurrent == 1
+    assert isinstance(limiter.searcher, ObjectiveSearch)
     assert (limiter.searcher.metric, limiter.searcher.mode) == ("primary_score", "max")
-    assert limiter.searcher._seed == 7
+    sampler = limiter.searcher._sampler
+    assert isinstance(sampler, TPESampler) and sampler._n_startup_trials == startup
 
 
-def test_asha_ranks_on_training_loss_with_rungs_from_the_report_budget() -> None:
+def test_asha_cuts_on_rung_scores_at_the_planned_steps(tmp_path: Path) -> None:
     asha_spec = spec(
-        earlyStopping={"name": "asha", "gracePeriod": 2, "reductionFactor": 3},
+        earlyStopping={"name": "asha", "gracePeriod": 20, "reductionFactor": 3},
         searchSpace={"training.max_steps": {"choice": [60, 200]}},
     )
-    asha = scheduler(asha_spec)
-    assert isinstance(asha, ASHAScheduler)
-    assert (asha.metric, asha._mode, asha._max_t) == ("loss", "min", 200 // 10 + 2)
-    assert max_reports(asha_spec) == 200 // 10 + 2  # report_every_steps 10 in the base config
-    assert scheduler(spec()) is None
+    assert search_plan(asha_spec).rung_steps == [20, 60, 180]  # below the longest trial, 200 steps
+    assert isinstance(scheduler(asha_spec, search_plan(asha_spec), str(tmp_path)), RungScheduler)
+    assert scheduler(spec(), search_plan(spec()), str(tmp_path)) is None
+    assert search_plan(spec()).rung_steps == [] and search_plan(spec()).random_startup_trials is None
 
 
-def test_a_grace_period_beyond_the_reports_is_refused() -> None:
-    with pytest.raises(PlanError, match="gracePeriod 100 is more reports than a trial makes"):
-        scheduler(spec(earlyStopping={"name": "asha", "gracePeriod": 100}))
+def test_a_grace_period_no_trial_reaches_is_refused() -> None:
+    asha = spec(earlyStopping={"name": "asha", "gracePeriod": 50})
+    longest = asha.model_copy(
+        update={"early_stopping": asha.early_stopping.model_copy(update={"grace_period": 60})}
+    )
+    with pytest.raises(SearchPlanError, match=r"gracePeriod 60 is not below the longest trial \(60 steps"):
+        search_plan(longest)

@@ -104,7 +104,7 @@ def test_unknown_model_name_is_a_clear_error() -> None:
 
 
 def _train_sentencepiece(path: Path) -> int:
-    lines = [f"{r.prompt} {r.trace} ANSWER {r.answer}" for r in arithmetic.splits(0, 2000, 1)[0]]
+    lines = [f"{r.prompt} {r.trace} ANSWER {r.answer}" for r in arithmetic.deal(0, [("train_size", 2000)])[0]]
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(lines),

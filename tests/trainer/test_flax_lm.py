@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from tests.trainer import evidence_files
 
 SHORT: dict[str, Any] = {
     "training": {"max_steps": 12, "report_every_steps": 4, "warmup_steps": 2},
-    "data": {"train_size": 256, "eval_size": 8},
+    "data": {"train_size": 256, "eval_size": 8, "test_size": 8, "rung_size": 4},
 }
 BASE_PARAMS = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
 
@@ -29,17 +30,61 @@ def _values(model: nnx.Module, kind: Any) -> dict[Any, np.ndarray]:
     return {path: np.array(v.get_value()) for path, v in nnx.to_flat_state(nnx.state(model, kind))}
 
 
-def _train(model: nnx.Module, steps: int = 3) -> None:
-    records, _ = arithmetic.splits(seed=0, train_size=64, eval_size=1)
+def _train(
+    model: nnx.Module,
+    steps: int = 3,
+    *,
+    rungs: training.Rungs | None = None,
+    batches_given: int | None = None,
+) -> None:
+    _, records = arithmetic.deal(0, [("eval_size", 1), ("train_size", 64)])
     encoded = batches.encode(records, models.ByteTokenizer(), "{prompt}\n", 64)
     section = TrainingSection(max_steps=steps, warmup_steps=0)
     training.fine_tune(
         model,
-        batches.training_batches(encoded, 32, 0),
+        itertools.islice(batches.training_batches(encoded, 32, 0), batches_given),
         models.ByteTokenizer.PAD,
         section,
         lambda step, loss: None,
+        rungs=rungs or training.Rungs(),
     )
+
+
+def test_a_rung_measures_the_model_after_exactly_that_many_updates() -> None:
+    model, _ = models.build(ModelConfig(), seed=0)
+    measured: dict[int, dict[Any, np.ndarray]] = {}
+    _train(
+        model,
+        6,
+        rungs=training.Rungs(
+            frozenset({3, 6}), lambda step: measured.update({step: _values(model, nnx.Param)})
+        ),
+    )
+    assert sorted(measured) == [3, 6]
+    # The same run (same schedule) given only 3 batches: its end is the rung at step 3.
+    three, _ = models.build(ModelConfig(), seed=0)
+    _train(three, 6, batches_given=3)
+    for values, expected in (
+        (measured[3], _values(three, nnx.Param)),
+        (measured[6], _values(model, nnx.Param)),
+    ):
+        assert values.keys() == expected.keys()
+        assert all(np.array_equal(values[path], expected[path]) for path in values)
+    assert not all(np.array_equal(measured[3][path], measured[6][path]) for path in measured[3])
+
+
+def test_rung_scores_are_reported_at_rung_steps_and_the_test_score_never(tmp_path: Path) -> None:
+    reports: list[dict[str, Any]] = []
+    outcome = run_trial("flax-lm", SHORT, str(tmp_path), report=reports.append, rung_steps=(4, 12))
+    _, lines, summary = evidence_files.read(tmp_path)
+    assert [(line.step, line.rung_score is not None) for line in lines] == [(4, True), (8, False), (12, True)]
+    assert [report["step"] for report in reports if "rung_score" in report] == [4, 12]
+    assert all(0.0 <= line.rung_score <= 1.0 for line in lines if line.rung_score is not None)
+    assert [line.rung_eval_s is not None and line.rung_eval_s > 0 for line in lines] == [True, False, True]
+    assert summary is not None and len(summary.test_rows) == 8 and summary.test_score is not None
+    assert {row.id for row in summary.test_rows}.isdisjoint(row.id for row in summary.rows)
+    assert all("test" not in key for report in reports for key in report)
+    assert outcome.primary_score == summary.primary_score
 
 
 def test_tiny_trial_writes_valid_evidence_and_reproduces(tmp_path: Path, compile_cache_dir: str) -> None:

@@ -11,7 +11,7 @@ from tunesweep_trainer.trial import run_trial
 def _score(learning_rate: float, out: Path) -> float:
     config = {
         "training": {"learning_rate": learning_rate, "max_steps": 400, "report_every_steps": 100},
-        "data": {"eval_size": 50},
+        "data": {"eval_size": 50, "test_size": 10},
     }
     score = run_trial("flax-lm", config, str(out)).primary_score
     assert score is not None

@@ -18,7 +18,10 @@ def _tunesweep(*argv: str) -> int:
 
 def test_train_writes_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "best_config.yaml"
-    config.write_text("training:\n  max_steps: 30\n  report_every_steps: 10\ndata:\n  eval_size: 20\n")
+    config.write_text(
+        "training:\n  max_steps: 30\n  report_every_steps: 10\n"
+        "data:\n  eval_size: 20\n  test_size: 8\n  rung_size: 4\n"
+    )
     out = tmp_path / "out"
     assert _tunesweep("train", "--config", str(config), "--out", str(out), "--backend", "mock") == 0
     manifest, lines, summary = evidence_files.read(out)

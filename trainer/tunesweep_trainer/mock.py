@@ -12,6 +12,9 @@ seeded noise, so that a search has something to find:
 - training.warmup_steps: best near 5% of max_steps;
 - training.max_steps: more is better, saturating.
 Simulated steps report a loss decaying towards a floor that is lower where the surface is higher.
+At a rung step the simulated rung-slice correctness climbs towards the final score at the pace
+the loss falls (a larger learning rate learns faster), so that early rungs rank trials roughly,
+not exactly, as their final scores do. The test slice scores the same setting with other noise.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Collection
 
 from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
 from tunesweep_evidence.judge import MOCK_JUDGE, eval_row
 from tunesweep_evidence.training_config import DataConfig, TrainingConfig, TrainingSection
 
-from .backend import BackendResult, ProgressFn, is_report_step
+from .backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
 from .schedule import learning_rate_at
 
 JUDGE = MOCK_JUDGE
@@ -53,35 +57,63 @@ def noisy_score(training: TrainingSection) -> float:
 def simulated_loss(step: int, training: TrainingSection, score: float) -> float:
     """A loss decaying from 3.0 towards a floor set by the score, faster with a larger learning rate."""
     floor = 0.1 + 2.0 * (1.0 - score)
-    pace = 50.0 / max(min(training.learning_rate / BEST_LEARNING_RATE, 3.0), 0.01)
-    return floor + (3.0 - floor) * math.exp(-step / pace)
+    return floor + (3.0 - floor) * math.exp(-step / _pace(training))
+
+
+def simulated_rung_score(step: int, training: TrainingSection, score: float, rung_size: int) -> float:
+    """The share of `rung_size` rung-slice examples right after `step` updates: the final score
+    approached at the loss's pace, with noise seeded by the setting and the step."""
+    reached = score * (1.0 - math.exp(-step / _pace(training)))
+    noisy = min(1.0, max(0.0, reached + _rng(training, f"rung:{step}").gauss(0.0, 0.05)))
+    return round(noisy * rung_size) / rung_size
+
+
+def _pace(training: TrainingSection) -> float:
+    return 50.0 / max(min(training.learning_rate / BEST_LEARNING_RATE, 3.0), 0.01)
 
 
 def prepare() -> AcceleratorInfo:
     return AcceleratorInfo(platform="cpu", device_kind="mock", count=0)
 
 
-def run(config: TrainingConfig, on_progress: ProgressFn) -> BackendResult:
+def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:
     training = config.training
     score = noisy_score(training)
     for step in range(1, training.max_steps + 1):
-        if is_report_step(step, training):
+        if is_report_step(step, training, rung_steps):
             rate = learning_rate_at(
                 step - 1, training.learning_rate, training.warmup_steps, training.max_steps
             )
-            on_progress(step, {"loss": simulated_loss(step, training, score), "learning_rate": float(rate)})
-    return BackendResult(rows=_rows(config, score), judge=JUDGE, steps_done=training.max_steps)
+            metrics = {"loss": simulated_loss(step, training, score), "learning_rate": float(rate)}
+            if step in rung_steps:
+                metrics[RUNG_SCORE] = simulated_rung_score(step, training, score, config.data.rung_size)
+            on_progress(step, metrics)
+    test_score = min(1.0, max(0.0, surface(training) + _rng(training, "test").gauss(0.0, NOISE)))
+    return BackendResult(
+        rows=_rows(eval_examples(config.data), score, _rng(training, "rows")),
+        test_rows=_rows(test_examples(config.data), test_score, _rng(training, "test-rows")),
+        judge=JUDGE,
+        steps_done=training.max_steps,
+    )
 
 
 def eval_examples(data: DataConfig) -> list[tuple[str, str, str]]:
     """(id, prompt, expected) of the `eval_size` examples every mock trial is evaluated on."""
-    return [(f"mock-{index}", f"(mock) example {index}", str(index)) for index in range(data.eval_size)]
+    return _examples("mock", "example", data.eval_size)
 
 
-def _rows(config: TrainingConfig, score: float) -> list[EvalRow]:
-    """`eval_size` rows of which round(score * n) are correct, so their mean is the score to 1/(2n)."""
-    examples = eval_examples(config.data)
-    correct = set(_rng(config.training, "rows").sample(range(len(examples)), round(score * len(examples))))
+def test_examples(data: DataConfig) -> list[tuple[str, str, str]]:
+    """(id, prompt, expected) of the `test_size` examples of the test slice."""
+    return _examples("mock-test", "test example", data.test_size)
+
+
+def _examples(prefix: str, label: str, count: int) -> list[tuple[str, str, str]]:
+    return [(f"{prefix}-{index}", f"(mock) {label} {index}", str(index)) for index in range(count)]
+
+
+def _rows(examples: list[tuple[str, str, str]], score: float, rng: random.Random) -> list[EvalRow]:
+    """Rows of which round(score * n) are correct, so their mean is the score to 1/(2n)."""
+    correct = set(rng.sample(range(len(examples)), round(score * len(examples))))
     return [
         eval_row(row_id, prompt, expected, f"(mock) ANSWER {expected if index in correct else 'wrong'}")
         for index, (row_id, prompt, expected) in enumerate(examples)

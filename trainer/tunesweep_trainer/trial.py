@@ -4,15 +4,19 @@
 
 Evidence under `out_uri` (names from `tunesweep_evidence.layout`): `run_manifest.json` (written at
 the start with status running, rewritten at the end with succeeded / failed / early_stopped),
-`metrics.jsonl` (one line per report), `eval_summary.json` (the judged rows and the primary score).
+`metrics.jsonl` (one line per report), `eval_summary.json` (the judged rows and the primary score,
+and the test slice's rows and score).
 
-`eval_examples(backend, config.data)` are the (id, prompt, expected) examples a trial of that config is
-evaluated on, without training: the sweep driver records them once (eval_set.json).
+`held_out_examples(backend, config.data)` are the (id, prompt, expected) examples of the eval set
+and of the test slice a trial of that config is scored on, without training: the sweep driver
+records them once (eval_set.json).
 
-`report` receives plain metrics every `training.report_every_steps` steps (step, loss,
-learning_rate, elapsed_s) and, after evaluation, a final payload that adds primary_score,
-answer_correctness and eval_examples. Whatever it raises propagates after the manifest is marked:
-`TrialStopped` marks it early_stopped, anything else failed.
+`report` receives plain metrics every `training.report_every_steps` steps and at each of
+`rung_steps` (step, loss, learning_rate, elapsed_s, and `rung_score` at a rung step) before the
+last step and, after evaluation, a final payload: the last step's metrics plus primary_score,
+answer_correctness and eval_examples. The test slice's score is not reported: no decision may use
+it. Whatever `report` raises propagates after the manifest is marked: `TrialStopped` marks it
+early_stopped, anything else failed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import importlib
 import math
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, get_args
 
@@ -72,15 +76,24 @@ class TrialOutcome:
 
 class _BackendModule(Protocol):
     def prepare(self) -> AcceleratorInfo: ...
-    def run(self, config: TrainingConfig, on_progress: ProgressFn) -> BackendResult: ...
+    def run(
+        self, config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int]
+    ) -> BackendResult: ...
 
 
-def eval_examples(backend: str, data: DataConfig) -> list[tuple[str, str, str]]:
-    """(id, prompt, expected answer) of every example `backend` evaluates a config's `data` on."""
+Examples = list[tuple[str, str, str]]
+
+
+def held_out_examples(backend: str, data: DataConfig) -> tuple[Examples, Examples]:
+    """(id, prompt, expected answer) of the eval set and of the test slice `backend` scores a
+    config's `data` on."""
     if backend == "mock":
-        return mock.eval_examples(data)
-    _, records = sources.load_splits(data)  # what flax_lm/backend.py evaluates
-    return [(record.id, record.prompt, record.answer) for record in records]
+        return mock.eval_examples(data), mock.test_examples(data)
+    splits = sources.load_splits(data)  # what flax_lm/backend.py evaluates
+    return (
+        [(record.id, record.prompt, record.answer) for record in splits.eval],
+        [(record.id, record.prompt, record.answer) for record in splits.test],
+    )
 
 
 def parse_config(config: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:
@@ -105,6 +118,7 @@ def run_trial(
     mode: str = "production",
     identity: TrialIdentity | None = None,
     report: Report | None = None,
+    rung_steps: Collection[int] = (),
 ) -> TrialOutcome:
     if backend not in BACKEND_MODULES:
         raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKEND_MODULES)}")
@@ -130,13 +144,15 @@ def run_trial(
 
     def on_progress(step: int, metrics: Mapping[str, float]) -> None:
         elapsed = time.monotonic() - started
-        last.update(metrics, elapsed_s=elapsed)
+        last.clear()
+        last.update(metrics)
         recorder.metrics(MetricsLine(step=step, elapsed_s=elapsed, **_finite(metrics)))
+        # The last step's metrics go with the evaluation: a trial done training is not cut.
         if report is not None and step < parsed.training.max_steps:
             report({"step": step, **metrics, "elapsed_s": elapsed})
 
     try:
-        result = module.run(parsed, on_progress)
+        result = module.run(parsed, on_progress, rung_steps)
         score = require_score(primary_score(result.rows), mode)
         summary = _summary(result, score, mode, backend, identity)
         recorder.eval_summary(summary)
@@ -200,6 +216,8 @@ def _summary(
         metrics=means,
         judge=result.judge,
         rows=result.rows,
+        test_score=primary_score(result.test_rows),
+        test_rows=result.test_rows,
     )
 
 

@@ -2,13 +2,15 @@
 
     Q: 39+79=?   ->   A: 30+70=100, 9+9=18, 100+18=118. ANSWER 118
 
-Every (a, b) pair with 10 <= a, b <= 99 is one problem; a seeded shuffle deals the evaluation split
-first and the training split after it, so the two never share a problem.
+Every (a, b) pair with 10 <= a, b <= 99 is one problem; a seeded shuffle deals the held-out slices
+first (the eval set, the test slice, the rung slice, in that order) and the training split after
+them, so that no two of them share a problem.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from .records import DataError, Record
 
@@ -25,15 +27,16 @@ def record(a: int, b: int) -> Record:
     return Record(id=f"add-{a}-{b}", prompt=f"Q: {a}+{b}=?", trace=trace, answer=str(a + b))
 
 
-def splits(seed: int, train_size: int, eval_size: int) -> tuple[list[Record], list[Record]]:
-    """(train, eval) records, disjoint, the same for the same seed and sizes."""
-    if train_size + eval_size > len(PROBLEMS):
-        raise DataError(
-            f"{SOURCE} has {len(PROBLEMS)} distinct problems: data.train_size ({train_size}) + "
-            f"data.eval_size ({eval_size}) must not exceed it"
-        )
+def deal(seed: int, sizes: Sequence[tuple[str, int]]) -> list[list[Record]]:
+    """Disjoint slices of the named sizes (`data.<name>` for messages), in order; the same for the
+    same seed and sizes."""
+    if sum(size for _, size in sizes) > len(PROBLEMS):
+        named = " + ".join(f"data.{name} ({size})" for name, size in sizes)
+        raise DataError(f"{SOURCE} has {len(PROBLEMS)} distinct problems: {named} must not exceed it")
     order = list(PROBLEMS)
     random.Random(seed).shuffle(order)
-    evaluation = [record(a, b) for a, b in order[:eval_size]]
-    training = [record(a, b) for a, b in order[eval_size : eval_size + train_size]]
-    return training, evaluation
+    slices, start = [], 0
+    for _, size in sizes:
+        slices.append([record(a, b) for a, b in order[start : start + size]])
+        start += size
+    return slices

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Collection, Sequence
 
 import jax
 from tunesweep_evidence import judge
-from tunesweep_evidence.documents import AcceleratorInfo
+from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
+from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.training_config import TrainingConfig
 
 from .. import compile_cache
-from ..backend import BackendResult, ProgressFn, is_report_step
+from ..backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
 from ..data import sources
-from ..data.records import prompt_text
+from ..data.records import Record, prompt_text
 from ..errors import TrialFailed
 from ..schedule import learning_rate_at
 from . import batches, evaluation, models, training
@@ -28,18 +31,39 @@ def prepare() -> AcceleratorInfo:
     )
 
 
-def run(config: TrainingConfig, on_progress: ProgressFn) -> BackendResult:
-    train_records, eval_records = sources.load_splits(config.data)
+def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:
+    splits = sources.load_splits(config.data)
     model, tokenizer = models.build(config.model, config.training.seed)
-    encoded = batches.encode(train_records, tokenizer, config.data.prompt_template, config.model.max_length)
+    encoded = batches.encode(splits.train, tokenizer, config.data.prompt_template, config.model.max_length)
     section = config.training
+    rung_scores: dict[int, dict[str, float]] = {}
+
+    def judged(records: Sequence[Record]) -> list[EvalRow]:
+        predictions = evaluation.generate(
+            model,
+            tokenizer,
+            [prompt_text(record, config.data.prompt_template) for record in records],
+            max_generation_steps=config.eval.max_generation_steps,
+            batch_size=config.eval.batch_size,
+        )
+        return [
+            judge.eval_row(record.id, record.prompt, record.answer, prediction)
+            for record, prediction in zip(records, predictions, strict=True)
+        ]
+
+    def on_rung(step: int) -> None:
+        started = time.monotonic()
+        score = primary_score(judged(splits.rung)) or 0.0
+        rung_scores[step] = {RUNG_SCORE: score, "rung_eval_s": time.monotonic() - started}
 
     def on_step(step: int, loss: float) -> None:
         if not math.isfinite(loss):
             raise TrialFailed(f"loss became {'NaN' if math.isnan(loss) else loss} at step {step}")
-        if is_report_step(step, section):
+        if is_report_step(step, section, rung_steps):
             rate = learning_rate_at(step - 1, section.learning_rate, section.warmup_steps, section.max_steps)
-            on_progress(step, {"loss": loss, "learning_rate": float(rate)})
+            metrics = {"loss": loss, "learning_rate": float(rate)}
+            metrics.update(rung_scores.pop(step, {}))
+            on_progress(step, metrics)
 
     steps_done = training.fine_tune(
         model,
@@ -47,16 +71,8 @@ def run(config: TrainingConfig, on_progress: ProgressFn) -> BackendResult:
         tokenizer.pad_id(),
         section,
         on_step,
+        rungs=training.Rungs(frozenset(rung_steps), on_rung),
     )
-    predictions = evaluation.generate(
-        model,
-        tokenizer,
-        [prompt_text(record, config.data.prompt_template) for record in eval_records],
-        max_generation_steps=config.eval.max_generation_steps,
-        batch_size=config.eval.batch_size,
+    return BackendResult(
+        rows=judged(splits.eval), test_rows=judged(splits.test), judge=judge.JUDGE, steps_done=steps_done
     )
-    rows = [
-        judge.eval_row(record.id, record.prompt, record.answer, prediction)
-        for record, prediction in zip(eval_records, predictions, strict=True)
-    ]
-    return BackendResult(rows=rows, judge=judge.JUDGE, steps_done=steps_done)

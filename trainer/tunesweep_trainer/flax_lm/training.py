@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flax import nnx
@@ -16,12 +17,22 @@ StepCallback = Callable[[int, float], None]
 """Called after every update with (1-based step, loss); raising stops training."""
 
 
+@dataclass(frozen=True)
+class Rungs:
+    """Steps at which `measure(step)` runs on the model as it is after exactly that many updates,
+    before the loss of that step reaches the StepCallback."""
+
+    steps: frozenset[int] = frozenset()
+    measure: Callable[[int], None] = lambda step: None
+
+
 def fine_tune(
     model: nnx.Module,
     batches: Iterator[peft_trainer.TrainingInput],
     pad_id: int,
     training: TrainingSection,
     on_step: StepCallback,
+    rungs: Rungs = Rungs(),
 ) -> int:
     """Train `model` in place for `training.max_steps` updates; returns the updates done."""
     trainer = peft_trainer.PeftTrainer(
@@ -29,28 +40,40 @@ def fine_tune(
         optimizer.build(training),
         peft_trainer.TrainingConfig(eval_every_n_steps=training.max_steps, max_steps=training.max_steps),
     ).with_gen_model_input_fn(model_inputs(pad_id))
-    trainer.with_training_hooks(_StepWatch(on_step))
+    trainer.with_training_hooks(_StepWatch(on_step, rungs))
     trainer.train(batches)
     return trainer.train_steps
 
 
 class _StepWatch(hooks.TrainingHooks):
-    """Forwards each finished step's loss. Tunix calls it once the step's loss is on the host
-    (one step behind the dispatch, and for the last step from `close()`)."""
+    """Forwards each finished step's loss, and measures the model at rung steps.
 
-    def __init__(self, on_step: StepCallback) -> None:
+    Tunix calls `on_train_step_end` once the step's loss is on the host: one step behind the
+    dispatch (the model already holds the next update), and for the last step from `close()`. So a
+    rung is measured where the model holds exactly that many updates: when the next step is about
+    to be dispatched (`on_train_step_start`), or at `on_train_end` for the last step, each before
+    that step's loss is forwarded.
+    """
+
+    def __init__(self, on_step: StepCallback, rungs: Rungs) -> None:
         self._on_step = on_step
+        self._rungs = rungs
 
     def on_train_step_end(self, train_ctx: Any, train_step: int, train_loss: float) -> None:
         self._on_step(int(train_step), float(train_loss))
 
-    def on_train_start(self, train_ctx: Any) -> None:
-        pass
+    def on_train_step_start(self, train_ctx: Any) -> None:
+        self._measure(train_ctx)
 
     def on_train_end(self, train_ctx: Any) -> None:
-        pass
+        self._measure(train_ctx)
 
-    def on_train_step_start(self, train_ctx: Any) -> None:
+    def _measure(self, train_ctx: Any) -> None:
+        done = int(train_ctx.train_steps)
+        if done in self._rungs.steps:
+            self._rungs.measure(done)
+
+    def on_train_start(self, train_ctx: Any) -> None:
         pass
 
     def on_eval_step_start(self, train_ctx: Any) -> None:

@@ -78,7 +78,7 @@ class SweepConsole:
 
     def _table(self, records: Sequence[TrialRecord], *, live: bool) -> Table:
         table = Table(title=None if live else "Trials")
-        for column in ("trial", "status", "score", "reports", "loss" if live else "error", "params"):
+        for column in ("trial", "status", "score", "rung scores", "loss" if live else "error", "params"):
             table.add_column(column)
         for record in records:
             extra = _latest_loss(self.plan, record) if live else (record.error or "")[:60]
@@ -86,7 +86,7 @@ class SweepConsole:
                 record.trial_id,
                 f"[{_STYLE.get(record.status, 'white')}]{record.status}[/]",
                 _score(record.primary_score),
-                str(record.iterations),
+                _rungs(record),
                 extra,
                 _params(record.params),
             )
@@ -97,8 +97,9 @@ class SweepConsole:
             if self._seen.get(record.trial_id) != record.status:
                 self._seen[record.trial_id] = record.status
                 score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
+                rungs = f" rung scores {_rungs(record)}" if record.rung_scores else ""
                 error = f" ({record.error})" if record.error else ""
-                self._say(f"trial {record.trial_id} {record.status}{score}{error}")
+                self._say(f"trial {record.trial_id} {record.status}{score}{rungs}{error}")
 
     def _say(self, text: str) -> None:
         # Whole lines (paths, params) never wrap: users and scripts copy them.
@@ -117,7 +118,8 @@ class SweepConsole:
         self._say(f"[{style}]Sweep {document.status}[/]{reason}")
         if document.best_trial is not None:
             best = document.best_trial
-            self._say(f"Best trial {best.trial_id}, primary score {_score(best.primary_score)}")
+            test = "" if best.test_score is None else f", held-out test score {_score(best.test_score)}"
+            self._say(f"Best trial {best.trial_id}, primary score {_score(best.primary_score)}{test}")
             for key, value in sorted(best.params.items()):
                 self._say(f"  {key} = {value}")
         if result.promotion is not None:
@@ -145,6 +147,12 @@ def _latest_loss(plan: Plan, record: TrialRecord) -> str:
         return ""
     last = lines[-1] if lines else None
     return f"step {last.step}: {last.loss:.4f}" if last and last.loss is not None else ""
+
+
+def _rungs(record: TrialRecord) -> str:
+    """`step:score` at each rung reached; a trial the scheduler stopped ends with `cut`."""
+    text = " ".join(f"{rung.step}:{rung.score:.2f}" for rung in record.rung_scores)
+    return f"{text} cut" if record.status == "early_stopped" and record.rung_scores else text
 
 
 def _score(score: float | None) -> str:

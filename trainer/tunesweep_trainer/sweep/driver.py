@@ -29,7 +29,7 @@ from tunesweep_evidence.selection import promotes_unscored
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.training_config import DataConfig
 
-from ..trial import eval_examples
+from ..trial import held_out_examples
 from .outcome import conclude
 from .placement import Placement, PlacementError
 from .plan import PlanError, spec_of
@@ -149,7 +149,7 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     status, reason = conclusion.status, conclusion.reason
     # Named as the operator's promotion will choose it (smoke mode may take an unscored trial).
     unscored = conclusion.promote and promotes_unscored(mode, sweep.spec.promotion.min_score)
-    best, promotion = best_so_far(records, sweep.objective, allow_unscored=unscored), None
+    best, promotion = best_so_far(plan, records, sweep.objective, allow_unscored=unscored), None
     if promote and conclusion.promote:
         try:
             promotion = promote_best(plan.evidence_uri)
@@ -173,10 +173,10 @@ def _record_eval_set(sweep: _Sweep) -> None:
     if bucket.exists(uri):
         return
     backend = sweep.spec.trainer.backend
-    # The eval set is the base config's. The spec does not yet refuse a searchSpace over data.eval*;
-    # a trial whose params change it is evaluated on other rows, and verify names that trial.
+    # The base config's: the spec refuses a searchSpace over the evaluation protocol.
     data = DataConfig.model_validate(sweep.spec.trainer.base_config.get("data", {}))
-    bucket.write_document(uri, build_eval_set(backend, data, eval_examples(backend, data)))
+    evaluation, test = held_out_examples(backend, data)
+    bucket.write_document(uri, build_eval_set(backend, data, evaluation, test))
 
 
 def _final_records(records: list[TrialRecord]) -> list[TrialRecord]:

@@ -5,6 +5,7 @@ the bucket) and a user can follow the sweep. The driver writes the final one (`s
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -13,13 +14,17 @@ from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import (
     BestTrialRecord,
+    EvalSummary,
     ObjectiveRecord,
     Plan,
+    RungScore,
     SweepSummary,
     TrialRecord,
 )
 from tunesweep_evidence.selection import best_trial
 
+from ..backend import RUNG_SCORE
+from .results import finite_or_nan
 from .trial_records import live_record, now_iso, settled_record
 
 _RESULT_WRITE_INTERVAL_S = 3.0
@@ -51,13 +56,21 @@ def summary(
 
 
 def best_so_far(
-    records: list[TrialRecord], objective: ObjectiveRecord, *, allow_unscored: bool = False
+    plan: Plan, records: list[TrialRecord], objective: ObjectiveRecord, *, allow_unscored: bool = False
 ) -> BestTrialRecord | None:
-    """The best trial as promotion would choose it (`allow_unscored`: smoke mode's final summary)."""
+    """The best trial as promotion would choose it (`allow_unscored`: smoke mode's final summary),
+    with its held-out test score beside (read after the choice, which never sees it)."""
     best = best_trial(records, objective.mode, allow_unscored=allow_unscored)
     if best is None:
         return None
-    return BestTrialRecord(trial_id=best.trial_id, params=best.params, primary_score=best.primary_score)
+    evaluation_uri = layout.join(layout.trial_dir(plan.evidence_uri, best.trial_id), layout.EVAL_SUMMARY)
+    evaluation = bucket.read_document(evaluation_uri, EvalSummary) if bucket.exists(evaluation_uri) else None
+    return BestTrialRecord(
+        trial_id=best.trial_id,
+        params=best.params,
+        primary_score=best.primary_score,
+        test_score=evaluation.test_score if evaluation is not None else None,
+    )
 
 
 def write_summary(plan: Plan, document: SweepSummary) -> None:
@@ -71,6 +84,7 @@ class SweepProgress(Callback):
         self.mode = mode
         self._settled: dict[str, TrialRecord] = {}
         self._started_at: dict[str, str] = {}
+        self._rung_scores: dict[str, list[RungScore]] = {}
         self._last_write = 0.0
         self._wrote_first = False
 
@@ -80,7 +94,12 @@ class SweepProgress(Callback):
             if trial.trial_id not in self._settled and trial.status in (Trial.TERMINATED, Trial.ERROR):
                 self._settle(trial, failed=trial.status == Trial.ERROR)
             record = self._settled.get(trial.trial_id)
-            records.append(record or live_record(trial, self._started_at.get(trial.trial_id)))
+            records.append(
+                record
+                or live_record(
+                    trial, self._started_at.get(trial.trial_id), self._rung_scores.get(trial.trial_id, [])
+                )
+            )
         return records
 
     def _settle(self, trial: Trial, *, failed: bool) -> None:
@@ -96,7 +115,11 @@ class SweepProgress(Callback):
             write_summary(
                 self.plan,
                 summary(
-                    self.plan, self.objective, self.mode, records, best=best_so_far(records, self.objective)
+                    self.plan,
+                    self.objective,
+                    self.mode,
+                    records,
+                    best=best_so_far(self.plan, records, self.objective),
                 ),
             )
         except Exception as error:
@@ -115,7 +138,13 @@ class SweepProgress(Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
     ) -> None:
-        if time.monotonic() - self._last_write >= _RESULT_WRITE_INTERVAL_S:
+        score = finite_or_nan(result.get(RUNG_SCORE))
+        if math.isfinite(score):  # a rung result: written at once, so the table shows the decision
+            self._rung_scores.setdefault(trial.trial_id, []).append(
+                RungScore(step=result["step"], score=score)
+            )
+            self.write(trials)
+        elif time.monotonic() - self._last_write >= _RESULT_WRITE_INTERVAL_S:
             self.write(trials)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:

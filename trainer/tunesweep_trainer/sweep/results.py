@@ -1,12 +1,10 @@
 """What a trial reports to Ray Tune.
 
-The searcher optimises the objective (`primary_score`), which exists only once the trial has been
-evaluated, at its end. ASHA must rank trials while they train, so it ranks them on the training
-`loss` (mode min), which every training report carries. Ray Tune checks strictly that every
-result carries the metric of the searcher and of the scheduler, and Optuna reads the searcher's
-metric from every result, so every result carries both: a metric not known yet is NaN (a float,
-which Optuna and ASHA accept and ignore in their rankings), never None or missing. The last
-known loss is carried into the final (evaluation) result, so ASHA also sees the trial's end.
+The objective is `primary_score` (answer correctness on the eval set), known only once the trial
+has been evaluated, at its end. Ray Tune checks strictly that every result carries the searcher's
+metric, so every result carries it: NaN (a float) until it is known. The searcher never hears
+that NaN (`searcher.ObjectiveSearch` reads only finite values); the rung scheduler reads
+`rung_score`, which a result carries only at a rung step, where it was measured.
 """
 
 from __future__ import annotations
@@ -15,21 +13,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-SCHEDULER_METRIC = "loss"
-SCHEDULER_MODE = "min"
+OBJECTIVE = "primary_score"
 
 
-class ResultStream:
-    """Turns the trainer's report dicts into complete Tune results, one trial at a time."""
-
-    def __init__(self, objective_metric: str) -> None:
-        self._known: dict[str, float] = {SCHEDULER_METRIC: math.nan, objective_metric: math.nan}
-
-    def result(self, report: Mapping[str, Any]) -> dict[str, Any]:
-        for metric in self._known:
-            if metric in report:
-                self._known[metric] = finite_or_nan(report[metric])
-        return {**report, **self._known}
+def tune_result(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A trainer's report as a complete Tune result."""
+    return {**report, OBJECTIVE: finite_or_nan(report.get(OBJECTIVE))}
 
 
 def finite_or_nan(value: Any) -> float:

@@ -15,11 +15,11 @@ from ray import tune
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import EvalSummary, RunManifest
 from tunesweep_evidence.primary_score import primary_score
-from tunesweep_evidence.promotion import fold_params
+from tunesweep_evidence.trial_config import fold_params
 
 from ..errors import TrialFailed, TrialStopped
 from ..trial import TrialIdentity, run_trial
-from .results import ResultStream
+from .results import OBJECTIVE, tune_result
 from .trial_records import plain
 from .watchdog import deadline
 
@@ -34,22 +34,22 @@ class TrialJob:
     backend: str
     base_config: dict[str, Any]
     mode: str
-    objective_metric: str
     timeout_s: float
+    rung_steps: tuple[int, ...]
+    """Where the trial scores its rung slice (the plan's search.rung_steps)."""
 
 
 def train_trial(config: dict[str, Any], job: TrialJob) -> None:
     trial_id = tune.get_context().get_trial_id()
     out_uri = layout.trial_dir(job.root, trial_id)
-    stream = ResultStream(job.objective_metric)
-    if _replayed(out_uri, stream):
+    if _replayed(out_uri):
         return
     params = plain(config)
     identity = TrialIdentity(tuning_job_id=job.sweep_uid, trial_id=trial_id, params=params, image=job.image)
 
     def report(metrics: dict[str, Any]) -> None:
         try:
-            tune.report(stream.result(metrics))
+            tune.report(tune_result(metrics))
         except SystemExit:
             # Tune ends a stopped trial (e.g. cut by ASHA) by raising SystemExit from report.
             raise TrialStopped("stopped by the sweep's scheduler") from None
@@ -63,12 +63,13 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
                 mode=job.mode,
                 identity=identity,
                 report=report,
+                rung_steps=job.rung_steps,
             )
     except TrialStopped:
         return
 
 
-def _replayed(out_uri: str, stream: ResultStream) -> bool:
+def _replayed(out_uri: str) -> bool:
     """A trial whose evidence says it ended on its own is not run again (a resumed sweep whose
     driver died before Tune recorded the end): its recorded result is reported instead."""
     manifest_uri = layout.join(out_uri, layout.RUN_MANIFEST)
@@ -81,5 +82,5 @@ def _replayed(out_uri: str, stream: ResultStream) -> bool:
     if manifest.status == "failed":
         raise TrialFailed(f"(recorded earlier) {manifest.error}")
     evaluation = bucket.read_document(layout.join(out_uri, layout.EVAL_SUMMARY), EvalSummary)
-    tune.report(stream.result({"primary_score": primary_score(evaluation.rows)}))
+    tune.report(tune_result({OBJECTIVE: primary_score(evaluation.rows)}))
     return True

@@ -4,7 +4,8 @@ A finished trial is settled once: its primary score is recomputed from its evalu
 its run_manifest.json is brought in line with what Ray saw when the trial process could not
 write it itself: a trial that ASHA stopped (its process is ended mid-training) becomes
 `early_stopped`, one whose process died (timeout, OOM kill) becomes `failed` with Ray's error.
-The record also says where the trial ran (its manifest's hostname and Ray node).
+The record also says where the trial ran (its manifest's hostname and Ray node) and its rung
+scores (from its metrics.jsonl once settled; from the results Tune saw while it runs).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import RunManifest, TrialRecord
+from tunesweep_evidence.documents import MetricsLine, RungScore, RunManifest, TrialRecord
 from tunesweep_evidence.sweep_evidence import EvidenceReader, load_trial
 
 _RAY_TO_RECORD = {
@@ -26,7 +27,7 @@ _RAY_TO_RECORD = {
 _ERROR_CHARS = 2000
 
 
-def live_record(trial: Trial, started_at: str | None) -> TrialRecord:
+def live_record(trial: Trial, started_at: str | None, rung_scores: list[RungScore]) -> TrialRecord:
     """A trial that has not finished: pending, or running once it has started (Ray still shows
     PENDING while the trial's process comes up), no score yet."""
     return TrialRecord(
@@ -35,6 +36,7 @@ def live_record(trial: Trial, started_at: str | None) -> TrialRecord:
         params=trial_params(trial),
         iterations=iterations(trial),
         started_at=started_at,
+        rung_scores=rung_scores,
     )
 
 
@@ -69,7 +71,15 @@ def settled_record(root: str, trial: Trial, sweep_uid: str, *, failed: bool) -> 
         finished_at=manifest.finished_at,
         hostname=manifest.host.hostname,
         ray_node_id=manifest.host.ray_node_id,
+        rung_scores=recorded_rung_scores(layout.join(root, rel_dir, layout.METRICS)),
     )
+
+
+def recorded_rung_scores(metrics_uri: str) -> list[RungScore]:
+    if not bucket.exists(metrics_uri):
+        return []
+    lines = bucket.read_jsonl(metrics_uri, MetricsLine)
+    return [RungScore(step=line.step, score=line.rung_score) for line in lines if line.rung_score is not None]
 
 
 def settle_manifest(uri: str, *, failed: bool, error: str | None) -> bool:

@@ -3,7 +3,8 @@
 Restoring never re-runs a finished trial: Tune skips TERMINATED trials, errored ones stay failed
 (resume_errored/restart_errored off, so they keep counting against maxFailed), and trials that
 were running when the driver died start again from scratch (they keep no checkpoints). The
-trainable also refuses to re-run a trial whose evidence already says it finished, which covers
+rung scheduler goes on from the decisions in rung_decisions.json (`rungs`). The trainable also
+refuses to re-run a trial whose evidence already says it finished, which covers
 a driver killed before Tune's experiment snapshot caught up.
 """
 
@@ -20,6 +21,7 @@ from tunesweep_evidence.spec import TuningSweepSpec
 from .algorithms import scheduler, search_algorithm
 from .failures import FailureBudget
 from .placement import Placement
+from .plan import search_of
 from .progress import SweepProgress
 from .ray_storage import ray_storage
 from .resources import trial_resources
@@ -41,12 +43,13 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
         )
     objective = ObjectiveRecord.model_validate(spec.objective.model_dump())
     budget = FailureBudget(spec.trials.max_failed)
+    search = search_of(plan)
     return tune.Tuner(
         trainable,
         param_space=param_space(spec),
         tune_config=tune.TuneConfig(
-            search_alg=search_algorithm(spec),
-            scheduler=scheduler(spec),
+            search_alg=search_algorithm(spec, search),
+            scheduler=scheduler(spec, search, plan.evidence_uri),
             num_samples=spec.trials.count,
             trial_dirname_creator=trial_dirname,
             reuse_actors=reuse_trial_processes(spec),
@@ -71,8 +74,8 @@ def _trainable(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> Calla
         backend=spec.trainer.backend,
         base_config=spec.trainer.base_config,
         mode=spec.mode.value,
-        objective_metric=spec.objective.metric,
         timeout_s=spec.trials.timeout_seconds,
+        rung_steps=tuple(search_of(plan).rung_steps),
     )
     resources = trial_resources(
         spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators

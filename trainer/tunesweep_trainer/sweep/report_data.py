@@ -1,0 +1,168 @@
+"""The numbers the sweep report plots, from the evidence alone (pure: no I/O, no plotting).
+
+- Rungs: each trial's rung scores (the curves). ASHA's decisions are not computed here: the
+  scheduler records each one, in the order it took them, in rung_decisions.json (its cutoff, the
+  number of trials compared with, cut or not), and the report shows those as recorded; verify
+  replays them with `tunesweep_evidence.rungs.RungLadder`.
+- Compute: the best primary score so far against the compute of the trials finished so far (in
+  finish order): trial-steps, and chip-seconds (accelerator chips, or CPU cores on a CPU sweep,
+  times metrics.jsonl elapsed_s).
+- Params: each trial's score against its params: the primary score, or for a trial without one
+  (cut by the scheduler) its last rung score, marked as such.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tunesweep_evidence.documents import (
+    MetricsLine,
+    ObjectiveMode,
+    RungDecision,
+    RungDecisions,
+    SweepSummary,
+    TrialRecord,
+)
+
+
+@dataclass(frozen=True)
+class TrialEvidence:
+    """What the report reads of one trial: its record, its metrics.jsonl, and what it ran on."""
+
+    record: TrialRecord
+    metrics: list[MetricsLine]
+    chips: float
+    """Accelerator chips (run_manifest host.accelerator.count), or CPU cores on a CPU sweep."""
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything the report shows, read from the sweep's evidence folder."""
+
+    summary: SweepSummary
+    trials: list[TrialEvidence]
+    rung_steps: list[int]
+    """The planned rungs (plan.search, or derived from the spec for an older plan)."""
+    reduction_factor: int | None
+    """ASHA's; None without early stopping."""
+    rung_decisions: RungDecisions | None
+    """rung_decisions.json as the scheduler recorded it; None when absent (no ASHA, or a sweep from
+    before the scheduler recorded its decisions)."""
+    loguniform: dict[str, bool]
+    """Each search-space path: whether it is sampled log-uniformly (plotted on a log axis)."""
+    compute_unit: str
+    """What `TrialEvidence.chips` counts: `accelerator` or `CPU`."""
+    winner_test_score: float | None
+    """The winner's own eval_summary.json test_score (beside sweep_summary.json's copy)."""
+
+
+@dataclass(frozen=True)
+class RungPoint:
+    step: int
+    score: float
+
+
+@dataclass(frozen=True)
+class RungSummary:
+    """One rung: how many trials scored it, and what the scheduler recorded there."""
+
+    step: int
+    scored: int
+    """Trials with a rung score at this step (sweep_summary.json, else metrics.jsonl)."""
+    went_on: int
+    cut: int
+    last_cutoff: RungDecision | None
+    """The last recorded decision at this rung that had a cutoff (None: none had one)."""
+
+
+@dataclass(frozen=True)
+class ComputePoint:
+    trial_id: str
+    status: str
+    trial_steps: int
+    chip_seconds: float
+    score: float | None
+    """This trial's own primary score (None: cut or failed)."""
+    best_score: float | None
+
+
+@dataclass(frozen=True)
+class ParamPoint:
+    trial_id: str
+    value: object
+    score: float
+    last_rung_step: int | None
+    """None: `score` is the primary score; else the trial's last rung score, at that step."""
+
+
+def rung_points(trial: TrialEvidence) -> list[RungPoint]:
+    """The rung scores as the scheduler saw them (sweep_summary.json), else from metrics.jsonl."""
+    recorded = [(r.step, r.score) for r in trial.record.rung_scores] or [
+        (line.step, line.rung_score) for line in trial.metrics if line.rung_score is not None
+    ]
+    return [RungPoint(step, score) for step, score in recorded]
+
+
+def rung_summaries(
+    rung_steps: Sequence[int], points: dict[str, list[RungPoint]], decisions: Sequence[RungDecision]
+) -> list[RungSummary]:
+    """Each planned rung, and any other step that holds a rung score or a decision, in step order."""
+    steps = {*rung_steps, *(p.step for ps in points.values() for p in ps), *(d.step for d in decisions)}
+    out = []
+    for step in sorted(steps):
+        here = [d for d in decisions if d.step == step]
+        with_cutoff = [d for d in here if d.cutoff is not None]
+        out.append(
+            RungSummary(
+                step=step,
+                scored=sum(1 for ps in points.values() for p in ps if p.step == step),
+                went_on=sum(1 for d in here if not d.cut),
+                cut=sum(1 for d in here if d.cut),
+                last_cutoff=with_cutoff[-1] if with_cutoff else None,
+            )
+        )
+    return out
+
+
+def compute_curve(trials: Sequence[TrialEvidence], mode: ObjectiveMode) -> list[ComputePoint]:
+    """One point per trial that trained, in finish order: the compute of it and every trial
+    finished before it, and the best primary score among them."""
+    pick = max if mode == "max" else min
+    ran = sorted((t for t in trials if t.metrics), key=lambda t: _finish_key(t.record))
+    curve, steps, seconds, best = [], 0, 0.0, None
+    for trial in ran:
+        steps += trial.metrics[-1].step
+        seconds += trial.chips * trial.metrics[-1].elapsed_s
+        score = trial.record.primary_score
+        if score is not None:
+            best = score if best is None else pick(best, score)
+        curve.append(ComputePoint(trial.record.trial_id, trial.record.status, steps, seconds, score, best))
+    return curve
+
+
+def param_points(
+    trials: Sequence[TrialEvidence], points: dict[str, list[RungPoint]], path: str
+) -> list[ParamPoint]:
+    """Each trial that sampled `path` and has a score: its primary score, else its last rung score."""
+    out = []
+    for trial in trials:
+        record = trial.record
+        if path not in record.params:
+            continue
+        if record.primary_score is not None:
+            out.append(ParamPoint(record.trial_id, record.params[path], record.primary_score, None))
+        elif points[record.trial_id]:
+            last = points[record.trial_id][-1]
+            out.append(ParamPoint(record.trial_id, record.params[path], last.score, last.step))
+    return out
+
+
+def _finish_key(record: TrialRecord) -> tuple[bool, float]:
+    finished = _epoch(record.finished_at)
+    return (finished is None, finished or 0.0)
+
+
+def _epoch(iso: str | None) -> float | None:
+    return None if iso is None else datetime.fromisoformat(iso).timestamp()
