@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .documents import SearchPlan
+from .documents import Plan, SearchPlan
 from .training_config import TrainingSection
 
 if TYPE_CHECKING:
@@ -29,6 +29,12 @@ def search_plan(spec: TuningSweepSpec) -> SearchPlan:
         rung_steps=rung_steps(spec),
         random_startup_trials=max(2, spec.trials.count // 4) if spec.algorithm.name == "tpe" else None,
     )
+
+
+def planned_search(plan: Plan, spec: TuningSweepSpec) -> SearchPlan:
+    """The search as plan.json froze it, or derived from its (validated) spec for a plan written
+    before the search was planned."""
+    return plan.search if plan.search is not None else search_plan(spec)
 
 
 def rung_steps(spec: TuningSweepSpec) -> list[int]:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from . import bucket, layout
 from .documents import EvalRow, EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
 from .primary_score import ScoreError, primary_score
-from .search_plan import rung_steps
+from .search_plan import planned_search
 from .selection import promotes_unscored
 from .spec import SearchDimension, TuningSweepSpec
 
@@ -116,7 +116,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         min_score=spec.promotion.min_score,
         base_config=spec.trainer.base_config,
         search_space=spec.search_space,
-        rung_steps=plan.search.rung_steps if plan.search is not None else rung_steps(spec),
+        rung_steps=planned_search(plan, spec).rung_steps,
     )
 
 

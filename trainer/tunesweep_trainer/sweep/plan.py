@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import Plan, SearchPlan, SweepRef
-from tunesweep_evidence.search_plan import SearchPlanError, search_plan
+from tunesweep_evidence.documents import Plan, SweepRef
+from tunesweep_evidence.search_plan import search_plan
 from tunesweep_evidence.spec import TuningSweep, TuningSweepSpec
 
 
@@ -54,13 +54,3 @@ def spec_of(plan: Plan) -> TuningSweepSpec:
             f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
         )
         raise PlanError(f"the plan's spec is not a valid TuningSweep spec: {problems}") from None
-
-
-def search_of(plan: Plan) -> SearchPlan:
-    """How the sweep searches: as frozen in the plan, or derived from its spec (older plans)."""
-    if plan.search is not None:
-        return plan.search
-    try:
-        return search_plan(spec_of(plan))
-    except SearchPlanError as error:
-        raise PlanError(str(error)) from None

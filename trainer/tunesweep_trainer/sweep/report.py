@@ -17,7 +17,7 @@ from tunesweep_evidence.documents import (
     TrialRecord,
 )
 from tunesweep_evidence.quantity import cpu_cores
-from tunesweep_evidence.search_plan import SearchPlanError, search_plan
+from tunesweep_evidence.search_plan import planned_search
 from tunesweep_evidence.spec import Accelerator, TuningSweepSpec
 
 from .plan import spec_of
@@ -34,7 +34,7 @@ def write_report(plan: Plan, document: SweepSummary) -> str:
     view = ReportInput(
         summary=document,
         trials=[_trial(root, record, spec) for record in document.trials],
-        rung_steps=_rung_steps(plan, spec),
+        rung_steps=planned_search(plan, spec).rung_steps,
         reduction_factor=spec.early_stopping.reduction_factor if spec.early_stopping.name == "asha" else None,
         rung_decisions=_rung_decisions(root),
         loguniform={path: dim.loguniform is not None for path, dim in spec.search_space.items()},
@@ -44,15 +44,6 @@ def write_report(plan: Plan, document: SweepSummary) -> str:
     uri = layout.join(root, layout.REPORT)
     bucket.write_text(uri, render(view))
     return uri
-
-
-def _rung_steps(plan: Plan, spec: TuningSweepSpec) -> list[int]:
-    if plan.search is not None:
-        return plan.search.rung_steps
-    try:  # a plan written before the search was planned
-        return search_plan(spec).rung_steps
-    except SearchPlanError:
-        return []
 
 
 def _rung_decisions(root: str) -> RungDecisions | None:

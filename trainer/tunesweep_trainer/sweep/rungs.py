@@ -34,13 +34,13 @@ class RungScheduler(FIFOScheduler):
     def __init__(self, root: str, rung_steps: list[int], reduction_factor: int) -> None:
         super().__init__()
         self._decisions_uri = layout.join(root, layout.RUNG_DECISIONS)
-        self._fresh = RungLadder(rung_steps, reduction_factor)
+        self._rung_steps, self._reduction_factor = rung_steps, reduction_factor
         self._ladder = self._load()
 
     def _load(self) -> RungLadder:
         if bucket.exists(self._decisions_uri):
             return RungLadder.resumed(bucket.read_document(self._decisions_uri, RungDecisions))
-        return self._fresh
+        return RungLadder(self._rung_steps, self._reduction_factor)
 
     # Tune pickles the scheduler with the experiment when it starts and restores that copy: the
     # decisions taken since are in rung_decisions.json, not in the pickle.

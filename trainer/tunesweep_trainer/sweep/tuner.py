@@ -15,13 +15,13 @@ from typing import Any
 
 from ray import tune
 from ray.tune.experiment import Trial
-from tunesweep_evidence.documents import ObjectiveRecord, Plan
+from tunesweep_evidence.documents import ObjectiveRecord, Plan, SearchPlan
+from tunesweep_evidence.search_plan import planned_search
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from .algorithms import scheduler, search_algorithm
 from .failures import FailureBudget
 from .placement import Placement
-from .plan import search_of
 from .progress import SweepProgress
 from .ray_storage import ray_storage
 from .resources import trial_resources
@@ -31,7 +31,8 @@ from .trainable import TrialJob, train_trial
 
 def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.Tuner:
     storage = ray_storage(plan.evidence_uri)
-    trainable = _trainable(plan, spec, placement)
+    search = planned_search(plan, spec)
+    trainable = _trainable(plan, spec, search, placement)
     if tune.Tuner.can_restore(storage.experiment_path, storage_filesystem=storage.filesystem):
         return tune.Tuner.restore(
             storage.experiment_path,
@@ -43,7 +44,6 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
         )
     objective = ObjectiveRecord.model_validate(spec.objective.model_dump())
     budget = FailureBudget(spec.trials.max_failed)
-    search = search_of(plan)
     return tune.Tuner(
         trainable,
         param_space=param_space(spec),
@@ -66,7 +66,9 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
     )
 
 
-def _trainable(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> Callable[..., Any]:
+def _trainable(
+    plan: Plan, spec: TuningSweepSpec, search: SearchPlan, placement: Placement
+) -> Callable[..., Any]:
     job = TrialJob(
         root=plan.evidence_uri,
         sweep_uid=plan.sweep.uid,
@@ -75,7 +77,7 @@ def _trainable(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> Calla
         base_config=spec.trainer.base_config,
         mode=spec.mode.value,
         timeout_s=spec.trials.timeout_seconds,
-        rung_steps=tuple(search_of(plan).rung_steps),
+        rung_steps=tuple(search.rung_steps),
     )
     resources = trial_resources(
         spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators
