@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
-# tunesweep's images, one file. Build one with `docker build --target TARGET -t IMAGE .`:
+# tunesweep's images, one file. `make images REGISTRY=...` builds them under the chart's names (hack/images.sh);
+# one by hand: `docker build --target TARGET -t IMAGE .`:
 #   operator      the kopf operator: tunesweep-operator + tunesweep-evidence only (no JAX, no Ray)
 #   trainer-cpu   the trainer and sweep driver (JAX on CPU, Ray Tune): KubeRay starts `ray start` in it
 #                 (Ray head and workers) and runs the RayJob entrypoint `tunesweep drive --plan URI`

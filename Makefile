@@ -19,12 +19,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE ?= manifests/samples/sweep.yaml
 
-.PHONY: help setup run run-mock test lint typecheck pytest assets bench crd schemas manifests kind-e2e clean
+.PHONY: help setup run run-mock test lint typecheck pytest assets bench crd schemas manifests kind-e2e images dev-cluster clean
 
 help:
 	@echo "make run    - run the sample sweep on this machine (local Ray, no cluster)"
 	@echo "make test   - install what the tests need and run lint, type check and the whole suite"
 	@echo "make bench  - trainer, sweep, operator and search-quality benchmarks"
+	@echo "make images REGISTRY=... [TAG=...] [PUSH=1] - build (and push) the operator and trainer images the chart runs"
+	@echo "make dev-cluster - the tests' control plane, KubeRay and the operator on this machine, for kubectl (no Docker)"
 
 # uv installs from the one lock file (uv.lock); --locked refuses a lock that disagrees with pyproject.toml.
 $(UV):
@@ -83,6 +85,16 @@ clean:
 
 manifests: crd $(GO)
 	hack/render-manifests.sh
+
+# The operator and trainer images under the chart's image names (hack/images.sh says how they are named).
+# Docker only: nothing here needs the venv.
+images:
+	REGISTRY='$(REGISTRY)' TAG='$(TAG)' PUSH='$(PUSH)' TARGETS='$(TARGETS)' hack/images.sh
+
+# The test control plane with KubeRay, the kubelet stand-in and the operator, in the foreground until
+# Ctrl-C: something to point kubectl at without Docker (hack/dev-cluster.sh says what it is and is not).
+dev-cluster: setup $(GO)
+	hack/dev-cluster.sh
 
 # For users with Docker and kind (cannot run on the CI machine: no Docker engine there).
 kind-e2e:

@@ -5,9 +5,11 @@
 #   2. installs KubeRay's operator with Helm (chart kuberay/kuberay-operator, the KubeRay version the
 #      tests build and run: the one pin in hack/tools/kuberay/go.mod)
 #   3. builds the operator and trainer-cpu images (Dockerfile) and loads them into the cluster
-#   4. installs charts/tunesweep with manifests/kind/values.yaml (the values tests/ship applies too)
-#   5. applies manifests/samples/sweep-mock.yaml (CPU mock trainer), waits for phase Succeeded and
-#      prints the promoted ConfigMap; the evidence is in the host folder afterwards
+#   4. installs charts/tunesweep with manifests/kind/values.yaml (the values tests/ship applies too) and
+#      waits for the operator to be ready
+#   5. waits for its admission webhook to admit manifests/samples/sweep-mock.yaml (CPU mock trainer),
+#      applies it, waits for phase Succeeded and prints the promoted ConfigMap; the evidence is in the
+#      host folder afterwards
 #
 # Needs docker (a running engine), kind, kubectl, helm. It does NOT run in the repository's test suite
 # (no Docker engine there); tests/ship checks what can be checked without one: shellcheck, the paths
@@ -81,10 +83,20 @@ kind load docker-image --name "$cluster" "$operator_image" "$trainer_image"
 log "tunesweep chart (release $release in $namespace)"
 helm upgrade --install "$release" "$chart" --namespace "$namespace" --create-namespace \
   -f "$values" --wait --timeout 5m
+# Available: the operator's readiness probe (/readyz) passes, i.e. it reaches KubeRay's CRDs.
+kubectl wait --namespace "$namespace" "deployment/$release" --for=condition=Available --timeout 5m
 
 # -- 5. the mock sweep -------------------------------------------------------------------------------------
 log "sample sweep $sample"
 kubectl delete --namespace "$sweep_namespace" -f "$sample" --ignore-not-found --wait
+# The admission webhook (failurePolicy Fail) refuses every sweep until the operator serves it, which can
+# be a little after its readiness probe (/readyz) passes: wait until the API server admits the sample
+# (a new one: an unchanged spec would not be sent to the webhook).
+deadline=$((SECONDS + 120))
+until refusal="$(kubectl create --dry-run=server --namespace "$sweep_namespace" -f "$sample" 2>&1 >/dev/null)"; do
+  ((SECONDS < deadline)) || die "the API server does not admit $sample: $refusal"
+  sleep 2
+done
 sweep="$(kubectl apply --namespace "$sweep_namespace" -f "$sample" -o name)"
 if ! kubectl wait --namespace "$sweep_namespace" "$sweep" --timeout "$timeout" \
   --for=jsonpath='{.status.phase}'=Succeeded; then

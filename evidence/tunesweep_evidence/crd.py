@@ -75,14 +75,6 @@ def build_crd() -> dict[str, Any]:
     spec = structural(
         TuningSweepSpec.model_json_schema(by_alias=True, schema_generator=_WithFactoryDefaults), defaults=True
     )
-    for name in IMMUTABLE_SPEC_FIELDS:
-        spec["properties"][name].setdefault("x-kubernetes-validations", []).append(
-            {
-                "rule": "self == oldSelf",
-                "message": f"{name} is immutable: the sweep's plan is frozen when it starts; "
-                "create a new TuningSweep",
-            }
-        )
     root = {
         "type": "object",
         "description": " ".join((TuningSweep.__doc__ or "").split()),
@@ -94,6 +86,7 @@ def build_crd() -> dict[str, Any]:
             "status": structural(TuningSweepStatus.model_json_schema(by_alias=True), defaults=False),
         },
         "required": ["spec"],
+        "x-kubernetes-validations": [frozen_field_rule(name) for name in IMMUTABLE_SPEC_FIELDS],
     }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -121,6 +114,27 @@ def build_crd() -> dict[str, Any]:
                 }
             ],
         },
+    }
+
+
+FROZEN_MARK = TuningSweepStatus.model_fields["evidence_uri"].alias or "evidence_uri"
+"""The status field the operator sets once plan.json is written: from then on the plan is frozen."""
+
+
+def frozen_field_rule(name: str) -> dict[str, str]:
+    """A transition rule on the whole object (only there can CEL read the old status): spec.`name`
+    may change until the operator froze the plan, and never after. Before that, the operator starts
+    from whatever the spec says when it freezes the plan."""
+    frozen = f"has(oldSelf.status) && has(oldSelf.status.{FROZEN_MARK}) && oldSelf.status.{FROZEN_MARK} != ''"
+    same = (
+        f"has(self.spec.{name}) == has(oldSelf.spec.{name}) && "
+        f"(!has(self.spec.{name}) || self.spec.{name} == oldSelf.spec.{name})"
+    )
+    return {
+        "rule": f"!({frozen}) || ({same})",
+        "message": f"spec.{name} is immutable once the sweep's plan is frozen (status.{FROZEN_MARK} is "
+        "set when the sweep starts); create a new TuningSweep",
+        "fieldPath": f".spec.{name}",
     }
 
 

@@ -83,8 +83,10 @@ class RunManifest(_Evidence):
     versions: dict[str, str] = Field(default_factory=dict)
     """tunesweep and framework versions (jax, flax, optax, tunix, ray)."""
     host: HostInfo
-    status: Literal["running", "succeeded", "failed", "early_stopped"]
-    """`early_stopped`: the search algorithm (e.g. ASHA) stopped the trial before `max_steps`."""
+    status: Literal["running", "succeeded", "failed", "early_stopped", "interrupted"]
+    """`early_stopped`: the search algorithm (e.g. ASHA) stopped the trial before `max_steps`.
+    `interrupted`: the sweep was stopped (Ctrl-C) while the trial ran; it runs again from the start
+    when the sweep resumes."""
     error: str | None = None
     started_at: str
     finished_at: str | None = None
@@ -146,7 +148,7 @@ class MetricsLine(_Evidence):
     """At a rung step only: the seconds that rung's evaluation took (what rungs cost the trial)."""
 
 
-TrialState = Literal["pending", "running", "succeeded", "failed", "early_stopped"]
+TrialState = Literal["pending", "running", "succeeded", "failed", "early_stopped", "interrupted"]
 
 
 class RungScore(_Evidence):

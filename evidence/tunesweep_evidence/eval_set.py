@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from .documents import EvalRow, EvalSet, EvalSetRow, EvalSummary
 from .training_config import Backend, DataConfig
+from .wording import counted
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -49,7 +50,7 @@ def size_problems(eval_set: EvalSet, data: DataConfig) -> list[str]:
     # as the eval set, then at most test_size as the test slice.
     builtin = data.eval.startswith(BUILTIN_PREFIX)
     problems = [
-        f"{field}: {count} examples != data.{size_name} {size} of plan.json's base config"
+        f"{field}: {counted(count, 'example')} != data.{size_name} {size} of plan.json's base config"
         for field, count, size_name, size in (
             ("rows", len(eval_set.rows), "eval_size", data.eval_size),
             ("test_rows", len(eval_set.test_rows), "test_size", data.test_size),
@@ -80,9 +81,9 @@ def row_problems(recorded: Sequence[EvalSetRow], rows: Sequence[EvalRow], field:
     added = [row_id for row_id in seen if row_id not in by_id]
     repeated = sorted(row_id for row_id, count in seen.items() if count > 1)
     if missing:
-        problems.append(f"{field}: {len(missing)} ids of {source} missing: {_ids(missing)}")
+        problems.append(f"{field}: {counted(len(missing), 'id')} of {source} missing: {_ids(missing)}")
     if added:
-        problems.append(f"{field}: {len(added)} ids not in {source}: {_ids(added)}")
+        problems.append(f"{field}: {counted(len(added), 'id')} not in {source}: {_ids(added)}")
     if repeated:
         problems.append(f"{field}: ids repeated: {_ids(repeated)}")
     for index, row in enumerate(rows):

@@ -21,8 +21,9 @@ RAY_STATE = "ray"
 LOCAL_RAY_SESSION = ".ray"
 """Where a local run keeps Ray's session (sockets, logs) when the path is short enough: not evidence."""
 REPORT = "report.html"
-BEST_CONFIG = "promoted/best_config.yaml"
-BEST_PARAMS = "promoted/best_params.json"
+PROMOTED = "promoted"
+BEST_CONFIG = f"{PROMOTED}/best_config.yaml"
+BEST_PARAMS = f"{PROMOTED}/best_params.json"
 RUN_MANIFEST = "run_manifest.json"
 EVAL_SUMMARY = "eval_summary.json"
 METRICS = "metrics.jsonl"
@@ -34,6 +35,11 @@ def join(root: str, *parts: str) -> str:
     for part in parts:
         out = f"{out}/{part.strip('/')}"
     return out
+
+
+def parent(uri: str) -> str:
+    """The folder that holds `uri` (`.` for a bare relative name)."""
+    return uri.rstrip("/").rpartition("/")[0] or "."
 
 
 def sweep_root(evidence_uri: str, namespace: str, name: str, uid: str) -> str:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from .quantity import cpu_cores, parse_quantity
 from .spec_rules import Violation
 from .tpu import TOPOLOGIES, TpuSlice, TpuTopologyError, largest_single_host, tpu_slice
+from .wording import counted
 
 if TYPE_CHECKING:  # spec.py imports this module for its rules
     from .spec import PerTrialResources, TuningSweepSpec
@@ -136,17 +137,18 @@ def _tpu_violations(spec: TuningSweepSpec) -> list[Violation]:
             Violation(
                 ("resources", "tpu", "topology"),
                 f"{tpu.topology} is a multi-host {tpu.accelerator_type} slice ({slice_.hosts} hosts of "
-                f"{slice_.chips_per_host} chips), but a trial is one process on one host and cannot span "
-                f"hosts: choose a single-host topology (at most "
-                f"{largest_single_host(tpu.accelerator_type)} chips)",
+                f"{counted(slice_.chips_per_host, 'chip')}), but a trial is one process on one host and "
+                f"cannot span hosts: choose a single-host topology (at most "
+                f"{counted(largest_single_host(tpu.accelerator_type), 'chip')})",
             )
         ]
     if count != slice_.chips:
         return [
             Violation(
                 ("resources", "perTrial", "count"),
-                f"{count} TPU chips per trial, but a trial takes the whole {tpu.topology} "
-                f"{tpu.accelerator_type} host ({slice_.chips} chips): set count to {slice_.chips}, "
+                f"{counted(count, 'TPU chip')} per trial, but a trial takes the whole {tpu.topology} "
+                f"{tpu.accelerator_type} host ({counted(slice_.chips, 'chip')}): "
+                f"set count to {slice_.chips}, "
                 "or choose the topology with that many chips",
             )
         ]

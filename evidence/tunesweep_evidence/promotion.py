@@ -29,7 +29,9 @@ from .eval_set import evaluation_problems
 from .schemas import schema_problems
 from .selection import best_trial
 from .sweep_evidence import EvidenceReader, SweepSettings, TrialEvidence, load_trials, sweep_settings
+from .training_config import CUSTOM_BACKENDS, CustomConfig
 from .trial_config import ConfigFoldError, config_differences, fold_params, resolved_config
+from .wording import counted
 
 
 class PromotionRefusal(StrEnum):
@@ -91,7 +93,7 @@ def promote(root_uri: str, *, now: datetime | None = None) -> PromotionResult:
         raise _inconsistent(reader)
     best = _chosen_trial(trials, settings)
     config = _trained_config(reader, settings, best)
-    config_yaml = render_best_config_yaml(config)
+    config_yaml = render_best_config_yaml(config, settings.backend)
     best_params = build_best_params(
         plan, settings, best, promoted_at=(now or datetime.now(UTC)).isoformat(timespec="seconds")
     )
@@ -127,7 +129,7 @@ def _trained_config(reader: EvidenceReader, settings: SweepSettings, best: Trial
     """The config the winner trained with (its run_manifest.json `config`), once it is plan.json's
     base config with the winner's params folded in."""
     try:
-        expected = resolved_config(fold_params(settings.base_config, best.manifest.params))
+        expected = resolved_config(fold_params(settings.base_config, best.manifest.params), settings.backend)
     except (ConfigFoldError, ValidationError) as error:
         raise PromotionError(
             PromotionRefusal.invalid_config,
@@ -155,12 +157,13 @@ def _chosen_trial(trials: list[TrialEvidence], settings: SweepSettings) -> Trial
     if best is None:
         if settings.allow_unscored:
             raise PromotionError(
-                PromotionRefusal.no_succeeded_trial, f"none of {len(trials)} trials succeeded"
+                PromotionRefusal.no_succeeded_trial, f"none of {counted(len(trials), 'trial')} succeeded"
             )
         needs = "production mode" if settings.mode == "production" else "promotion.minScore"
         raise PromotionError(
             PromotionRefusal.no_scored_trial,
-            f"none of {len(trials)} trials has a primary score, and {needs} refuses to promote a null score",
+            f"none of {counted(len(trials), 'trial')} has a primary score, and {needs} refuses to promote "
+            "a null score",
         )
     score, threshold = best.primary_score, settings.min_score
     if threshold is not None and score is not None and score < threshold:
@@ -171,13 +174,25 @@ def _chosen_trial(trials: list[TrialEvidence], settings: SweepSettings) -> Trial
     return best
 
 
-def render_best_config_yaml(config: Mapping[str, Any]) -> str:
+def render_best_config_yaml(config: Mapping[str, Any], backend: str) -> str:
     """best_config.yaml's text: the resolved config, sections in the model's order."""
-    resolved = resolved_config(config)
-    problems = schema_problems(resolved, "best_config.schema.json")
+    resolved = resolved_config(config, backend)
+    problems = best_config_problems(resolved, backend)
     if problems:  # the committed schema file drifted from the model
         raise ValueError("best_config.yaml does not match best_config.schema.json: " + "; ".join(problems))
     return yaml.safe_dump(resolved, sort_keys=False, default_flow_style=False)
+
+
+def best_config_problems(config: Any, backend: str | None) -> list[str]:
+    """What is wrong with a best_config.yaml of `backend`'s: a built-in trainer's against
+    best_config.schema.json, a custom trainer's (free-form) against the keys tunesweep reads."""
+    if backend not in CUSTOM_BACKENDS:
+        return schema_problems(config, "best_config.schema.json")
+    try:
+        CustomConfig.model_validate(config)
+    except ValidationError as error:
+        return [f"{'.'.join(map(str, e['loc'])) or '(config)'}: {e['msg']}" for e in error.errors()]
+    return []
 
 
 def build_best_params(

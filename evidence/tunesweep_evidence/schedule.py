@@ -34,6 +34,14 @@ class _Scalars:
 
 SCALARS = _Scalars()
 
+DESCRIPTION = (
+    "Update n of training.max_steps (counted from 1) uses, while n <= training.warmup_steps, "
+    "learning_rate * n / warmup_steps (linear warmup); after that, "
+    "learning_rate * (1 + cos(pi * (n - 1 - warmup_steps) / (max_steps - warmup_steps))) / 2 "
+    "(cosine decay from the peak towards 0)."
+)
+"""`learning_rate_at` in words, for `tunesweep explain`."""
+
 
 def learning_rate_at(step: Any, peak: Any, warmup_steps: Any, total_steps: Any, xp: Any = SCALARS) -> Any:
     """The rate of update number `step` (0-based)."""

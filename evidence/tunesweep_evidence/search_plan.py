@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .documents import Plan, SearchPlan
-from .training_config import TrainingSection
+from .training_config import config_model
+from .wording import counted
 
 if TYPE_CHECKING:
     from .spec import TuningSweepSpec
@@ -45,7 +46,7 @@ def rung_steps(spec: TuningSweepSpec) -> list[int]:
     if stopping.grace_period >= longest:
         raise SearchPlanError(
             f"earlyStopping.gracePeriod {stopping.grace_period} is not below the longest trial "
-            f"({longest} steps, training.max_steps), so no trial would ever reach a rung; lower it"
+            f"({counted(longest, 'step')}, training.max_steps), so no trial would ever reach a rung; lower it"
         )
     steps, step = [], stopping.grace_period
     while step < longest:
@@ -56,7 +57,8 @@ def rung_steps(spec: TuningSweepSpec) -> list[int]:
 
 def largest_max_steps(spec: TuningSweepSpec) -> int:
     """The most optimizer steps any trial of the sweep can train."""
-    base = TrainingSection.model_validate(spec.trainer.base_config.get("training", {}))
+    training = {"training": spec.trainer.base_config.get("training", {})}
+    base = config_model(spec.trainer.backend).model_validate(training).training
     return int(max([base.max_steps, *_values(spec, "training.max_steps")]))
 
 

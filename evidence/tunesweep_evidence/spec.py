@@ -52,9 +52,9 @@ IMMUTABLE_SPEC_FIELDS = (
     "trials",
     "evidence",
 )
-"""What the sweep searches and where its evidence goes: frozen into plan.json when it starts, so the
-CRD refuses changes (CEL `self == oldSelf`). resources, promotion and ttlSecondsAfterFinished stay
-editable."""
+"""What the sweep searches and where its evidence goes: frozen into plan.json when it starts, so once
+the operator set status.evidenceURI the CRD refuses changes (`crd.frozen_field_rule`); before that
+they are the operator's to read. resources, promotion and ttlSecondsAfterFinished stay editable."""
 
 MAX_DIMENSIONS = 32
 MAX_VALUES = 64
@@ -68,7 +68,9 @@ OPTIONAL_IMAGE = (
     r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?)?$"
 )
 """An OCI image reference (the distribution/reference grammar, IPv6 hosts aside), or empty."""
+ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
 PATTERN_MEANINGS = {
+    ENTRYPOINT: "a Python function as `module.path:function`, e.g. my_pkg.train:run",
     OPTIONAL_DNS_SUBDOMAIN: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.') or empty",
     OPTIONAL_DNS_LABEL: "a DNS-1123 label (lowercase letters, digits and '-', at most 63) or empty",
     OPTIONAL_IMAGE: (
@@ -112,16 +114,56 @@ class Accelerator(StrEnum):
     google_tpu = "google.com/tpu"
 
 
-class TrainerSpec(WireModel):
+class TrainerSpec(RuleModel):
     """What runs each trial."""
 
     image: str = Field("", max_length=512, pattern=OPTIONAL_IMAGE)
-    """Trainer image; empty means the operator's default for the accelerator (Helm values)."""
+    """Trainer image; empty means the operator's default for the accelerator (Helm values). A custom
+    trainer's image is built `FROM` a tunesweep trainer image with the trainer installed."""
     backend: Backend = "flax-lm"
-    """`flax-lm` (real Flax fine-tuning) or `mock` (the CPU mock trainer, for operator tests on kind)."""
+    """`flax-lm` (real Flax fine-tuning), `mock` (the CPU mock trainer, for operator tests on kind),
+    `python` (your function, `entrypoint`) or `command` (your program, `command`)."""
+    entrypoint: str | None = Field(None, max_length=512, pattern=ENTRYPOINT)
+    """backend `python`: `module.path:function`, called with the trial's config (a dict) and a
+    `tunesweep_trainer.custom.TrialContext`; it returns the answers to the eval and test examples."""
+    command: list[Annotated[str, Field(min_length=1, max_length=4096)]] | None = Field(
+        None, min_length=1, max_length=64
+    )
+    """backend `command`: the program and its arguments (no shell), run once per trial with the
+    file contract of `tunesweep_trainer.custom.command_backend` (TUNESWEEP_* environment)."""
     base_config: dict[str, Any] = Field(default_factory=dict)
     """Nested training config (model / training / data / eval), the shape of the promoted
-    best_config.yaml; omitted keys take the trainer's defaults. searchSpace paths point into it."""
+    best_config.yaml; omitted keys take the trainer's defaults. searchSpace paths point into it. For
+    `python` and `command` it is free-form, but for `data` and `training.max_steps` /
+    `report_every_steps` / `seed`, which tunesweep reads. Every key, with its type, default and
+    meaning, the model presets and the learning-rate schedule: `tunesweep explain <backend>`."""
+
+    rules = (
+        Rule(
+            "backend python needs trainer.entrypoint: the function that trains, as `module.path:function`",
+            lambda t: t.backend != "python" or t.entrypoint is not None,
+            cel="self.backend != 'python' || has(self.entrypoint)",
+            field=("entrypoint",),
+        ),
+        Rule(
+            "backend command needs trainer.command: the program and its arguments, a list of strings",
+            lambda t: t.backend != "command" or t.command is not None,
+            cel="self.backend != 'command' || has(self.command)",
+            field=("command",),
+        ),
+        Rule(
+            "trainer.entrypoint is read by backend python only: set backend python or remove it",
+            lambda t: t.entrypoint is None or t.backend == "python",
+            cel="!has(self.entrypoint) || self.backend == 'python'",
+            field=("entrypoint",),
+        ),
+        Rule(
+            "trainer.command is read by backend command only: set backend command or remove it",
+            lambda t: t.command is None or t.backend == "command",
+            cel="!has(self.command) || self.backend == 'command'",
+            field=("command",),
+        ),
+    )
 
 
 FloatPair = Annotated[list[float], Field(min_length=2, max_length=2)]
@@ -151,6 +193,8 @@ class SearchDimension(RuleModel):
     """Distinct values, every one tried (`trials.count` passes over the grid)."""
 
     schema_extra: ClassVar[dict[str, Any]] = {"minProperties": 1, "maxProperties": 1}
+    # The API server runs CEL even when a pair fails minItems: `size(...) == 2` keeps its
+    # "index out of bounds" out of the refusal, and the rule's own words in.
     rules = (
         Rule(
             "give exactly one distribution: loguniform, uniform, randint, choice or grid",
@@ -162,21 +206,21 @@ class SearchDimension(RuleModel):
             "loguniform needs [low, high] with 0 < low < high",
             lambda d: d.loguniform is None or 0 < d.loguniform[0] < d.loguniform[1],
             cel=(
-                "!has(self.loguniform)"
-                " || (self.loguniform[0] > 0.0 && self.loguniform[0] < self.loguniform[1])"
+                "!has(self.loguniform) || (size(self.loguniform) == 2"
+                " && self.loguniform[0] > 0.0 && self.loguniform[0] < self.loguniform[1])"
             ),
             field=("loguniform",),
         ),
         Rule(
             "uniform needs [low, high] with low < high",
             lambda d: d.uniform is None or d.uniform[0] < d.uniform[1],
-            cel="!has(self.uniform) || self.uniform[0] < self.uniform[1]",
+            cel="!has(self.uniform) || (size(self.uniform) == 2 && self.uniform[0] < self.uniform[1])",
             field=("uniform",),
         ),
         Rule(
             "randint needs [low, high) with low < high (high is exclusive)",
             lambda d: d.randint is None or d.randint[0] < d.randint[1],
-            cel="!has(self.randint) || self.randint[0] < self.randint[1]",
+            cel="!has(self.randint) || (size(self.randint) == 2 && self.randint[0] < self.randint[1])",
             field=("randint",),
         ),
         Rule(
@@ -375,7 +419,8 @@ class EvidenceSpec(RuleModel):
 
     uri: str = Field("", max_length=1024)
     """`file:///<folder>`, `s3://<bucket>[/prefix]` or `gs://<bucket>[/prefix]`; empty means the
-    operator's default (Helm values). Local mode (`tunesweep run`) writes under its own folder."""
+    operator's default (Helm values). Local mode (`tunesweep run`) writes below it too, in
+    `<uri>/local/<name>/`, unless given `--out`."""
     credentials_secret: str = Field("", pattern=OPTIONAL_DNS_SUBDOMAIN, max_length=253)
     """Secret in the sweep's namespace with bucket credentials (mounted as env, never copied)."""
 
@@ -510,7 +555,7 @@ class TuningSweepSpec(RuleModel):
     )
 
     def more_violations(self) -> list[Violation]:
-        config = training_config_violations(self.trainer.base_config, self.search_space)
+        config = training_config_violations(self.trainer.backend, self.trainer.base_config, self.search_space)
         # The rungs follow from the training config (its max_steps), so they are planned once it is valid.
         return config + (_search_plan_violations(self) if not config else []) + placement.violations(self)
 

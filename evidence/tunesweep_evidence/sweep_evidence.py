@@ -20,6 +20,8 @@ from .primary_score import ScoreError, primary_score
 from .search_plan import planned_search
 from .selection import promotes_unscored
 from .spec import SearchDimension, TuningSweepSpec
+from .training_config import Backend
+from .wording import counted
 
 Document = TypeVar("Document", bound=BaseModel)
 
@@ -89,6 +91,7 @@ class SweepSettings:
     mode: Mode
     objective: ObjectiveRecord
     min_score: float | None
+    backend: Backend
     base_config: dict[str, Any]
     search_space: dict[str, SearchDimension]
     rung_steps: list[int]
@@ -114,6 +117,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         mode=cast(Mode, spec.mode.value),
         objective=objective,
         min_score=spec.promotion.min_score,
+        backend=spec.trainer.backend,
         base_config=spec.trainer.base_config,
         search_space=spec.search_space,
         rung_steps=planned_search(plan, spec).rung_steps,
@@ -191,7 +195,7 @@ def _check_identity(reader: EvidenceReader, rel: str, evaluation: EvalSummary, m
     if evaluation.trial_id != manifest.trial_id:
         reader.problem(rel, f"trial_id {evaluation.trial_id!r} != run_manifest.json {manifest.trial_id!r}")
     if evaluation.n_examples != len(evaluation.rows):
-        reader.problem(rel, f"n_examples {evaluation.n_examples} != {len(evaluation.rows)} rows")
+        reader.problem(rel, f"n_examples {evaluation.n_examples} != {counted(len(evaluation.rows), 'row')}")
 
 
 def _recomputed_score(

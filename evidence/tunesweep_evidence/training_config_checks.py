@@ -9,6 +9,11 @@ is `training.max_steps: {choice: [0, 10]}` (max_steps >= 1). Every choice/grid v
 both ends of a range (randint's high is exclusive: its last value, high - 1, is checked). The
 limits are read from the `TrainingConfig` fields, never copied here.
 
+A custom trainer's base config (`backend: python | command`) is free-form: a searchSpace path must
+name a key the base config itself sets (the trainer's own keys have no defaults here to fall back
+on), and only the keys tunesweep reads (`CustomConfig`: `data`, `training.max_steps`, ...) have
+limits to check sampled values against.
+
 The evaluation protocol is locked (`PROTOCOL`): trials of one sweep are compared on the same eval,
 test and rung examples, judged the same way, so no searchSpace path may name, lie under or hold
 one of its fields.
@@ -25,7 +30,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from .spec_rules import Violation
-from .training_config import TrainingConfig
+from .training_config import CUSTOM_BACKENDS, config_model
 
 if TYPE_CHECKING:
     from .spec import SearchDimension
@@ -46,19 +51,45 @@ PROTOCOL = (
 
 
 def training_config_violations(
-    base_config: Mapping[str, Any], search_space: Mapping[str, SearchDimension]
+    backend: str, base_config: Mapping[str, Any], search_space: Mapping[str, SearchDimension]
 ) -> list[Violation]:
+    model = config_model(backend)
     found = [
-        Violation(("trainer", "baseConfig", *error["loc"]), _base_config_message(error))
-        for error in _errors(TrainingConfig, base_config)
+        Violation(("trainer", "baseConfig", *error["loc"]), _base_config_message(error, model))
+        for error in _errors(model, base_config)
     ]
     for path, dimension in search_space.items():
-        field = _protocol_problem(path) or _field_at(path)  # the field, or what is wrong with the path
+        if backend in CUSTOM_BACKENDS:
+            problem = _protocol_problem(path) or _key_problem(path, base_config)
+            if problem is not None:
+                found.append(Violation(("searchSpace", path), problem))
+            elif isinstance(declared := _field_at(path, model), FieldInfo):
+                found += _sample_violations(path, declared, dimension)
+            continue
+        field = _protocol_problem(path) or _field_at(path, model)  # the field, or what is wrong with the path
         if isinstance(field, str):
             found.append(Violation(("searchSpace", path), field))
         else:
             found += _sample_violations(path, field, dimension)
     return found
+
+
+def _key_problem(path: str, base_config: Mapping[str, Any]) -> str | None:
+    """What is wrong with a dotted path into a custom trainer's base config, when it names no key of it."""
+    node: Any = base_config
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        if not isinstance(node, Mapping):
+            return f"unknown path: {'.'.join(parts[:depth])} is a value, not a section"
+        if part not in node:
+            section = ".".join(parts[:depth]) or "baseConfig"
+            known = ", ".join(map(str, node)) or "none"
+            return (
+                f"unknown path: a custom trainer's searchSpace paths name keys of trainer.baseConfig; "
+                f"known keys under {section}: {known}"
+            )
+        node = node[part]
+    return None
 
 
 def _protocol_problem(path: str) -> str | None:
@@ -87,17 +118,16 @@ def _errors(target: Any, value: Any) -> list[Any]:
     return []
 
 
-def _base_config_message(error: Any) -> str:
+def _base_config_message(error: Any, model: type[BaseModel]) -> str:
     if error["type"] != "extra_forbidden":
         return str(error["msg"])
     *section, key = map(str, error["loc"])
-    known = _field_at(".".join([*section, key]), unknown="unknown key")
+    known = _field_at(".".join([*section, key]), model, unknown="unknown key")
     return known if isinstance(known, str) else str(error["msg"])
 
 
-def _field_at(path: str, unknown: str = "unknown path") -> FieldInfo | str:
-    """The TrainingConfig field a dotted path names, or what is wrong with the path."""
-    model: type[BaseModel] = TrainingConfig
+def _field_at(path: str, model: type[BaseModel], unknown: str = "unknown path") -> FieldInfo | str:
+    """The field of `model` (the training config) a dotted path names, or what is wrong with the path."""
     parts = path.split(".")
     for depth, part in enumerate(parts):
         fields = model.model_fields

@@ -13,7 +13,8 @@ from typing import Any
 from .documents import MetricsLine
 from .schedule import learning_rate_at
 from .spec import SearchDimension
-from .training_config import TrainingSection
+from .training_config import CustomTraining, TrainingSection
+from .wording import counted
 
 LEARNING_RATE_TOLERANCE = 1e-5
 """Relative, and as much times the peak rate absolute: trainers compute the reported rate in
@@ -60,13 +61,18 @@ def _same_value(value: Any, candidate: Any) -> bool:
 
 
 def metrics_problems(
-    lines: Sequence[MetricsLine], training: TrainingSection, rung_steps: Collection[int], *, complete: bool
+    lines: Sequence[MetricsLine],
+    training: TrainingSection | CustomTraining,
+    rung_steps: Collection[int],
+    *,
+    complete: bool,
 ) -> list[tuple[int | None, str]]:
     """(line number or None, what is wrong) for metrics.jsonl against the trial's config and the
     sweep's rung steps (plan.json `search.rung_steps`).
 
     Reports come at every `report_every_steps` steps, at each rung step and at `max_steps`, each
-    with the schedule's learning rate; those at a rung step, and only those, carry a `rung_score`.
+    with the schedule's learning rate (a built-in trainer's: a custom trainer's schedule is its
+    own); those at a rung step, and only those, carry a `rung_score`.
     A succeeded trial (`complete`) reported all of them; a stopped or failed one a prefix.
     """
     every, last = training.report_every_steps, training.max_steps
@@ -91,7 +97,7 @@ def metrics_problems(
         problems.append(
             (
                 None,
-                f"{len(lines)} reports, but a succeeded trial reports {len(steps)} (every "
+                f"{counted(len(lines), 'report')}, but a succeeded trial reports {len(steps)} (every "
                 f"training.report_every_steps {every} up to training.max_steps {last} {source}"
                 f"{at_rungs})",
             )
@@ -101,6 +107,8 @@ def metrics_problems(
             what = "a rung_score" if line.rung_score is not None else "no rung_score"
             kind = "a rung step" if line.step in rung_steps else "no rung step"
             problems.append((number, f"{what} at step {line.step}, {kind} ({rungs})"))
+    if not isinstance(training, TrainingSection):
+        return problems
     wrong = [(number, line) for number, line in enumerate(lines, start=1) if not _scheduled(line, training)]
     if wrong:
         number, line = wrong[0]
@@ -110,13 +118,13 @@ def metrics_problems(
                 number,
                 f"learning_rate {line.learning_rate!r} != schedule {want!r} at step {line.step} "
                 f"(training.learning_rate {training.learning_rate!r}, warmup_steps {training.warmup_steps}, "
-                f"max_steps {last} {source}); {len(wrong)} of {len(lines)} lines differ",
+                f"max_steps {last} {source}); lines that differ: {len(wrong)} of {len(lines)}",
             )
         )
     return problems
 
 
-def report_steps(training: TrainingSection, rung_steps: Collection[int]) -> list[int]:
+def report_steps(training: TrainingSection | CustomTraining, rung_steps: Collection[int]) -> list[int]:
     """The steps a trial reports at, in order: every report_every_steps, each rung it reaches, and
     its last step."""
     every, last = training.report_every_steps, training.max_steps

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .training_config import TrainingConfig
+from .training_config import config_model
 
 
 class ConfigFoldError(ValueError):
@@ -38,9 +38,10 @@ def fold_params(base_config: Mapping[str, Any], params: Mapping[str, Any]) -> di
     return config
 
 
-def resolved_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config as training will read it: validated by TrainingConfig, every default filled in."""
-    return TrainingConfig.model_validate(config).model_dump(mode="json")
+def resolved_config(config: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The config as training will read it: validated by the backend's config model, every default
+    filled in (a custom trainer's own keys kept as they are)."""
+    return config_model(backend).model_validate(config).model_dump(mode="json")
 
 
 def config_differences(actual: Mapping[str, Any], expected: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -69,7 +70,11 @@ def flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def manifest_config_problems(
-    config: Mapping[str, Any], status: str, base_config: Mapping[str, Any], params: Mapping[str, Any]
+    config: Mapping[str, Any],
+    status: str,
+    base_config: Mapping[str, Any],
+    params: Mapping[str, Any],
+    backend: str,
 ) -> list[str]:
     """A trial's recorded config against plan.json's base config with its params folded in."""
     try:
@@ -77,7 +82,7 @@ def manifest_config_problems(
     except ConfigFoldError as error:
         return [f"params: cannot be folded into plan.json's base config: {error}"]
     try:
-        expected = resolved_config(folded)
+        expected = resolved_config(folded, backend)
     except ValidationError:
         # The trainer refuses an invalid config before training and records it as given.
         if status != "failed":

@@ -22,7 +22,7 @@ A single trial folder (run_manifest.json + eval_summary.json) is checked on its 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -38,13 +38,14 @@ from .documents import (
     MetricsLine,
     Plan,
     RungDecisions,
+    RunManifest,
     SweepSummary,
     TrialRecord,
 )
 from .eval_set import evaluation_problems, size_problems
 from .judge import rejudged_problems
+from .promotion import best_config_problems
 from .rungs import decision_problems
-from .schemas import schema_problems
 from .selection import best_trial
 from .sweep_evidence import (
     EvidenceReader,
@@ -56,9 +57,12 @@ from .sweep_evidence import (
     same_score,
     sweep_settings,
 )
-from .training_config import DataConfig, TrainingConfig
+from .training_config import DataConfig, config_model
 from .trial_checks import metrics_problems, search_space_problems
 from .trial_config import config_differences, fold_params, manifest_config_problems, resolved_config
+from .wording import counted
+
+PROMOTED_IS_PART = f"{layout.PROMOTED}/ is part of this sweep, so all of it was checked"
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,29 @@ class VerifyReport:
 def verify(root: str, *, signing_key: bytes | None = None) -> VerifyReport:
     """`signing_key`: also check digests.json's HMAC signature with it."""
     reader = EvidenceReader(root)
-    if reader.exists(layout.PLAN) or reader.exists("trials"):
+    if _is_sweep(reader):
         summary = _verify_sweep(reader, signing_key)
     elif reader.exists(layout.RUN_MANIFEST):
         summary = _verify_trial_folder(reader)
+    elif _is_promoted_folder(reader):
+        # promoted/ is only right against its sweep's trials, so the whole sweep is verified
+        report = verify(layout.parent(reader.root), signing_key=signing_key)
+        return replace(report, summary=f"{PROMOTED_IS_PART}: {report.summary}")
     else:
         reader.problem(
             root, "no evidence here: expected plan.json and trials/ (a sweep) or run_manifest.json (a trial)"
         )
         summary = "nothing checked"
     return VerifyReport(reader.root, reader.problems, summary)
+
+
+def _is_sweep(reader: EvidenceReader) -> bool:
+    return reader.exists(layout.PLAN) or reader.exists("trials")
+
+
+def _is_promoted_folder(reader: EvidenceReader) -> bool:
+    named = reader.root.rpartition("/")[2] == layout.PROMOTED
+    return named and _is_sweep(EvidenceReader(layout.parent(reader.root)))
 
 
 def _verify_trial_folder(reader: EvidenceReader) -> str:
@@ -96,7 +113,7 @@ def _verify_trial_folder(reader: EvidenceReader) -> str:
     else:
         reader.lines(layout.METRICS, MetricsLine)
     score = format_score(trial.primary_score) if trial else "unknown"
-    return f"trial {trial_id}: primary_score {score}; {reader.files_read} files checked"
+    return f"trial {trial_id}: primary_score {score}; {counted(reader.files_read, 'file')} checked"
 
 
 def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
@@ -146,7 +163,8 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
         if best
         else "no best trial"
     )
-    return f"{len(trials)} trials ({scored} scored), {best_text}; {reader.files_read} files checked"
+    checked = counted(reader.files_read, "file")
+    return f"{counted(len(trials), 'trial')} ({scored} scored), {best_text}; {checked} checked"
 
 
 def _eval_set(reader: EvidenceReader, settings: SweepSettings | None, *, evaluated: bool) -> EvalSet | None:
@@ -167,7 +185,7 @@ def _base_data(settings: SweepSettings | None) -> DataConfig | None:
     if settings is None:
         return None
     try:
-        return TrainingConfig.model_validate(settings.base_config).data
+        return config_model(settings.backend).model_validate(settings.base_config).data
     except ValidationError:
         return None  # plan.json's spec validation has already named it
 
@@ -191,7 +209,7 @@ def _check_trial(
         for problem in search_space_problems(manifest.params, settings.search_space):
             reader.problem(where, problem)
         for problem in manifest_config_problems(
-            manifest.config, manifest.status, settings.base_config, manifest.params
+            manifest.config, manifest.status, settings.base_config, manifest.params, settings.backend
         ):
             reader.problem(where, problem)
     evaluation = trial.evaluation
@@ -209,7 +227,7 @@ def _check_trial(
         # Without a plan (a trial folder on its own), the rungs are the steps the trial scored at.
         scored = [line.step for line in lines if line.rung_score is not None]
         rungs = settings.rung_steps if settings is not None else scored
-        _check_metrics(reader, rel(layout.METRICS), lines, manifest.config, manifest.status, rungs)
+        _check_metrics(reader, rel(layout.METRICS), lines, manifest, rungs)
     return {line.step: line.rung_score for line in lines or [] if line.rung_score is not None}
 
 
@@ -228,7 +246,7 @@ def _check_rung_decisions(
             trial.trial_id
             for trial in trials
             if any(
-                step < _max_steps(trial.manifest.config) and (planned is None or step in planned)
+                step < _max_steps(trial.manifest) and (planned is None or step in planned)
                 for step in rung_scores.get(trial.trial_id, {})
             )
         ]
@@ -239,14 +257,14 @@ def _check_rung_decisions(
             )
         return
     planned = settings.rung_steps if settings is not None else recorded.rung_steps
-    ends = {trial.trial_id: (trial.status, _max_steps(trial.manifest.config)) for trial in trials}
+    ends = {trial.trial_id: (trial.status, _max_steps(trial.manifest)) for trial in trials}
     for problem in decision_problems(recorded, planned, rung_scores, ends):
         reader.problem(layout.RUNG_DECISIONS, problem)
 
 
-def _max_steps(config: Mapping[str, Any]) -> int:
+def _max_steps(manifest: RunManifest) -> int:
     try:
-        return TrainingConfig.model_validate(config).training.max_steps
+        return config_model(manifest.backend).model_validate(manifest.config).training.max_steps
     except ValidationError:
         return 0  # an invalid config trains nothing; manifest_config_problems says so
 
@@ -255,15 +273,15 @@ def _check_metrics(
     reader: EvidenceReader,
     where: str,
     lines: list[MetricsLine],
-    config: dict[str, Any],
-    status: str,
+    manifest: RunManifest,
     rung_steps: list[int],
 ) -> None:
     try:
-        training = TrainingConfig.model_validate(config).training
+        training = config_model(manifest.backend).model_validate(manifest.config).training
     except ValidationError:
         return  # an invalid config trains nothing; manifest_config_problems says whether it fits
-    for number, problem in metrics_problems(lines, training, rung_steps, complete=status == "succeeded"):
+    complete = manifest.status == "succeeded"
+    for number, problem in metrics_problems(lines, training, rung_steps, complete=complete):
         reader.problem(where if number is None else f"{where}:{number}", problem)
 
 
@@ -355,7 +373,7 @@ def _required_trial_files(record: TrialRecord) -> tuple[str, ...]:
     # any iteration means metrics.jsonl); eval_summary.json before the trial is marked succeeded.
     if record.status == "succeeded":
         return (layout.RUN_MANIFEST, layout.METRICS, layout.EVAL_SUMMARY)
-    if record.status in ("early_stopped", "failed") and record.started_at is not None:
+    if record.status in ("early_stopped", "failed", "interrupted") and record.started_at is not None:
         return (layout.RUN_MANIFEST, layout.METRICS) if record.iterations else (layout.RUN_MANIFEST,)
     return ()  # never started (no manifest to settle), or still going
 
@@ -368,7 +386,7 @@ def _check_promoted(
 ) -> None:
     """The promoted files against the trials (a missing one is named by `_verify_sweep`)."""
     best_params = reader.document(layout.BEST_PARAMS, BestParams, required=False)
-    config_text = _read_best_config(reader)
+    config_text = _read_best_config(reader, settings.backend if settings is not None else None)
     if settings is None or plan is None:
         return  # plan.json's own problems are already reported; nothing to compare against
     if best is None:
@@ -402,7 +420,7 @@ def _check_best_params(
             reader.problem(where, f"{name} {_show(getattr(record, name))} != expected {_show(value)}")
 
 
-def _read_best_config(reader: EvidenceReader) -> Any:
+def _read_best_config(reader: EvidenceReader, backend: str | None) -> Any:
     where = layout.BEST_CONFIG
     text = reader.text(where)
     if text is None:
@@ -412,7 +430,7 @@ def _read_best_config(reader: EvidenceReader) -> Any:
     except yaml.YAMLError as error:
         reader.problem(where, f"not YAML: {error}")
         return None
-    problems = schema_problems(config, "best_config.schema.json")
+    problems = best_config_problems(config, backend)
     for problem in problems:
         reader.problem(where, problem)
     return None if problems else config
@@ -423,7 +441,7 @@ def _check_best_config(
 ) -> None:
     where = layout.BEST_CONFIG
     try:
-        expected = resolved_config(fold_params(settings.base_config, best.manifest.params))
+        expected = resolved_config(fold_params(settings.base_config, best.manifest.params), settings.backend)
     except ValueError as error:  # a ConfigFoldError or the TrainingConfig's ValidationError
         reader.problem(where, f"cannot fold trial {best.trial_id}'s params into the base config: {error}")
         return

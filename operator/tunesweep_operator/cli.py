@@ -10,16 +10,18 @@ Logs are JSON lines on stderr. The operator runs standalone (no kopf peering: on
 from __future__ import annotations
 
 import argparse
-import logging
+import functools
 
 import kopf
 
-from .handlers import Deps, register_handlers
-from .kopf_settings import configure, quiet_timer_successes
+from .admission import WebhookSettings, register_admission
+from .handlers import ROUTINE_HANDLERS, Deps, kuberay_missing_message, register_handlers
+from .kopf_settings import configure, quiet_routine_successes
 from .kube import Kube, new_api_client
 from .memory import cap_malloc_arenas
 from .metrics import OperatorMetrics
 from .settings import OperatorSettings, SettingsError
+from .settings_table import settings_help
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "operator",
         help="run the TuningSweep operator",
         description=__doc__,
+        epilog=settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scope = parser.add_mutually_exclusive_group()
@@ -51,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     try:
         settings = OperatorSettings.from_env()
+        webhook = WebhookSettings.from_env()
     except SettingsError as error:
         raise SystemExit(f"tunesweep operator: {error}") from None
     namespaces = list(args.namespaces or ())
@@ -64,16 +68,18 @@ def run(args: argparse.Namespace) -> int:
         )
     cap_malloc_arenas()  # before kopf starts its handler threads
     kopf.configure(log_format=kopf.LogFormat.JSON, verbose=args.verbose)
-    if not args.verbose:
-        logging.getLogger("kopf.objects").addFilter(quiet_timer_successes)
+    quiet_routine_successes(ROUTINE_HANDLERS)
     metrics = OperatorMetrics()
+    kube = Kube(new_api_client())
     if args.metrics_port:
-        metrics.serve(args.metrics_port)
+        metrics.serve(args.metrics_port, functools.partial(not_ready, kube))
     registry = kopf.OperatorRegistry()
     # Logs in as the kubernetes client does: in a Pod its service account, elsewhere $KUBECONFIG.
     kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.startup(registry=registry)(configure)
-    register_handlers(registry, Deps(settings=settings, kube=Kube(new_api_client()), metrics=metrics))
+    register_handlers(registry, Deps(settings=settings, kube=kube, metrics=metrics))
+    if webhook is not None:
+        register_admission(registry, settings, webhook)
     kopf.run(
         registry=registry,
         standalone=not args.peering,
@@ -83,3 +89,11 @@ def run(args: argparse.Namespace) -> int:
         liveness_endpoint=f"http://0.0.0.0:{args.liveness_port}/healthz",
     )
     return 0
+
+
+def not_ready(kube: Kube) -> str | None:
+    """Why the operator cannot serve sweeps now (GET /readyz), or None."""
+    try:
+        return None if kube.rayjobs_served() else kuberay_missing_message()
+    except Exception as error:  # the API server is unreachable: not ready, and say why
+        return f"cannot reach the API server: {error}"

@@ -10,6 +10,8 @@ FAILED = "Failed"
 """True when the sweep ended without promoting; the reason says why."""
 EVIDENCE_REACHABLE = "EvidenceReachable"
 """Whether the operator could last read/write the evidence location."""
+KUBERAY_READY = "KubeRayReady"
+"""False while KubeRay's CRDs are missing (the sweep waits, Pending); True once they are found."""
 SPEC_APPLIED = "SpecApplied"
 """False when the spec changed after the plan was frozen (the sweep keeps running the frozen plan)."""
 

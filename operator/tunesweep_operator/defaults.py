@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tunesweep_evidence.spec import TuningSweepSpec
 
-from .settings import OperatorSettings
+from .settings import TRAINER_IMAGE_KINDS, OperatorSettings, trainer_image_env, trainer_image_value
 
 
 class MissingDefault(ValueError):
@@ -16,9 +16,11 @@ def trainer_image(spec: TuningSweepSpec, settings: OperatorSettings) -> str:
     accelerator = spec.resources.per_trial.accelerator
     image = spec.trainer.image or settings.trainer_images.get(accelerator, "")
     if not image:
+        kind = TRAINER_IMAGE_KINDS[accelerator]
         raise MissingDefault(
-            f"spec.trainer.image is empty and the operator has no default trainer image for accelerator "
-            f"{accelerator.value!r}; set spec.trainer.image or the chart's trainer image values"
+            f"spec.trainer.image is empty and the operator has no default {kind} trainer image (the trials' "
+            f"accelerator is {accelerator.value!r}): set spec.trainer.image, or give the operator one with "
+            f"{trainer_image_env(accelerator)} (Helm: {trainer_image_value(accelerator)})"
         )
     return image
 
@@ -29,6 +31,6 @@ def evidence_uri(spec: TuningSweepSpec, settings: OperatorSettings) -> str:
     if not uri:
         raise MissingDefault(
             "spec.evidence.uri is empty and the operator has no default evidence location "
-            "(TUNESWEEP_EVIDENCE_URI)"
+            "(TUNESWEEP_EVIDENCE_URI; Helm: evidence.defaultUri)"
         )
     return uri

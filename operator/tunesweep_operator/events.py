@@ -22,21 +22,36 @@ class Event:
 
 
 def transition_events(old: TuningSweepStatus, new: TuningSweepStatus) -> list[Event]:
-    events: list[Event] = []
-    reachable_before = cond.find(old.conditions, cond.EVIDENCE_REACHABLE)
-    reachable = cond.find(new.conditions, cond.EVIDENCE_REACHABLE)
-    if reachable is not None and reachable.status == "False" and _flipped(reachable_before, "False"):
-        events.append(Event("Warning", reachable.reason, reachable.message))
-    if reachable is not None and reachable.status == "True" and _was(reachable_before, "False"):
-        events.append(Event("Normal", "BucketReachable", "the evidence location is reachable again"))
+    events = [
+        *_flips(
+            old,
+            new,
+            cond.EVIDENCE_REACHABLE,
+            Event("Normal", "BucketReachable", "the evidence location is reachable again"),
+        ),
+        *_flips(
+            old, new, cond.KUBERAY_READY, Event("Normal", "KubeRayFound", "KubeRay's CRDs are installed")
+        ),
+    ]
     spec_applied = cond.find(new.conditions, cond.SPEC_APPLIED)
     if spec_applied is not None and spec_applied.status == "False":
         before = cond.find(old.conditions, cond.SPEC_APPLIED)
         if before is None or before.message != spec_applied.message:
             events.append(Event("Warning", spec_applied.reason, spec_applied.message))
-    if new.phase is not old.phase:
-        events.append(_phase_event(new))
+    if new.phase is not old.phase and _phase_event(new) not in events:
+        events.append(_phase_event(new))  # once: a failure may say what a condition just said
     return events
+
+
+def _flips(old: TuningSweepStatus, new: TuningSweepStatus, type_: str, recovered: Event) -> list[Event]:
+    """A Warning when condition `type_` turns False, `recovered` when it turns True from False."""
+    before = cond.find(old.conditions, type_)
+    now = cond.find(new.conditions, type_)
+    if now is not None and now.status == "False" and _flipped(before, "False"):
+        return [Event("Warning", now.reason, now.message)]
+    if now is not None and now.status == "True" and _was(before, "False"):
+        return [recovered]
+    return []
 
 
 def _phase_event(new: TuningSweepStatus) -> Event:

@@ -1,7 +1,9 @@
 """The kopf handlers: each reads what it needs, calls the pure core, writes the outcome.
 
-- start (create/resume of a TuningSweep): validate, freeze plan.json, create or adopt the RayJob
-  (rendered from the frozen plan); on resume, reconcile as `reconcile` does;
+- start (create/resume of a TuningSweep): validate, refuse file:// evidence that the Ray pods cannot
+  share, wait (Pending, KubeRayReady=False, retried every progress interval) while KubeRay's CRDs are
+  missing, freeze plan.json, create or adopt the RayJob (rendered from the frozen plan); on resume,
+  reconcile as `reconcile` does;
 - rayjob_changed (every RayJob event) and reconcile (a timer on Provisioning/Running sweeps): read
   the RayJob and the driver's sweep_summary.json and apply the pure status function. The timer
   makes the loop level-triggered: a lost event, or a status write that failed, heals on the next
@@ -72,6 +74,8 @@ log = logging.getLogger(__name__)
 BACKOFF_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 60.0
 Change = Callable[[TuningSweepStatus, Clock], TuningSweepStatus]
+ROUTINE_HANDLERS = ("reconcile", "sweep_seen", "rayjob_changed")
+"""Handlers that run on every timer tick or watch event: their successes are no news (debug logs)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,10 @@ class Handlers:
         found = validation.problems(sweep, self.settings)
         if found:
             raise self._invalid(ref, found)
+        unshared = validation.unshared_file_evidence(evidence_uri(sweep.spec, self.settings), self.settings)
+        if unshared is not None:
+            raise self._unshared_evidence(ref, unshared)
+        self._require_kuberay(ref)
         # Fail before the first trial, not after the last, when the promotion target is taken.
         config_map = names.config_map_name(ref.name, sweep.spec.promotion.config_map_name)
         self._require_config_map_free(ref, config_map)
@@ -165,7 +173,10 @@ class Handlers:
             kopf.event(body, type="Warning", reason="FewerTrialsAtOnce", message=warning)
 
         def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
-            new = status.started(old, evidence_uri=root, rayjob_name=rayjob_name, placed=placed, clock=clock)
+            found = status.kuberay_found(old, clock)  # a sweep that waited for KubeRay hears it is there
+            new = status.started(
+                found, evidence_uri=root, rayjob_name=rayjob_name, placed=placed, clock=clock
+            )
             if not same_plan(frozen, fresh):
                 new = status.spec_changed(new, ["plan.json (frozen before) differs from the spec"], clock)
             return new
@@ -362,6 +373,15 @@ class Handlers:
                     ref, f"creating Secret {ref.namespace}/{body['metadata']['name']}", error
                 ) from None
 
+    def _require_kuberay(self, ref: SweepRef) -> None:
+        """Without KubeRay's CRDs the sweep waits (Pending, KubeRayReady=False) and is retried every
+        progress interval, so it starts by itself once they are installed."""
+        if self.kube.rayjobs_served():
+            return
+        message = kuberay_missing_message()
+        self._update(ref, lambda old, clock: status.kuberay_missing(old, message, clock))
+        raise kopf.TemporaryError(message, delay=self.settings.progress_interval_seconds)
+
     def _require_config_map_free(self, ref: SweepRef, name: str) -> None:
         try:
             existing = self.kube.get_config_map(ref.namespace, name)
@@ -435,6 +455,17 @@ class Handlers:
         self._fail(ref, status.INVALID_SPEC, message)
         return kopf.PermanentError(message)
 
+    def _unshared_evidence(self, ref: SweepRef, message: str) -> kopf.PermanentError:
+        reason = status.FILE_EVIDENCE_NOT_SHARED
+
+        def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+            return status.failed(
+                status.evidence_unreachable(old, message, clock, reason), reason, message, clock
+            )
+
+        self._update(ref, change)
+        return kopf.PermanentError(message)
+
     def _bucket_down(self, ref: SweepRef, error: bucket.BucketError, retry: int) -> kopf.TemporaryError:
         message = str(error)
         self._update(ref, lambda old, clock: status.evidence_unreachable(old, message, clock))
@@ -462,6 +493,15 @@ class Handlers:
         target = kopf.Body(cast(kopf.RawBody, sweep))
         for event in transition_events(old, new):
             kopf.event(target, type=event.type, reason=event.reason, message=event.message)
+
+
+def kuberay_missing_message() -> str:
+    return (
+        f"KubeRay's CRDs ({k8s.RAY_GROUP}/{k8s.RAY_VERSION} RayJob) are not installed, so no Ray cluster "
+        "can be made; install KubeRay's operator: helm repo add kuberay https://ray-project.github.io/"
+        f"kuberay-helm/ && helm install kuberay-operator kuberay/kuberay-operator --version "
+        f"{k8s.KUBERAY_VERSION}. The sweep starts once they are there"
+    )
 
 
 def _instrumented(name: str, fn: Callable[..., None], metrics: OperatorMetrics) -> Callable[..., None]:

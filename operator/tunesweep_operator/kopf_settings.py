@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -31,8 +32,19 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
 
 
-def quiet_timer_successes(record: logging.LogRecord) -> bool:
-    """A logging filter: the reconcile timer succeeds every tick for every sweep, which is no news
-    (its failures still log; --verbose shows everything)."""
-    message = record.getMessage()
-    return not (message.startswith("Timer ") and message.endswith(" succeeded."))
+def quiet_routine_successes(handler_ids: Iterable[str]) -> None:
+    """Handlers that run on every timer tick or watch event (`handler_ids`) succeed all the time, which
+    is no news: their successes are logged at debug level (shown with --verbose); failures keep their
+    level. Kopf logs every handler's success at info and has no setting for that level, so a filter
+    on its object logger demotes them."""
+    routine = {
+        f"{kind} '{handler_id}' succeeded." for handler_id in handler_ids for kind in ("Handler", "Timer")
+    }
+
+    def demote(record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO or record.getMessage() not in routine:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    logging.getLogger("kopf.objects").addFilter(demote)

@@ -20,6 +20,8 @@ from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, TuningSweepStatus
 from .status import dump_status, parse_status
 
 RAY_GROUP, RAY_VERSION, RAYJOBS = "ray.io", "v1", "rayjobs"
+KUBERAY_VERSION = "1.5.0"
+"""The KubeRay release the tests run (hack/tools/kuberay/go.mod, the chart's kuberay-version)."""
 _ATTEMPTS = 6
 
 
@@ -82,6 +84,17 @@ class Kube:
         raise RuntimeError(f"could not update the status of {namespace}/{name} after {_ATTEMPTS} attempts")
 
     # ---- RayJobs ----
+
+    def rayjobs_served(self) -> bool:
+        """Whether the API server serves KubeRay's RayJobs (its CRDs are installed); discovery, which
+        every authenticated user may read."""
+        try:
+            found = self._custom.get_api_resources(RAY_GROUP, RAY_VERSION)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return any(resource.name == RAYJOBS for resource in found.resources)
 
     def get_rayjob(self, namespace: str, name: str) -> dict[str, Any] | None:
         return _absent_on_404(

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the operator, served on --metrics-port.
+"""Prometheus metrics of the operator, served on --metrics-port (GET /metrics), beside the readiness
+probe (GET /readyz: 200, or 503 with the reason, e.g. KubeRay's CRDs missing).
 
 - tunesweep_sweeps{phase}: sweeps the operator sees, by phase (gauge);
 - tunesweep_reconcile_errors_total{handler, kind}: handler failures; kind is temporary (retried),
@@ -13,8 +14,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import MetricsHandler
 from tunesweep_evidence.spec import Phase
 
 
@@ -68,5 +72,22 @@ class OperatorMetrics:
         for phase, count in counts.items():
             self.sweeps.labels(phase).set(count)
 
-    def serve(self, port: int) -> None:
-        start_http_server(port, registry=self.registry)
+    def serve(self, port: int, not_ready: Callable[[], str | None]) -> None:
+        """Serve /metrics and /readyz (`not_ready()`: why the operator cannot serve sweeps, or None)."""
+        registry = self.registry
+
+        class Handler(MetricsHandler):
+            def do_GET(self) -> None:
+                if self.path.split("?")[0] != "/readyz":
+                    super().do_GET()
+                    return
+                reason = not_ready()
+                self.send_response(200 if reason is None else 503)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(("ok" if reason is None else reason).encode() + b"\n")
+
+        Handler.registry = registry
+        server = ThreadingHTTPServer(("", port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()

@@ -1,37 +1,7 @@
 """OperatorSettings: what the Helm chart tells the operator, read once from the environment.
 
-- TUNESWEEP_TRAINER_IMAGE_CPU, _CUDA, _TPU: the trainer image per accelerator, used when
-  `spec.trainer.image` is empty.
-- TUNESWEEP_OPERATOR_IMAGE: the operator's own image, recorded on each RayJob (audit).
-- TUNESWEEP_NAMESPACES: watched namespaces, comma-separated, or `*` for all (CLI flags win).
-- TUNESWEEP_EVIDENCE_URI: the evidence location when `spec.evidence.uri` is empty.
-- TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES: comma-separated URI prefixes the operator may write evidence
-  under, `{namespace}` standing for the sweep's namespace (e.g. `s3://evidence/{namespace}/`); a
-  sweep whose evidence folder lies elsewhere is refused before anything is written. Unset:
-  `<TUNESWEEP_EVIDENCE_URI>/{namespace}/`, or no restriction when that is unset too.
-- TUNESWEEP_FILE_EVIDENCE_VOLUME: one pod volume source as JSON, e.g.
-  `{"persistentVolumeClaim": {"claimName": "evidence"}}`: the volume the operator and the Ray pods
-  share for `file://` evidence.
-- TUNESWEEP_FILE_EVIDENCE_PATH (/evidence): where that volume is mounted, in the operator's pod and
-  in the Ray pods alike; `file://` evidence must lie below it.
-- TUNESWEEP_RAY_SERVICE_ACCOUNT: service account of the Ray pods (e.g. Workload Identity for gs://).
-- TUNESWEEP_HEAD_CPU (1), TUNESWEEP_HEAD_MEMORY (2Gi): the Ray head pod (it runs the driver, not trials).
-- TUNESWEEP_PROGRESS_INTERVAL_SECONDS (10): how often a running sweep's progress is read from the bucket.
-- TUNESWEEP_RAYJOB_BACKOFF_LIMIT (2): KubeRay's retries of a failed Ray job (the driver restores
-  from the evidence's `ray/` state).
-- TUNESWEEP_DEADLINE_SLACK_SECONDS (900): added to the trials' time in activeDeadlineSeconds.
-- TUNESWEEP_EVIDENCE_SIGNING_KEY: a key file; promotion signs each sweep's digests.json with it
-  (checked readable at start).
-- TUNESWEEP_RAY_AUTH (token): Ray's token auth on every Ray cluster (see `rayjob`); `disabled` for Ray
-  images older than token auth (Ray < 2.52).
-- TUNESWEEP_RAY_NETWORK_POLICY: `{"peers": [...]}` (NetworkPolicyPeers): a NetworkPolicy per sweep.
-- TUNESWEEP_HEAD_POD_TEMPLATE, TUNESWEEP_WORKER_POD_TEMPLATE: a Pod-template overlay as JSON
-  (`tunesweep_evidence.pod_overlay`), e.g. `{"spec": {"imagePullSecrets": [{"name": "registry"}]}}`,
-  merged into the Ray head's / workers' Pods before a sweep's own overlay; one that sets what the
-  operator sets stops the operator at start.
-
-Without TUNESWEEP_FILE_EVIDENCE_VOLUME, `file://` paths are passed to the Ray pods as they are:
-right for a single-node setup or nodes sharing a mount, wrong anywhere else.
+Each variable, with its meaning, its Helm value and its default, is listed in `settings_table`
+(`tunesweep operator --help` prints it).
 """
 
 from __future__ import annotations
@@ -54,6 +24,25 @@ from tunesweep_evidence.spec import Accelerator
 
 Number = TypeVar("Number", int, float)
 
+TRAINER_IMAGE_KINDS: Mapping[Accelerator, str] = {
+    Accelerator.none: "cpu",
+    Accelerator.nvidia_gpu: "cuda",
+    Accelerator.google_tpu: "tpu",
+}
+"""The trainer image's kind per trial accelerator: the Dockerfile's `trainer-<kind>` target, the
+chart's `trainer.images.<kind>` and TUNESWEEP_TRAINER_IMAGE_<KIND>."""
+
+
+def trainer_image_env(accelerator: Accelerator) -> str:
+    return f"TUNESWEEP_TRAINER_IMAGE_{TRAINER_IMAGE_KINDS[accelerator].upper()}"
+
+
+def trainer_image_value(accelerator: Accelerator) -> str:
+    return f"trainer.images.{TRAINER_IMAGE_KINDS[accelerator]}"
+
+
+NODE_LOCAL_ENV = "TUNESWEEP_FILE_EVIDENCE_NODE_LOCAL"
+
 
 class SettingsError(ValueError):
     """An environment variable the operator cannot use; the message names it."""
@@ -70,6 +59,8 @@ class OperatorSettings:
     """As configured; empty: derived from default_evidence_uri (see `allowed_evidence_prefixes`)."""
     file_evidence_volume: Mapping[str, Any] | None = None
     file_evidence_path: str = "/evidence"
+    file_evidence_node_local: bool = False
+    """file:// evidence without a shared volume: the operator and the Ray pods see one filesystem."""
     ray_service_account: str = ""
     head_cpu: str = "1"
     head_memory: str = "2Gi"
@@ -95,15 +86,16 @@ class OperatorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorSettings:
         env = os.environ if environ is None else environ
+        defaults = cls()
         _check_signing_key(env)
         images = {
-            Accelerator.none: env.get("TUNESWEEP_TRAINER_IMAGE_CPU", ""),
-            Accelerator.nvidia_gpu: env.get("TUNESWEEP_TRAINER_IMAGE_CUDA", ""),
-            Accelerator.google_tpu: env.get("TUNESWEEP_TRAINER_IMAGE_TPU", ""),
+            accelerator: env.get(trainer_image_env(accelerator), "") for accelerator in TRAINER_IMAGE_KINDS
         }
         namespaces = tuple(n.strip() for n in env.get("TUNESWEEP_NAMESPACES", "").split(",") if n.strip())
         file_evidence_volume = _json_object(env, "TUNESWEEP_FILE_EVIDENCE_VOLUME")
-        file_evidence_path = env.get("TUNESWEEP_FILE_EVIDENCE_PATH", "/evidence").rstrip("/") or "/"
+        file_evidence_path = (
+            env.get("TUNESWEEP_FILE_EVIDENCE_PATH", defaults.file_evidence_path).rstrip("/") or "/"
+        )
         mounted = (file_evidence_path,) if file_evidence_volume is not None else ()
         return cls(
             trainer_images={k: v for k, v in images.items() if v},
@@ -113,12 +105,19 @@ class OperatorSettings:
             evidence_allowed_prefixes=_prefixes(env, "TUNESWEEP_EVIDENCE_ALLOWED_PREFIXES"),
             file_evidence_volume=file_evidence_volume,
             file_evidence_path=file_evidence_path,
+            file_evidence_node_local=_flag(env, NODE_LOCAL_ENV),
             ray_service_account=env.get("TUNESWEEP_RAY_SERVICE_ACCOUNT", ""),
-            head_cpu=env.get("TUNESWEEP_HEAD_CPU", "1"),
-            head_memory=env.get("TUNESWEEP_HEAD_MEMORY", "2Gi"),
-            progress_interval_seconds=_number(env, "TUNESWEEP_PROGRESS_INTERVAL_SECONDS", 10.0, float),
-            rayjob_backoff_limit=_number(env, "TUNESWEEP_RAYJOB_BACKOFF_LIMIT", 2, int),
-            deadline_slack_seconds=_number(env, "TUNESWEEP_DEADLINE_SLACK_SECONDS", 900, int),
+            head_cpu=env.get("TUNESWEEP_HEAD_CPU", defaults.head_cpu),
+            head_memory=env.get("TUNESWEEP_HEAD_MEMORY", defaults.head_memory),
+            progress_interval_seconds=_number(
+                env, "TUNESWEEP_PROGRESS_INTERVAL_SECONDS", defaults.progress_interval_seconds, float
+            ),
+            rayjob_backoff_limit=_number(
+                env, "TUNESWEEP_RAYJOB_BACKOFF_LIMIT", defaults.rayjob_backoff_limit, int
+            ),
+            deadline_slack_seconds=_number(
+                env, "TUNESWEEP_DEADLINE_SLACK_SECONDS", defaults.deadline_slack_seconds, int
+            ),
             head_pod_template=_overlay(env, "TUNESWEEP_HEAD_POD_TEMPLATE", HEAD_CONTAINER, mounted),
             worker_pod_template=_overlay(env, "TUNESWEEP_WORKER_POD_TEMPLATE", WORKER_CONTAINER, mounted),
             ray_auth=_ray_auth(env),
@@ -142,6 +141,13 @@ def _ray_auth(env: Mapping[str, str]) -> bool:
     if raw not in ("", "token", "disabled"):
         raise SettingsError(f"TUNESWEEP_RAY_AUTH={raw!r} must be token or disabled")
     return raw != "disabled"
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise SettingsError(f"{name}={raw!r} must be true or false")
+    return raw == "true"
 
 
 def _network_policy_peers(env: Mapping[str, str]) -> tuple[Mapping[str, Any], ...] | None:

@@ -9,7 +9,7 @@ final one is the verdict whatever KubeRay says. Under Ray's token auth KubeRay v
 job's end at all (it polls the job API without a token), and a driver that recorded its verdict has
 nothing left to do even if its cluster failed afterwards.
 
-Conditions (see `conditions.py`): Ready, Failed, EvidenceReachable, SpecApplied.
+Conditions (see `conditions.py`): Ready, Failed, EvidenceReachable, KubeRayReady, SpecApplied.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ FINAL_PHASES = frozenset({Phase.succeeded, Phase.failed})
 # Reasons of our own; failures of the Ray job carry KubeRay's (AppFailed, DeadlineExceeded, ...).
 INVALID_SPEC = "InvalidSpec"
 BUCKET_UNREACHABLE = "BucketUnreachable"
+FILE_EVIDENCE_NOT_SHARED = "FileEvidenceNotShared"
+KUBERAY_MISSING = "KubeRayMissing"
 CONFIG_MAP_CONFLICT = "ConfigMapConflict"
 RAYJOB_CONFLICT = "RayJobConflict"
 RAYJOB_DELETED = "RayJobDeleted"
@@ -227,6 +229,8 @@ def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) 
     After promotion the best trial is the one promotion recomputed, so a Succeeded sweep keeps it.
     """
     new = _touched(prev, clock)
+    # A trial `interrupted` (its driver stopped by Ctrl-C) runs again when the sweep resumes: it
+    # counts as queued, in no state of its own.
     states = Counter(t.status for t in summary.trials)
     new.trials = prev.trials.model_copy(
         update={
@@ -287,15 +291,50 @@ def evidence_reachable(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStat
     return new
 
 
-def evidence_unreachable(prev: TuningSweepStatus, error: str, clock: Clock) -> TuningSweepStatus:
-    """The bucket failed; the operator retries with backoff and the phase stays as it was."""
+def evidence_unreachable(
+    prev: TuningSweepStatus, error: str, clock: Clock, reason: str = BUCKET_UNREACHABLE
+) -> TuningSweepStatus:
+    """The bucket failed (the operator retries with backoff), or can never be shared with the Ray pods
+    (`reason`); the phase stays as it was."""
     new = _touched(prev, clock)
     new.conditions = cond.set_condition(
         new.conditions,
         cond.EVIDENCE_REACHABLE,
         False,
-        BUCKET_UNREACHABLE,
+        reason,
         error,
+        generation=clock.generation,
+        now=clock.now,
+    )
+    return new
+
+
+def kuberay_missing(prev: TuningSweepStatus, message: str, clock: Clock) -> TuningSweepStatus:
+    """KubeRay's CRDs are not installed: the sweep waits in Pending and starts once they are."""
+    new = _touched(prev, clock)
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.KUBERAY_READY,
+        False,
+        KUBERAY_MISSING,
+        message,
+        generation=clock.generation,
+        now=clock.now,
+    )
+    return _in_phase(new, Phase.pending, KUBERAY_MISSING, message, clock)
+
+
+def kuberay_found(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
+    """KubeRay's CRDs are there; said only to a sweep that was told they were missing."""
+    if cond.find(prev.conditions, cond.KUBERAY_READY) is None:
+        return prev
+    new = _touched(prev, clock)
+    new.conditions = cond.set_condition(
+        new.conditions,
+        cond.KUBERAY_READY,
+        True,
+        "KubeRayFound",
+        "",
         generation=clock.generation,
         now=clock.now,
     )

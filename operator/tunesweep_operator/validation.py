@@ -71,6 +71,22 @@ def _evidence_location(sweep: TuningSweep, settings: OperatorSettings) -> list[s
     return _evidence_allowed(sweep, uri, settings)
 
 
+def unshared_file_evidence(uri: str, settings: OperatorSettings) -> str | None:
+    """Why `file://` evidence cannot work on this cluster (None: it can): with no volume shared with
+    the Ray pods, the operator would write plan.json on its own disk and each Ray pod into its own."""
+    if not uri.startswith("file://") or settings.file_evidence_volume is not None:
+        return None
+    if settings.file_evidence_node_local:
+        return None
+    return (
+        f"evidence.uri {uri!r} is a file:// location, but the operator has no volume it shares with the "
+        "Ray pods, so each pod would write its evidence into its own filesystem: use s3:// or gs:// "
+        "evidence (spec.evidence.uri, or the chart's evidence.defaultUri), or install the chart with a "
+        "shared volume, evidence.fileVolume (e.g. a ReadWriteMany persistentVolumeClaim), and file:// "
+        "evidence below evidence.filePath"
+    )
+
+
 def _evidence_allowed(sweep: TuningSweep, uri: str, settings: OperatorSettings) -> list[str]:
     """The sweep's evidence folder (`<uri>/<namespace>/<name>/<uid>`, all the operator writes) must
     lie under a prefix the settings allow for its namespace."""

@@ -175,7 +175,7 @@ def write_trial(
     """Write one trial's evidence; returns its eval_summary.json (None when it wrote none)."""
     folder = layout.trial_dir(root, trial_id)
     run_id = f"run-{trial_id}"
-    config = resolved_config(fold_params(BASE_CONFIG, trial.params))
+    config = resolved_config(fold_params(BASE_CONFIG, trial.params), "mock")
     manifest = RunManifest(
         run_id=run_id,
         tuning_job_id=SWEEP.uid,

@@ -47,7 +47,7 @@ def test_fold_params_refuses_a_path_through_a_value() -> None:
 
 
 def test_best_config_yaml_is_the_resolved_nested_config() -> None:
-    text = render_best_config_yaml(fold_params(BASE_CONFIG, {"training.learning_rate": 0.004}))
+    text = render_best_config_yaml(fold_params(BASE_CONFIG, {"training.learning_rate": 0.004}), "mock")
     config = yaml.safe_load(text)
     assert list(config) == ["model", "training", "data", "eval"]
     assert config["training"]["learning_rate"] == 0.004
@@ -57,7 +57,7 @@ def test_best_config_yaml_is_the_resolved_nested_config() -> None:
 
 def test_best_config_yaml_refuses_an_invalid_config() -> None:
     with pytest.raises(ValidationError, match="learning_rate"):
-        render_best_config_yaml(fold_params(BASE_CONFIG, {"training.learning_rate": -1}))
+        render_best_config_yaml(fold_params(BASE_CONFIG, {"training.learning_rate": -1}), "mock")
 
 
 def test_promote_writes_both_files_for_the_best_trial(tmp_path: Path) -> None:
@@ -133,7 +133,7 @@ def test_the_winners_held_out_test_score_is_recorded_beside_its_primary_score(tm
     ("field", "change", "problem"),
     [
         ("rows", {"expected": "7"}, "rows[0] (id 'q0').expected '7' != eval_set.json rows '1'"),
-        ("test_rows", {"id": "q0"}, "test_rows: 1 ids of eval_set.json test_rows missing: 't0'"),
+        ("test_rows", {"id": "q0"}, "test_rows: 1 id of eval_set.json test_rows missing: 't0'"),
     ],
 )
 def test_a_trial_scored_on_other_rows_is_refused(

@@ -127,7 +127,7 @@ def test_a_manifest_config_that_is_not_base_plus_params(sweep: str) -> None:
         "trials/0/metrics.jsonl:1: learning_rate 0.0008345653031794292 != schedule 0.0009681174353198686 "
         "at step 10 "
         "(training.learning_rate 0.001, warmup_steps 5, max_steps 40 of run_manifest.json config); "
-        "2 of 2 lines differ",
+        "lines that differ: 2 of 2",
     ]
 
 
@@ -149,17 +149,17 @@ def test_two_trials_params_and_configs_swapped(sweep: str) -> None:
     assert found == [
         "trials/0/metrics.jsonl:1: learning_rate 0.0008345653031794292 != schedule 0.0025036959095382874 "
         "at step 10 (training.learning_rate 0.003, warmup_steps 5, max_steps 20 of run_manifest.json "
-        "config); 2 of 2 lines differ",
+        "config); lines that differ: 2 of 2",
         "trials/2/metrics.jsonl:1: learning_rate 0.0025036959095382874 != schedule 0.0008345653031794292 "
         "at step 10 (training.learning_rate 0.001, warmup_steps 5, max_steps 20 of run_manifest.json "
-        "config); 2 of 2 lines differ",
+        "config); lines that differ: 2 of 2",
     ]
 
 
 def test_eval_rows_cut_to_the_correct_ones(sweep: str) -> None:
     edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d.update(rows=d["rows"][:1]))
     restate_scores(sweep, "0")
-    assert "trials/0/eval_summary.json: rows: 1 ids of eval_set.json rows missing: 'q1'" in problems(sweep)
+    assert "trials/0/eval_summary.json: rows: 1 id of eval_set.json rows missing: 'q1'" in problems(sweep)
 
 
 def test_a_digest_edited(sweep: str) -> None:
@@ -194,7 +194,7 @@ def test_a_param_outside_the_search_space(sweep: str) -> None:
     params = {"training.learning_rate": 0.5, "training.per_device_batch_size": 4}
     edit_json(
         layout.join(sweep, TRIAL0, layout.RUN_MANIFEST),
-        lambda d: d.update(params=params, config=resolved_config(fold_params(BASE_CONFIG, params))),
+        lambda d: d.update(params=params, config=resolved_config(fold_params(BASE_CONFIG, params), "mock")),
     )
     edit_json(
         layout.join(sweep, layout.SWEEP_SUMMARY),
@@ -232,8 +232,8 @@ def test_an_eval_set_of_the_wrong_size(sweep: str) -> None:
     edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d.update(rows=d["rows"][:1]))
     write_digests(sweep)
     found = problems(sweep)
-    assert found[0] == "eval_set.json: rows: 1 examples != data.eval_size 2 of plan.json's base config"
-    assert "trials/0/eval_summary.json: rows: 1 ids not in eval_set.json rows: 'q1'" in found
+    assert found[0] == "eval_set.json: rows: 1 example != data.eval_size 2 of plan.json's base config"
+    assert "trials/0/eval_summary.json: rows: 1 id not in eval_set.json rows: 'q1'" in found
 
 
 def test_an_unknown_judge(sweep: str) -> None:
@@ -309,8 +309,8 @@ def test_a_test_slice_of_the_wrong_size(sweep: str) -> None:
     edit_json(layout.join(sweep, layout.EVAL_SET), lambda d: d.update(test_rows=d["test_rows"][:1]))
     write_digests(sweep)
     found = problems(sweep)
-    assert found[0] == "eval_set.json: test_rows: 1 examples != data.test_size 2 of plan.json's base config"
-    assert "trials/0/eval_summary.json: test_rows: 1 ids not in eval_set.json test_rows: 't1'" in found
+    assert found[0] == "eval_set.json: test_rows: 1 example != data.test_size 2 of plan.json's base config"
+    assert "trials/0/eval_summary.json: test_rows: 1 id not in eval_set.json test_rows: 't1'" in found
 
 
 def test_a_test_slice_that_is_not_held_out(sweep: str) -> None:

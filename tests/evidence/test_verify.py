@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.verify import verify
+from tunesweep_evidence.verify import PROMOTED_IS_PART, verify
 
 from tests.evidence.builders import ASHA, build_sweep, edit_json, lr_trials, run_evidence_cli
 
@@ -145,6 +145,40 @@ def test_a_partial_promotion_is_named_in_any_state(sweep: str, capsys: pytest.Ca
         1,
         ["promoted/best_params.json: missing (a promotion writes both promoted files)"],
     )
+
+
+@pytest.mark.parametrize("suffix", ["", "/"])
+def test_the_promoted_folder_is_checked_with_its_sweep(
+    sweep: str, suffix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    promoted = layout.join(sweep, layout.PROMOTED) + suffix
+    ok = "3 trials (2 scored), best trial 1 primary_score 1.0; 14 files checked"
+    assert verify_lines(promoted, capsys) == (0, [f"OK {sweep}: {PROMOTED_IS_PART}: {ok}"])
+    uri = layout.join(sweep, layout.BEST_CONFIG)
+    bucket.write_text(uri, bucket.read_text(uri).replace("learning_rate: 0.002", "learning_rate: 0.5"))
+    code, lines = verify_lines(promoted, capsys)
+    assert (code, lines[0]) == (1, "promoted/best_config.yaml: training.learning_rate 0.5 != expected 0.002")
+
+
+def test_a_promoted_folder_outside_a_sweep_is_not_evidence(tmp_path: Path) -> None:
+    promoted = tmp_path / layout.PROMOTED
+    promoted.mkdir()
+    (promoted / "best_params.json").write_text("{}")
+    assert verify(str(promoted)).problems == [
+        f"{promoted}: no evidence here: expected plan.json and trials/ (a sweep) "
+        "or run_manifest.json (a trial)"
+    ]
+
+
+def test_the_failure_line_counts_in_words(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:
+    trial = layout.join(sweep, "trials/0")
+    edit_json(layout.join(trial, layout.EVAL_SUMMARY), lambda d: d.update(n_examples=3))
+    assert run_evidence_cli("verify", trial) == 1
+    failed = f"FAILED {trial}: 1 problem; trial 0: primary_score 0.5; 3 files checked\n"
+    assert capsys.readouterr().err == failed
+    edit_json(layout.join(trial, layout.EVAL_SUMMARY), lambda d: d.update(n_examples=3, trial_id="9"))
+    assert run_evidence_cli("verify", trial) == 1
+    assert f"FAILED {trial}: 2 problems; " in capsys.readouterr().err
 
 
 def test_a_single_trial_folder(sweep: str, capsys: pytest.CaptureFixture[str]) -> None:

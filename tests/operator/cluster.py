@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from tunesweep_operator.settings import NODE_LOCAL_ENV
 
 from tests.support.controlplane import REPO_ROOT, ControlPlane, free_port
 
@@ -112,6 +114,8 @@ class OperatorProcess:
             "TUNESWEEP_TRAINER_IMAGE_CUDA": "tunesweep-trainer:cuda-test",
             "TUNESWEEP_TRAINER_IMAGE_TPU": "tunesweep-trainer:tpu-test",
             "TUNESWEEP_PROGRESS_INTERVAL_SECONDS": "1",
+            # the kubelet stand-in runs the Ray pods on this machine: file:// evidence is shared
+            NODE_LOCAL_ENV: "true",
             **env,
         }
         with log.open("ab") as out:
@@ -147,6 +151,16 @@ class OperatorProcess:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as response:
             return str(response.read().decode())
+
+    def readiness(self) -> tuple[int, str]:
+        """GET /readyz (beside /metrics): its status code and body."""
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.metrics_port}/readyz", timeout=10
+            ) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, as when a node dies."""

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import kopf
 import pytest
+from kubernetes.client import ApiClient
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator
-from tunesweep_operator.settings import OperatorSettings, SettingsError
+from tunesweep_operator.admission import WebhookSettings
+from tunesweep_operator.handlers import ROUTINE_HANDLERS, Deps, register_handlers
+from tunesweep_operator.kopf_settings import quiet_routine_successes
+from tunesweep_operator.kube import Kube
+from tunesweep_operator.metrics import OperatorMetrics
+from tunesweep_operator.settings import NODE_LOCAL_ENV, OperatorSettings, SettingsError
+from tunesweep_operator.settings_table import SETTINGS, WEBHOOK_SETTINGS
 
 
 def test_defaults() -> None:
@@ -131,3 +141,90 @@ def test_an_unreadable_signing_key_stops_the_operator_at_start(tmp_path: Path) -
         OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_SIGNING_KEY": str(tmp_path / "empty")})
     (tmp_path / "key").write_text("s3cret\n")
     assert OperatorSettings.from_env({"TUNESWEEP_EVIDENCE_SIGNING_KEY": str(tmp_path / "key")})
+
+
+class ReadEnv(dict[str, str]):
+    """An environment that records the names OperatorSettings.from_env asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.asked.add(key)
+        return super().get(key, default)
+
+
+def test_the_settings_table_is_what_the_operator_reads() -> None:
+    env = ReadEnv()
+    OperatorSettings.from_env(env)
+    assert env.asked == {setting.env for setting in SETTINGS}
+    assert len(SETTINGS) == len(env.asked)  # each once
+    webhook = ReadEnv()
+    webhook["TUNESWEEP_WEBHOOK_PORT"] = "9443"  # unset, the webhook reads nothing more
+    with pytest.raises(SettingsError):  # a port alone has no certificate
+        WebhookSettings.from_env(webhook)
+    assert webhook.asked == {setting.env for setting in WEBHOOK_SETTINGS}
+    assert len(WEBHOOK_SETTINGS) == len(webhook.asked)
+
+
+def test_operator_help_lists_every_setting_with_its_meaning_and_default() -> None:
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "tunesweep"), "operator", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = proc.stdout.splitlines()
+    defaults = OperatorSettings()
+    for setting in (*SETTINGS, *WEBHOOK_SETTINGS):
+        [at] = [i for i, line in enumerate(lines) if line.strip().startswith(f"{setting.env} ")]
+        default = getattr(defaults, setting.field) if setting.field else "unset"
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        assert lines[at].endswith(f"default: {shown}"), lines[at]
+        if setting.chart:
+            assert f"[{setting.chart}]" in lines[at], lines[at]
+        assert lines[at + 1].strip() == setting.meaning
+    assert (
+        "TUNESWEEP_PROGRESS_INTERVAL_SECONDS [operator.progressIntervalSeconds]  default: 10.0" in proc.stdout
+    )
+    assert "TUNESWEEP_TRAINER_IMAGE_CPU [trainer.images.cpu" in proc.stdout
+
+
+def test_node_local_file_evidence_is_a_flag() -> None:
+    assert OperatorSettings.from_env({NODE_LOCAL_ENV: "true"}).file_evidence_node_local is True
+    assert OperatorSettings.from_env({}).file_evidence_node_local is False
+    with pytest.raises(SettingsError, match=f"{NODE_LOCAL_ENV}='yes' must be true or false"):
+        OperatorSettings.from_env({NODE_LOCAL_ENV: "yes"})
+
+
+def test_routine_successes_are_debug_logs_and_failures_stay(caplog: pytest.LogCaptureFixture) -> None:
+    registry = kopf.OperatorRegistry()
+    deps = Deps(settings=OperatorSettings(), kube=Kube(ApiClient()), metrics=OperatorMetrics())
+    register_handlers(registry, deps)
+    # kopf's own names for the handlers, as it logs them ("Timer 'reconcile'", "Handler 'start'")
+    kinds = (registry._watching, registry._spawning, registry._changing)
+    handlers = {h.id: str(h) for kind in kinds for h in kind.get_all_handlers()}
+    assert set(ROUTINE_HANDLERS) <= set(handlers), handlers
+    logger = logging.getLogger("kopf.objects")
+    before = list(logger.filters)
+    try:
+        quiet_routine_successes(ROUTINE_HANDLERS)
+        with caplog.at_level(logging.INFO):
+            for handler_id in ROUTINE_HANDLERS:
+                logger.info(f"{handlers[handler_id]} succeeded.")
+            logger.info(f"{handlers['start']} succeeded.")
+            logger.error(f"{handlers['reconcile']} failed with an exception. Will retry.")
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            ("INFO", "Handler 'start' succeeded."),
+            ("ERROR", "Timer 'reconcile' failed with an exception. Will retry."),
+        ]
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG):  # --verbose
+            logger.info(f"{handlers['reconcile']} succeeded.")
+        assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+            ("DEBUG", "Timer 'reconcile' succeeded.")
+        ]
+    finally:
+        logger.filters[:] = before

@@ -237,6 +237,14 @@ def test_progress_counts_and_best_so_far() -> None:
     assert new.phase is Phase.running
 
 
+def test_an_interrupted_trial_counts_as_queued() -> None:
+    """It runs again when the sweep resumes, so it is a trial still to run."""
+    new = status.with_progress(running_sweep(), summary("succeeded", "interrupted", "running"), T1)
+    counts = new.trials
+    assert (counts.total, counts.succeeded, counts.running, counts.early_stopped) == (3, 1, 1, 0)
+    assert counts.queued == 4  # 6 planned, 2 started
+
+
 def test_a_verdict_of_the_driver_fails_the_sweep_at_once() -> None:
     done = rayjob(jobDeploymentStatus="Complete", jobStatus="SUCCEEDED")
     verdict = summary(
@@ -360,7 +368,40 @@ def test_a_summary_means_the_driver_runs_even_when_kuberay_cannot_say() -> None:
 def test_the_drivers_final_summary_is_the_verdict_whatever_kuberay_says(kuberay: dict[str, Any]) -> None:
     done = status.mirrored(running_sweep(), kuberay, summary("succeeded", outcome="succeeded", best=0.9), T1)
     assert done.phase is Phase.promoting and done.trials.succeeded == 1
-    verdict = summary("failed", outcome="failed", reason="NoScoredTrial: none of 1 trials has a score")
+    verdict = summary("failed", outcome="failed", reason="NoScoredTrial: none of 1 trial has a score")
     refused = status.mirrored(running_sweep(), UNSEEN_END, verdict, T1)
     assert refused.phase is Phase.failed
     assert condition(refused, cond.FAILED) == ("True", "NoScoredTrial")
+
+
+def test_a_sweep_waits_for_kuberay_and_hears_when_it_is_there() -> None:
+    pending = TuningSweepStatus()
+    waiting = status.kuberay_missing(pending, "install KubeRay", T0)
+    assert waiting.phase is Phase.pending
+    missing = cond.find(waiting.conditions, cond.KUBERAY_READY)
+    assert missing is not None and (missing.status, missing.reason) == ("False", "KubeRayMissing")
+    assert missing.observed_generation == T0.generation
+    ready = cond.find(waiting.conditions, cond.READY)
+    assert ready is not None and (ready.status, ready.reason) == ("False", "KubeRayMissing")
+    assert transition_events(pending, waiting) == [Event("Warning", "KubeRayMissing", "install KubeRay")]
+    assert transition_events(waiting, status.kuberay_missing(waiting, "install KubeRay", T1)) == []
+    found = status.kuberay_found(waiting, T2)
+    assert cond.find(found.conditions, cond.KUBERAY_READY).status == "True"  # type: ignore[union-attr]
+    assert transition_events(waiting, found) == [
+        Event("Normal", "KubeRayFound", "KubeRay's CRDs are installed")
+    ]
+    # a sweep never told KubeRay was missing gets no condition about it
+    assert status.kuberay_found(pending, T2) == pending
+
+
+def test_unshared_file_evidence_fails_the_sweep_with_one_warning() -> None:
+    pending = TuningSweepStatus()
+    reason = status.FILE_EVIDENCE_NOT_SHARED
+    refused = status.failed(
+        status.evidence_unreachable(pending, "no volume", T0, reason), reason, "no volume", T0
+    )
+    reachable = cond.find(refused.conditions, cond.EVIDENCE_REACHABLE)
+    assert reachable is not None and (reachable.status, reachable.reason) == ("False", reason)
+    assert refused.phase is Phase.failed
+    # the condition's Warning and the failure's would say the same: one Event
+    assert transition_events(pending, refused) == [Event("Warning", reason, "no volume")]

@@ -11,7 +11,7 @@ import pytest
 from tunesweep_evidence import bucket
 from tunesweep_evidence.spec import OBJECTIVE_MESSAGE, Accelerator
 from tunesweep_operator.settings import OperatorSettings
-from tunesweep_operator.validation import InvalidSweep, parse_sweep, problems
+from tunesweep_operator.validation import InvalidSweep, parse_sweep, problems, unshared_file_evidence
 
 from tests.operator.cluster import Cluster, condition
 from tests.operator.conftest import StartOperator
@@ -42,7 +42,10 @@ def test_every_problem_is_listed() -> None:
         },
     )
     assert len(found) == 2, found
-    assert any("no default trainer image for accelerator 'google.com/tpu'" in p for p in found)
+    (image,) = [p for p in found if "trainer image" in p]
+    assert "no default tpu trainer image (the trials' accelerator is 'google.com/tpu')" in image, image
+    assert "set spec.trainer.image, or give the operator one with TUNESWEEP_TRAINER_IMAGE_TPU" in image
+    assert "(Helm: trainer.images.tpu)" in image
     assert any("no default evidence location" in p for p in found)
 
 
@@ -87,6 +90,24 @@ def test_evidence_defaults_and_the_shared_file_volume() -> None:
     assert problems_of(shared, evidence={"uri": "file:///evidence/runs"}) == []
     (outside,) = problems_of(shared, evidence={"uri": "file:///evidence-other/runs"})
     assert "not below /evidence" in outside
+
+
+def test_a_cpu_sweep_without_an_image_names_the_cpu_setting() -> None:
+    (problem,) = problems_of(OperatorSettings(), resources={"perTrial": {"cpu": "1", "memory": "1Gi"}})
+    assert "no default cpu trainer image (the trials' accelerator is 'none')" in problem, problem
+    assert "TUNESWEEP_TRAINER_IMAGE_CPU (Helm: trainer.images.cpu)" in problem
+
+
+def test_file_evidence_needs_a_volume_shared_with_the_ray_pods() -> None:
+    refused = unshared_file_evidence("file:///tmp/evidence", OperatorSettings())
+    assert refused is not None
+    assert refused.startswith("evidence.uri 'file:///tmp/evidence' is a file:// location, but the operator")
+    for fix in ("s3:// or gs://", "evidence.defaultUri", "evidence.fileVolume", "evidence.filePath"):
+        assert fix in refused, refused
+    shared = OperatorSettings(file_evidence_volume={"persistentVolumeClaim": {"claimName": "ev"}})
+    assert unshared_file_evidence("file:///evidence/runs", shared) is None
+    assert unshared_file_evidence("file:///tmp/e", OperatorSettings(file_evidence_node_local=True)) is None
+    assert unshared_file_evidence("s3://bucket/runs", OperatorSettings()) is None
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ files derived from it, and its contract with the operator (OperatorSettings) and
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from tunesweep_evidence.digests import SIGNING_KEY_ENV
 from tunesweep_evidence.pod_overlay import CREDENTIALS_DIR as GCS_CREDENTIALS_DIR
 from tunesweep_evidence.pod_overlay import PodTemplateOverlay
 from tunesweep_evidence.spec import Accelerator, TuningSweep
+from tunesweep_operator.admission import WebhookSettings
 from tunesweep_operator.evidence_access import GCS_KEY_FILE
+from tunesweep_operator.kube import KUBERAY_VERSION
 from tunesweep_operator.rayjob import render_rayjob
 from tunesweep_operator.settings import OperatorSettings
 
@@ -24,10 +27,12 @@ from tests.ship.chart import (
     RULES,
     helm_template,
     kinds,
+    notes,
     one,
     operator_container,
     plain_env,
     render,
+    without_webhook,
 )
 from tests.support.controlplane import REPO_ROOT
 
@@ -57,9 +62,11 @@ class ReadEnv(dict[str, str]):
 
 
 def settings_of(container: dict[str, Any]) -> OperatorSettings:
-    """The operator's settings from the chart's env; every TUNESWEEP_ variable it sets must be read."""
+    """The operator's settings from the chart's env; every TUNESWEEP_ variable it sets must be read
+    (by OperatorSettings or, for the admission webhook, WebhookSettings)."""
     env = ReadEnv(plain_env(container))
     settings = OperatorSettings.from_env(env)
+    WebhookSettings.from_env(env)
     unread = {name for name in env if name.startswith("TUNESWEEP_")} - env.asked
     assert not unread, f"the chart sets variables the operator does not read: {unread}"
     return settings
@@ -74,7 +81,8 @@ def test_helm_lint_strict(helm: Path, values: list[str]) -> None:
 
 
 def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) -> None:
-    docs = render(helm)
+    everything = render(helm)
+    docs = without_webhook(everything)  # the admission webhook's objects: test_chart_webhook.py
     assert kinds(docs) == [
         "ClusterRole",
         "ClusterRoleBinding",
@@ -89,8 +97,10 @@ def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) 
     assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert container["args"] == ["--all-namespaces", "--liveness-port=8080", "--metrics-port=9090"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"healthz": 8080, "metrics": 9090}
+    assert ports == {"healthz": 8080, "metrics": 9090, "webhook": 9443}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    # not ready while KubeRay's CRDs are missing (tests/operator/test_cluster_traps.py)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -117,14 +127,16 @@ def test_defaults_serve_every_namespace_with_a_locked_down_operator(helm: Path) 
     assert service["spec"]["ports"] == [
         {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
     ]
-    # every object lands in the release namespace (manifests/install is applied without helm)
-    assert {d["metadata"]["namespace"] for d in docs if not d["kind"].startswith("Cluster")} == {
+    # every namespaced object lands in the release namespace (manifests/install is applied without helm)
+    cluster_scoped = ("ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration")
+    assert {d["metadata"]["namespace"] for d in everything if d["kind"] not in cluster_scoped} == {
         "tunesweep-system"
     }
 
 
 def test_watch_namespaces_get_roles_not_cluster_roles(helm: Path) -> None:
-    docs = render(helm, "--set", "watchNamespaces={team-a,team-b}")
+    # the webhook's ClusterRole, for its one ValidatingWebhookConfiguration: test_chart_webhook.py
+    docs = without_webhook(render(helm, "--set", "watchNamespaces={team-a,team-b}"))
     assert kinds(docs) == [
         "Deployment",
         "NetworkPolicy",
@@ -146,10 +158,12 @@ def test_watch_namespaces_get_roles_not_cluster_roles(helm: Path) -> None:
 
 
 def test_service_monitor(helm: Path) -> None:
-    docs = render(
-        helm,
-        "--set",
-        "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=prom,metrics.port=9100",
+    docs = without_webhook(
+        render(
+            helm,
+            "--set",
+            "metrics.serviceMonitor.enabled=true,metrics.serviceMonitor.labels.release=prom,metrics.port=9100",
+        )
     )
     monitor = one(docs, "ServiceMonitor")
     service = one(docs, "Service")
@@ -355,12 +369,11 @@ def test_ray_access_values_reach_the_operator_and_render_the_operators_policy(he
         },
     )
     assert settings.ray_network_policy[0]["podSelector"]["matchLabels"].items() <= operator_labels.items()
-    # the operator's own Pod admits only its metrics and liveness ports
+    # the operator's own Pod admits only its metrics, liveness and webhook ports
     policy = one(docs, "NetworkPolicy")
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= operator_labels.items()
-    assert policy["spec"]["ingress"] == [
-        {"ports": [{"port": 9090, "protocol": "TCP"}, {"port": 8080, "protocol": "TCP"}]}
-    ]
+    ports = [{"port": port, "protocol": "TCP"} for port in (9090, 8080, 9443)]
+    assert policy["spec"]["ingress"] == [{"ports": ports}]
     # turned off: no Ray auth, no policies
     off = render(helm, "--set", "rayAccess.auth.enabled=false,rayAccess.networkPolicy.enabled=false")
     assert plain_env(operator_container(off))["TUNESWEEP_RAY_AUTH"] == "disabled"
@@ -375,3 +388,44 @@ def test_ray_access_values_reach_the_operator_and_render_the_operators_policy(he
         "resources": ["networkpolicies"],
         "verbs": ["get", "create"],
     } in rules
+
+
+def commands(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if "kubectl " in line]
+
+
+def test_notes_after_a_default_install_say_what_a_sweep_needs(helm: Path, tmp_path: Path) -> None:
+    text = notes(helm, tmp_path)
+    assert f"--version {KUBERAY_VERSION}" in text
+    # the mock sample's file:// evidence cannot work without a shared volume: not suggested as it is
+    assert not any("apply" in command for command in commands(text)), text
+    assert "evidence.defaultUri" in text and "evidence.fileVolume" in text
+    assert all(" -n " not in command for command in commands(text))  # every namespace served
+
+
+def test_notes_name_the_watched_namespace_in_every_command(helm: Path, tmp_path: Path) -> None:
+    text = notes(
+        helm, tmp_path, "--set", "watchNamespaces={team-a,team-b}", "--set", "evidence.defaultUri=s3://b/t"
+    )
+    found = commands(text)
+    assert found and all(" -n team-a " in command for command in found), text
+    # with a default evidence location, the mock sample runs once its own file:// evidence is dropped
+    [apply] = [command for command in found if "apply" in command]
+    pattern = re.fullmatch(r"sed '/(.+)/d' (\S+) \| kubectl apply -n team-a -f -", apply)
+    assert pattern is not None, apply
+    sample = REPO_ROOT / pattern.group(2)
+    kept = [line for line in sample.read_text().splitlines() if not re.search(pattern.group(1), line)]
+    spec = yaml.safe_load("\n".join(kept))["spec"]
+    assert "evidence" not in spec and spec["trainer"]["backend"] == "mock"
+
+
+def test_notes_with_a_shared_volume_apply_the_mock_sample(helm: Path, tmp_path: Path) -> None:
+    text = notes(helm, tmp_path, "-f", str(KIND_VALUES))
+    assert "kubectl apply -f manifests/samples/sweep-mock.yaml" in commands(text), text
+    uri = yaml.safe_load((SAMPLES / "sweep-mock.yaml").read_text())["spec"]["evidence"]["uri"]
+    assert uri.startswith(f"file://{yaml.safe_load(KIND_VALUES.read_text())['evidence']['filePath']}")
+
+
+def test_the_operator_names_the_kuberay_release_the_chart_is_tested_with() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["annotations"]["tunesweep.dev/kuberay-version"] == KUBERAY_VERSION

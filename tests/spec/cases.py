@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesweep_evidence import evidence_uri
-from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND, OBJECTIVE_MESSAGE
+from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND, OBJECTIVE_MESSAGE, SearchDimension
 from tunesweep_evidence.sweep_manifest import path_text
+from tunesweep_evidence.training_config import MODEL_PRESETS
 
 BASE: dict[str, Any] = {
     "apiVersion": API_VERSION,
@@ -323,6 +324,35 @@ BAD: list[Bad] = [
         None,
     ),
     bad(
+        "base-config-unknown-section",
+        at("spec.trainer.baseConfig", optimizer={"name": "adamw"}),
+        "spec.trainer.baseConfig.optimizer",
+        "unknown key; known keys under baseConfig: model, training, data, eval",
+        None,
+    ),
+    bad(
+        "base-config-unknown-lora-key",
+        at("spec.trainer.baseConfig.model", lora={"r": 8}),
+        "spec.trainer.baseConfig.model.lora.r",
+        "unknown key; known keys under model.lora: rank, alpha, target_modules",
+        None,
+    ),
+    bad(
+        "base-config-unknown-model-preset",
+        at("spec.trainer.baseConfig.model", name="gemma-tiny"),
+        "spec.trainer.baseConfig.model.name",
+        f"'gemma-tiny' is not a model preset; known presets: {', '.join(MODEL_PRESETS)}",
+        None,
+    ),
+    bad(
+        "search-over-an-unknown-model-preset",
+        at(SPACE, **{"model.name": {"choice": ["tiny", "gemma-2-2b-instruct"]}}),
+        f'{SPACE}["model.name"].choice[1]',
+        "\"gemma-2-2b-instruct\" is not a valid model.name: 'gemma-2-2b-instruct' is not a model preset; "
+        "known presets: tiny, gemma-2b,",
+        None,
+    ),
+    bad(
         "base-config-wrong-type",
         at("spec.trainer.baseConfig.training", max_steps="many"),
         "spec.trainer.baseConfig.training.max_steps",
@@ -355,8 +385,43 @@ BAD: list[Bad] = [
         "backend-unknown",
         at("spec.trainer", backend="pytorch"),
         "spec.trainer.backend",
-        "Input should be 'flax-lm' or 'mock'",
+        "Input should be 'flax-lm', 'mock', 'python' or 'command'",
         'Unsupported value: "pytorch"',
+    ),
+    bad(
+        "python-without-entrypoint",
+        at("spec.trainer", backend="python"),
+        "spec.trainer.entrypoint",
+        "backend python needs trainer.entrypoint",
+        SAME,
+    ),
+    bad(
+        "command-without-command",
+        at("spec.trainer", backend="command"),
+        "spec.trainer.command",
+        "backend command needs trainer.command",
+        SAME,
+    ),
+    bad(
+        "entrypoint-without-python",
+        at("spec.trainer", entrypoint="my_pkg.train:run"),
+        "spec.trainer.entrypoint",
+        "trainer.entrypoint is read by backend python only",
+        SAME,
+    ),
+    bad(
+        "command-without-backend-command",
+        at("spec.trainer", command=["my-trainer", "--fast"]),
+        "spec.trainer.command",
+        "trainer.command is read by backend command only",
+        SAME,
+    ),
+    bad(
+        "entrypoint-not-a-function",
+        at("spec.trainer", backend="python", entrypoint="my_pkg.train"),
+        "spec.trainer.entrypoint",
+        "must be a Python function as `module.path:function`",
+        "should match",
     ),
     bad(
         "mode-unknown",
@@ -838,3 +903,51 @@ GOOD: dict[str, tuple[Edit, ...]] = {
         at("spec.resources", tpu=None),
     ),
 }
+
+
+@dataclass(frozen=True)
+class MalformedBounds:
+    """A range distribution (loguniform, uniform, randint) given bounds that are not a [low, high] pair."""
+
+    distribution: str
+    bounds: list[Any]
+    python: str
+    """Part of `tunesweep validate`'s first problem."""
+    server: tuple[str, ...]
+    """Parts of the API server's refusal."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.distribution}-{self.bounds}"
+
+    def manifest(self) -> dict[str, Any]:
+        # a pair's shape is checked before its values meet the field's type
+        return with_edits(at(SPACE, **{"training.max_steps": {self.distribution: self.bounds}}))
+
+
+RANGE_RULES = {rule.field[0]: rule.message for rule in SearchDimension.rules if rule.cel}
+"""The message of each range distribution's CEL rule (loguniform, uniform, randint)."""
+
+
+def _malformed(distribution: str, low: float, type_name: str) -> list[MalformedBounds]:
+    short = ("should have at least 2 items", RANGE_RULES[distribution])
+    return [
+        MalformedBounds(distribution, [low], "List should have at least 2 items", short),
+        MalformedBounds(distribution, [], "List should have at least 2 items", short),
+        MalformedBounds(
+            distribution,
+            [low, 2 * low, 3 * low],
+            "List should have at most 2 items",
+            ("must have at most 2 items",),
+        ),
+        MalformedBounds(
+            distribution, ["low", "high"], "Input should be a valid", (f"must be of type {type_name}",)
+        ),
+    ]
+
+
+MALFORMED_BOUNDS = [
+    *_malformed("loguniform", 1.0, "number"),
+    *_malformed("uniform", 1.0, "number"),
+    *_malformed("randint", 1, "integer"),
+]

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from tunesweep_evidence.sweep_manifest import validate_documents
 
-from tests.spec.cases import BAD, GOOD, Bad, Edit, with_edits
+from tests.spec.cases import BAD, GOOD, MALFORMED_BOUNDS, Bad, Edit, MalformedBounds, with_edits
 
 
 def test_the_bad_specs_are_many_and_distinct() -> None:
@@ -25,3 +25,11 @@ def test_bad_spec_has_one_problem_at_its_path(case: Bad) -> None:
 @pytest.mark.parametrize("edits", GOOD.values(), ids=list(GOOD))
 def test_good_variants_pass(edits: tuple[Edit, ...]) -> None:
     assert validate_documents(yaml.safe_dump(with_edits(*edits))) == []
+
+
+@pytest.mark.parametrize("case", MALFORMED_BOUNDS, ids=lambda case: case.id)
+def test_malformed_bounds_are_named_offline(case: MalformedBounds) -> None:
+    problems = validate_documents(yaml.safe_dump(case.manifest()))
+    where = f'spec.searchSpace["training.max_steps"].{case.distribution}'
+    assert problems and all(p.path.startswith(where) for p in problems), problems
+    assert case.python in problems[0].message, problems

@@ -81,13 +81,14 @@ def test_spec_lists_maps_and_strings_are_bounded_for_the_cel_cost_budget() -> No
             assert "maxLength" in node or "enum" in node, path
 
 
-def test_immutable_fields_have_transition_rules() -> None:
-    immutable = {
-        name
-        for name, node in SPEC["properties"].items()
-        if {"rule": "self == oldSelf"}.items() <= (node.get("x-kubernetes-validations") or [{}])[-1].items()
-    }
-    assert immutable == set(IMMUTABLE_SPEC_FIELDS)
+def test_immutable_fields_have_transition_rules_once_the_plan_is_frozen() -> None:
+    # on the whole object, where CEL can read the old status; nowhere below it
+    frozen = {rule["fieldPath"]: rule["rule"] for rule in ROOT["x-kubernetes-validations"]}
+    assert set(frozen) == {f".spec.{name}" for name in IMMUTABLE_SPEC_FIELDS}
+    assert all("oldSelf.status.evidenceURI != ''" in rule for rule in frozen.values())
+    assert not [
+        path for path, node in nodes(SPEC, ".spec") if "oldSelf" in str(node.get("x-kubernetes-validations"))
+    ]
 
 
 def test_names_columns_and_status_subresource() -> None:

@@ -17,7 +17,7 @@ from kubernetes.client.rest import ApiException
 from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, BestTrial, Phase, TrialCounts, TuningSweepStatus
 
 from tests.operator.cluster import wait_until
-from tests.spec.cases import BAD, DROP, GOOD, Bad, Edit, at, with_edits
+from tests.spec.cases import BAD, DROP, GOOD, MALFORMED_BOUNDS, Bad, Edit, MalformedBounds, at, with_edits
 
 REPO = Path(__file__).resolve().parents[2]
 Kubectl = Callable[..., CompletedProcess[str]]
@@ -39,6 +39,14 @@ def test_api_server_refuses_bad_spec(k8s_api: Any, case: Bad) -> None:
     expected = case.server_message()
     refusal = dry_run_create(k8s_api, "default", case.manifest())
     assert expected is not None and refusal is not None and expected in refusal, refusal
+    assert "evaluating rule" not in refusal, refusal
+
+
+@pytest.mark.parametrize("case", MALFORMED_BOUNDS, ids=lambda case: case.id)
+def test_api_server_names_malformed_bounds(k8s_api: Any, case: MalformedBounds) -> None:
+    refusal = dry_run_create(k8s_api, "default", case.manifest())
+    assert refusal is not None and all(part in refusal for part in case.server), refusal
+    assert "evaluating rule" not in refusal, refusal  # a CEL runtime error ("index out of bounds")
 
 
 @pytest.mark.parametrize("case", [c for c in BAD if not c.server], ids=lambda case: case.id)
@@ -65,12 +73,28 @@ def test_immutable_fields_and_editable_ones(kubectl: Kubectl, namespace: str) ->
             "patch", "tsw", "spec-test", "--type=merge", "-p", body, namespace=namespace, check=False
         )
 
-    refused = patch({"trials": {"count": 5}})
-    assert refused.returncode != 0 and "trials is immutable" in refused.stderr
+    # until the operator froze the plan (status.evidenceURI), the spec is the user's to fix
+    assert patch({"trials": {"count": 5}}).returncode == 0
+    status = json.dumps({"status": {"phase": "Pending"}})
+    kubectl(
+        "patch", "tsw", "spec-test", "--subresource=status", "--type=merge", "-p", status, namespace=namespace
+    )
+    assert patch({"searchSpace": {"training.seed": {"choice": [1, 2]}}}).returncode == 0
+    frozen = json.dumps({"status": {"evidenceURI": "s3://bucket/prefix/ns/spec-test/uid"}})
+    kubectl(
+        "patch", "tsw", "spec-test", "--subresource=status", "--type=merge", "-p", frozen, namespace=namespace
+    )
+    refused = patch({"trials": {"count": 6}})
+    assert (
+        refused.returncode != 0
+        and "spec.trials is immutable once the sweep's plan is frozen" in refused.stderr
+    )
     refused = patch({"trainer": {"baseConfig": {"training": {"max_steps": 7}}}})
-    assert refused.returncode != 0 and "trainer is immutable" in refused.stderr
-    refused = patch({"searchSpace": {"training.seed": {"choice": [1, 2]}}})
-    assert refused.returncode != 0 and "searchSpace is immutable" in refused.stderr
+    assert refused.returncode != 0 and "spec.trainer is immutable" in refused.stderr
+    refused = patch({"searchSpace": {"training.seed": None}})
+    assert refused.returncode != 0 and "spec.searchSpace is immutable" in refused.stderr
+    refused = patch({"earlyStopping": {"name": "asha", "gracePeriod": 10}})
+    assert refused.returncode != 0 and "spec.earlyStopping is immutable" in refused.stderr
     assert patch({"resources": {"queueName": "team-b"}, "promotion": {"minScore": 0.5}}).returncode == 0
 
 
@@ -116,3 +140,5 @@ def test_kubectl_explain(kubectl: Kubectl) -> None:
     )
     assert "How many trials, how many at once, and their limits." in explained.stdout
     assert "Trials running at once" in explained.stdout
+    base_config = kubectl("explain", "tuningsweep.spec.trainer.baseConfig").stdout
+    assert "`tunesweep explain <backend>`" in " ".join(base_config.split())

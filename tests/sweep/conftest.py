@@ -4,16 +4,23 @@ in-process driver tests share (tests that run the CLI start their own, as a user
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 import ray
 from tunesweep_trainer.sweep.ray_runtime import start_local_ray
 
+from tests.sweep.custom_trainers import SAMPLE_PACKAGE
+
 
 @pytest.fixture(scope="session")
 def local_ray() -> Iterator[None]:
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    # The sample custom trainer, importable as its image installs it: Ray's workers inherit PYTHONPATH.
+    paths = [str(SAMPLE_PACKAGE), os.environ.get("PYTHONPATH", "")]
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in paths if path)
+    sys.path.insert(0, str(SAMPLE_PACKAGE))
     start_local_ray(None)
     yield
     ray.shutdown()

@@ -59,7 +59,7 @@ def frozen_plan(out_dir: Path, manifest: dict[str, Any]) -> Plan:
     return plan
 
 
-def manifests(out_dir: Path) -> dict[str, RunManifest]:
+def manifests(out_dir: Path | str) -> dict[str, RunManifest]:
     root = str(out_dir)
     return {
         trial_id: bucket.read_document(

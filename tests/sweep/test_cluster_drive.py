@@ -38,7 +38,8 @@ def test_a_failed_verdict_exits_0_and_promotes_nothing(tmp_path: Path, tunesweep
     )
     assert tunesweep_drive(frozen_plan(tmp_path, manifest)) == EXIT_SUCCEEDED
     summary = sweep_summary(tmp_path)
-    assert summary.status == "failed" and summary.reason.startswith("TooManyFailedTrials: 1 of 1 trials")
+    assert summary.status == "failed"
+    assert summary.reason.startswith("TooManyFailedTrials: 1 of 1 trial failed")
     assert not (tmp_path / "promoted").exists()
 
 

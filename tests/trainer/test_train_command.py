@@ -4,8 +4,10 @@ import argparse
 from pathlib import Path
 
 import pytest
+import yaml
 from tunesweep_trainer.commands import train
 
+from tests.sweep.sweeps import sweep_manifest
 from tests.trainer import evidence_files
 
 
@@ -58,3 +60,21 @@ def test_bad_config_exits_2_naming_the_field(
 def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _tunesweep("train", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path)) == 2
     assert "none.yaml: not found" in capsys.readouterr().err
+
+
+def test_a_whole_sweep_manifest_is_refused_saying_to_pass_its_base_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump(sweep_manifest()))
+    assert (
+        _tunesweep("train", "--config", str(sweep), "--out", str(tmp_path / "out"), "--backend", "mock") == 2
+    )
+    error = capsys.readouterr().err
+    assert (
+        f"error: {sweep}: this is a TuningSweep manifest, not a training config: pass its "
+        f"spec.trainer.baseConfig as a file of its own, e.g. `yq '.spec.trainer.baseConfig' {sweep} > "
+        "base_config.yaml`"
+    ) in error
+    assert "Extra inputs" not in error
+    assert not (tmp_path / "out").exists()

@@ -23,6 +23,15 @@ def host(accelerator: AcceleratorInfo) -> HostInfo:
     )
 
 
+def jax_accelerator() -> AcceleratorInfo:
+    """The devices JAX trains on in this process."""
+    import jax  # only a trial imports JAX
+
+    devices = jax.devices()
+    first = devices[0]
+    return AcceleratorInfo(platform=first.platform, device_kind=first.device_kind, count=len(devices))
+
+
 def ray_node() -> dict[str, Any]:
     """This process's Ray node id and IP, and the Ray resources granted to it, when it runs under Ray
     (a Ray worker, or a driver connected to Ray); else nothing."""

@@ -1,6 +1,7 @@
 """One trial: train and evaluate one config on one backend, score it, and leave its evidence.
 
     outcome = run_trial("flax-lm", config, "file:///runs/sweep/trials/t1", report=tune_report)
+    outcome = run_trial("python", config, out, program=Program(entrypoint="my_pkg.train:run"))
 
 Evidence under `out_uri` (names from `tunesweep_evidence.layout`): `run_manifest.json` (written at
 the start with status running, rewritten at the end with succeeded / failed / early_stopped),
@@ -21,31 +22,30 @@ early_stopped, anything else failed.
 
 from __future__ import annotations
 
-import importlib
 import math
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, get_args
+from pathlib import Path
+from typing import Any, get_args
 
 from pydantic import ValidationError
 from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest
 from tunesweep_evidence.primary_score import primary_score, require_score
-from tunesweep_evidence.training_config import DataConfig, TrainingConfig
+from tunesweep_evidence.training_config import CustomConfig, DataConfig, TrainingConfig, config_model
 
 from . import environment, mock
-from .backend import BackendResult, ProgressFn
+from .backend import BackendResult, Program, load_backend
 from .data import sources
 from .errors import InvalidConfig, TrialFailed, TrialStopped
 from .recorder import TrialRecorder, now
 
 __all__ = ["InvalidConfig", "TrialFailed", "TrialIdentity", "TrialOutcome", "TrialStopped", "run_trial"]
 
-BACKEND_MODULES: dict[str, str] = {
-    "flax-lm": "tunesweep_trainer.flax_lm.backend",
-    "mock": "tunesweep_trainer.mock",
-}
+BUILT_IN = Program()
+"""A built-in backend's program: none, the backend is the trainer."""
 Report = Callable[[dict[str, Any]], None]
 
 
@@ -74,13 +74,6 @@ class TrialOutcome:
     metrics_uri: str
 
 
-class _BackendModule(Protocol):
-    def prepare(self) -> AcceleratorInfo: ...
-    def run(
-        self, config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int]
-    ) -> BackendResult: ...
-
-
 Examples = list[tuple[str, str, str]]
 
 
@@ -96,12 +89,15 @@ def held_out_examples(backend: str, data: DataConfig) -> tuple[Examples, Example
     )
 
 
-def parse_config(config: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:
-    """The validated config, or InvalidConfig naming every bad field by its dotted path."""
-    if isinstance(config, TrainingConfig):
+def parse_config(
+    config: TrainingConfig | CustomConfig | Mapping[str, Any], backend: str = "flax-lm"
+) -> TrainingConfig | CustomConfig:
+    """The validated config (`backend`'s config model), or InvalidConfig naming every bad field by
+    its dotted path."""
+    if isinstance(config, TrainingConfig | CustomConfig):
         return config
     try:
-        return TrainingConfig.model_validate(config)
+        return config_model(backend).model_validate(config)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '(config)'}: {e['msg']}"
@@ -112,26 +108,25 @@ def parse_config(config: TrainingConfig | Mapping[str, Any]) -> TrainingConfig:
 
 def run_trial(
     backend: str,
-    config: TrainingConfig | dict[str, Any],
+    config: TrainingConfig | CustomConfig | dict[str, Any],
     out_uri: str,
     *,
     mode: str = "production",
     identity: TrialIdentity | None = None,
     report: Report | None = None,
     rung_steps: Collection[int] = (),
+    program: Program = BUILT_IN,
 ) -> TrialOutcome:
-    if backend not in BACKEND_MODULES:
-        raise ValueError(f"unknown backend {backend!r}: expected one of {', '.join(BACKEND_MODULES)}")
     if mode not in get_args(Mode):
         raise ValueError(f"unknown mode {mode!r}: expected production or smoke")
     identity = identity or TrialIdentity()
-    module: _BackendModule = importlib.import_module(BACKEND_MODULES[backend])
+    module = load_backend(backend, program, checkpoint_dir(identity))
     started = time.monotonic()
     accelerator = module.prepare()
     try:
-        parsed = parse_config(config)
+        parsed = parse_config(config, backend)
     except InvalidConfig as error:
-        raw = dict(config)  # a TrainingConfig is always valid: only a mapping gets here
+        raw = dict(config)  # a parsed config is always valid: only a mapping gets here
         TrialRecorder(out_uri, _manifest(backend, raw, 0, identity, accelerator)).finish(
             "failed", _error(error)
         )
@@ -176,6 +171,13 @@ def run_trial(
         run_manifest_uri=recorder.manifest_uri,
         metrics_uri=recorder.metrics_uri,
     )
+
+
+def checkpoint_dir(identity: TrialIdentity) -> Path:
+    """Where a custom trainer may keep its checkpoints: a local folder per trial, so a trial run
+    again on this machine (a resumed sweep) finds what it saved."""
+    sweep = identity.tuning_job_id or "standalone"
+    return Path(tempfile.gettempdir(), "tunesweep-checkpoints", sweep, identity.trial_id or identity.run_id)
 
 
 def _manifest(

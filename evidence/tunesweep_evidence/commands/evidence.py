@@ -11,6 +11,7 @@ from .. import schemas
 from ..bucket import BucketError
 from ..digests import SigningKeyError, read_key
 from ..verify import verify
+from ..wording import counted
 
 
 def add_parser(subparsers: Any) -> None:
@@ -23,7 +24,11 @@ def add_parser(subparsers: Any) -> None:
         "verify",
         help="recompute scores, best trial and promoted config from a sweep's evidence; name each mismatch",
     )
-    check.add_argument("uri", metavar="DIR_OR_URI", help="a sweep's evidence folder (or one trial's folder)")
+    check.add_argument(
+        "uri",
+        metavar="DIR_OR_URI",
+        help="a sweep's evidence folder (its promoted/ folder checks the sweep too), or one trial's folder",
+    )
     check.add_argument(
         "--signing-key",
         metavar="FILE",
@@ -59,7 +64,8 @@ def run_verify(args: argparse.Namespace) -> int:
         print(f"OK {report.root}: {report.summary}")
         return 0
     print("\n".join(report.problems))
-    print(f"FAILED {report.root}: {len(report.problems)} problems; {report.summary}", file=sys.stderr)
+    problems = counted(len(report.problems), "problem")
+    print(f"FAILED {report.root}: {problems}; {report.summary}", file=sys.stderr)
     return 1
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from tunesweep_evidence import bucket
+from tunesweep_evidence.wording import counted
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         # bad data, a missing checkpoint, a NaN loss: the manifest holds the error too
         print(f"trial failed: {error}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"primary_score {outcome.primary_score} after {outcome.steps_done} steps; evidence: {args.out}")
+    steps = counted(outcome.steps_done, "step")
+    print(f"primary_score {outcome.primary_score} after {steps}; evidence: {args.out}")
     return 0
 
 
@@ -56,7 +58,19 @@ def _read_mapping(uri: str) -> dict[str, Any]:
         raise ValueError(f"not YAML: {error}") from None
     if not isinstance(data, dict):
         raise ValueError("expected a mapping with model / training / data / eval sections")
+    if data.get("kind") == "TuningSweep":
+        raise ValueError(_sweep_not_config(uri))
     return data
+
+
+def _sweep_not_config(uri: str) -> str:
+    """What to pass instead of a whole TuningSweep manifest: its base config, the training config."""
+    return (
+        "this is a TuningSweep manifest, not a training config: pass its spec.trainer.baseConfig as "
+        f"a file of its own, e.g. `yq '.spec.trainer.baseConfig' {uri} > base_config.yaml`, then "
+        "`tunesweep train --config base_config.yaml ...` (or a sweep's promoted/best_config.yaml); "
+        "to run the whole sweep, `tunesweep run` it"
+    )
 
 
 def _print_progress(metrics: dict[str, Any]) -> None:

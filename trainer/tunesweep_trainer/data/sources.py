@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tunesweep_evidence import bucket
 from tunesweep_evidence.training_config import DataConfig
+from tunesweep_evidence.wording import counted
 
 from . import arithmetic, jsonl
 from .records import DataError, Record
@@ -57,8 +58,8 @@ def _held_out(data: DataConfig, sizes: list[tuple[str, int]]) -> list[list[Recor
     if len(records) < needed:
         named = " + ".join(f"data.{name} ({size})" for name, size in sizes)
         raise DataError(
-            f"{_file_name(data.eval)} has {len(records)} records; the held-out slices need {named} = "
-            f"{needed}: add records or lower those sizes"
+            f"{_file_name(data.eval)} has {counted(len(records), 'record')}; the held-out slices need "
+            f"{named} = {needed}: add records or lower those sizes"
         )
     slices, start = [], 0
     for _, size in sizes:

@@ -6,13 +6,12 @@ import math
 import time
 from collections.abc import Collection, Sequence
 
-import jax
 from tunesweep_evidence import judge
 from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
 from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.training_config import TrainingConfig
 
-from .. import compile_cache
+from .. import compile_cache, environment
 from ..backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
 from ..data import sources
 from ..data.records import Record, prompt_text
@@ -25,10 +24,7 @@ def prepare() -> AcceleratorInfo:
     """Set the process up for training (the shared compile cache, before anything compiles) and
     say what it will train on."""
     compile_cache.enable()
-    devices = jax.devices()
-    return AcceleratorInfo(
-        platform=devices[0].platform, device_kind=devices[0].device_kind, count=len(devices)
-    )
+    return environment.jax_accelerator()
 
 
 def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:

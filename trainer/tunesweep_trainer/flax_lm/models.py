@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import qwix
 from flax import nnx
-from tunesweep_evidence.training_config import TINY, LoraConfig, ModelConfig
+from tunesweep_evidence.training_config import MODEL_PRESETS, TINY, LoraConfig, ModelConfig
 from tunix.models import automodel, naming
 from tunix.models.gemma import model as gemma_lib
 from tunix.models.gemma import params_safetensors as gemma_safetensors
@@ -91,8 +91,7 @@ def architecture_config(name: str, dtype: Any) -> Any:
         architecture = automodel.call_model_config(name)
     except (ValueError, AttributeError, ImportError) as error:
         raise ValueError(
-            f"model.name {name!r} is not a known Gemma ({error}); use e.g. gemma-2b-it, "
-            "gemma-2-2b-it, gemma-3-1b-it, or tiny"
+            f"model.name {name!r} is not a known Gemma ({error}); known presets: {', '.join(MODEL_PRESETS)}"
         ) from None
     if hasattr(architecture, "param_dtype"):  # Gemma 3 builds its parameters in a configured dtype
         architecture = dataclasses.replace(architecture, param_dtype=dtype)

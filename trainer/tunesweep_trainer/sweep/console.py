@@ -1,35 +1,54 @@
-"""Local mode's view of a running sweep: a progress bar and a live trials table on a terminal,
-plain lines otherwise. It reads what the operator reads (sweep_summary.json, and the running
-trials' metrics.jsonl for their latest loss), polled from a thread while the driver runs."""
+"""Local mode's view of a running sweep. It reads what the operator reads (sweep_summary.json,
+and the running trials' metrics.jsonl for their latest step), polled from a thread while the
+driver runs.
+
+On a terminal: a progress bar and a live trials table, then a table of the trials. Otherwise (a
+pipe, a CI log): whole lines, never cut to a width, one per event (a trial queued or started, with
+its params the first time it shows; how it ended; the scheduler's rung decisions come as the
+driver's log lines), a line of step progress per running trial at most every
+`progress_interval_s` (`tunesweep run --progress-interval`), and one line per trial at the end.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import MetricsLine, Plan, SweepSummary, TrialRecord
+from tunesweep_evidence.wording import counted
 
 from .driver import DriveResult
 
 _POLL_S = 1.0
 _DONE = ("succeeded", "failed", "early_stopped")
-_STYLE = {"succeeded": "green", "failed": "red", "early_stopped": "yellow", "running": "cyan"}
+_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "early_stopped": "yellow",
+    "interrupted": "magenta",
+    "running": "cyan",
+}
 
 
 class SweepConsole:
-    def __init__(self, plan: Plan, total_trials: int, console: Console) -> None:
+    def __init__(self, plan: Plan, total_trials: int, console: Console, progress_interval_s: float) -> None:
         self.plan = plan
         self.total = total_trials
         self.console = console
+        self.progress_interval_s = progress_interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="sweep-console", daemon=True)
         self._seen: dict[str, str] = {}
+        self._progress_said: dict[str, tuple[float, int]] = {}
+        """Per running trial: when its last progress line was said, and at which step."""
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -47,7 +66,8 @@ class SweepConsole:
             self._live.start()
         else:
             self._say(
-                f"sweep {self.plan.sweep.name}: {self.total} trials, evidence in {self.plan.evidence_uri}"
+                f"sweep {self.plan.sweep.name}: {counted(self.total, 'trial')}, "
+                f"evidence in {self.plan.evidence_uri}"
             )
         self._thread.start()
         return self
@@ -75,13 +95,14 @@ class SweepConsole:
             self._live.update(Group(self._progress, self._table(document.trials, live=True)))
         else:
             self._print_changes(document.trials)
+            self._print_progress(document.trials)
 
     def _table(self, records: Sequence[TrialRecord], *, live: bool) -> Table:
         table = Table(title=None if live else "Trials")
         for column in ("trial", "status", "score", "rung scores", "loss" if live else "error", "params"):
             table.add_column(column)
         for record in records:
-            extra = _latest_loss(self.plan, record) if live else (record.error or "")[:60]
+            extra = _loss_text(_latest_metrics(self.plan, record)) if live else (record.error or "")[:60]
             table.add_row(
                 record.trial_id,
                 f"[{_STYLE.get(record.status, 'white')}]{record.status}[/]",
@@ -95,11 +116,21 @@ class SweepConsole:
     def _print_changes(self, records: Sequence[TrialRecord]) -> None:
         for record in records:
             if self._seen.get(record.trial_id) != record.status:
+                first = record.trial_id not in self._seen
                 self._seen[record.trial_id] = record.status
-                score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
-                rungs = f" rung scores {_rungs(record)}" if record.rung_scores else ""
-                error = f" ({record.error})" if record.error else ""
-                self._say(f"trial {record.trial_id} {record.status}{score}{rungs}{error}")
+                self._say(escape(_trial_line(record, with_params=first)))
+
+    def _print_progress(self, records: Sequence[TrialRecord]) -> None:
+        now = time.monotonic()
+        for record in records:
+            said_at, said_step = self._progress_said.get(record.trial_id, (-float("inf"), -1))
+            if record.status != "running" or now - said_at < self.progress_interval_s:
+                continue
+            line = _latest_metrics(self.plan, record)
+            if line is None or line.step == said_step:
+                continue
+            self._progress_said[record.trial_id] = (now, line.step)
+            self._say(f"trial {record.trial_id} {_step_text(line)}")
 
     def _say(self, text: str) -> None:
         # Whole lines (paths, params) never wrap: users and scripts copy them.
@@ -112,7 +143,12 @@ class SweepConsole:
                 "[yellow]Interrupted.[/] The sweep's state is kept: run the same command again to resume."
             )
             return
-        self.console.print(self._table(document.trials, live=False))
+        if self._live is not None:
+            self.console.print(self._table(document.trials, live=False))
+        else:
+            self._say("Trials:")
+            for record in document.trials:
+                self._say(f"  {escape(_trial_line(record, with_params=True))}")
         style = "green" if document.status == "succeeded" else "red"
         reason = f": {document.reason}" if document.reason else ""
         self._say(f"[{style}]Sweep {document.status}[/]{reason}")
@@ -137,16 +173,35 @@ def _read_summary(plan: Plan) -> SweepSummary | None:
         return None  # not written yet
 
 
-def _latest_loss(plan: Plan, record: TrialRecord) -> str:
+def _latest_metrics(plan: Plan, record: TrialRecord) -> MetricsLine | None:
+    """A running trial's last metrics.jsonl line, if it wrote one."""
     if record.status != "running":
-        return ""
+        return None
     uri = layout.join(layout.trial_dir(plan.evidence_uri, record.trial_id), layout.METRICS)
     try:
         lines = bucket.read_jsonl(uri, MetricsLine)
     except (bucket.BucketError, bucket.DocumentError):
-        return ""
-    last = lines[-1] if lines else None
-    return f"step {last.step}: {last.loss:.4f}" if last and last.loss is not None else ""
+        return None
+    return lines[-1] if lines else None
+
+
+def _loss_text(line: MetricsLine | None) -> str:
+    return f"step {line.step}: {line.loss:.4f}" if line and line.loss is not None else ""
+
+
+def _step_text(line: MetricsLine) -> str:
+    loss = "" if line.loss is None else f": loss {line.loss:.4f}"
+    return f"step {line.step}{loss} ({line.elapsed_s:.0f} s)"
+
+
+def _trial_line(record: TrialRecord, *, with_params: bool) -> str:
+    """One trial as one line: its status, score, rung scores and error (params: every one, whole)."""
+    score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
+    rungs = f" rung scores {_rungs(record)}" if record.rung_scores else ""
+    again = " (runs again when the sweep resumes)" if record.status == "interrupted" else ""
+    error = f" ({record.error})" if record.error else ""
+    params = f" params {_all_params(record.params)}" if with_params and record.params else ""
+    return f"trial {record.trial_id} {record.status}{score}{rungs}{again}{error}{params}"
 
 
 def _rungs(record: TrialRecord) -> str:
@@ -157,6 +212,11 @@ def _rungs(record: TrialRecord) -> str:
 
 def _score(score: float | None) -> str:
     return "—" if score is None else f"{score:.4f}"
+
+
+def _all_params(params: dict[str, object]) -> str:
+    """Every param by its whole path and value, as a script or a user copies them."""
+    return " ".join(f"{key}={value}" for key, value in sorted(params.items()))
 
 
 def _params(params: dict[str, object]) -> str:

@@ -121,8 +121,10 @@ class _Sweep:
             promoted_by=promoted_by,
         )
 
-    def write(self, records: list[TrialRecord], status: str, reason: str) -> SweepSummary:
-        document = self.summary(records, status, reason)
+    def write(
+        self, records: list[TrialRecord], status: str, reason: str, best: BestTrialRecord | None = None
+    ) -> SweepSummary:
+        document = self.summary(records, status, reason, best)
         write_summary(self.plan, document)
         return document
 
@@ -142,9 +144,13 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     tuner.fit()
     storage = ray_storage(plan.evidence_uri)
     trials = ExperimentAnalysis(storage.experiment_path, storage_filesystem=storage.filesystem).trials
+    progress = SweepProgress(plan, sweep.objective, mode)
     if any(trial.status not in (Trial.TERMINATED, Trial.ERROR) for trial in trials):
-        return DriveResult(EXIT_INTERRUPTED, None)  # Ctrl-C: Tune saved its state; the summary says running
-    records = _final_records(SweepProgress(plan, sweep.objective, mode).records(trials))
+        # Ctrl-C: Tune saved its state, with the trials it had not finished still to run.
+        records = progress.records(trials, interrupted=True)
+        sweep.write(records, "running", "", best_so_far(plan, records, sweep.objective))
+        return DriveResult(EXIT_INTERRUPTED, None)
+    records = _final_records(progress.records(trials))
     conclusion = conclude(records, mode=mode, max_failed=sweep.spec.trials.max_failed)
     status, reason = conclusion.status, conclusion.reason
     # Named as the operator's promotion will choose it (smoke mode may take an unscored trial).

@@ -1,8 +1,10 @@
 """Local mode: `tunesweep run SWEEP.yaml [--out DIR]` runs the sweep driver with a local Ray.
 
-The same TuningSweep YAML a user applies with kubectl, the same plan, driver and evidence; the
-evidence folder is DIR (default `./runs/<name>/`) instead of the bucket. The plan is frozen into
-DIR once: running the command again with the same DIR resumes that sweep (Ctrl-C keeps its state).
+The same TuningSweep YAML a user applies with kubectl, the same plan, driver and evidence. The
+sweep's evidence folder (`evidence_destination`) is DIR when given, else
+`<spec.evidence.uri>/local/<name>/` (the operator's `<uri>/<namespace>/<name>/<uid>/`, without the
+uid, so that the same command finds it again), else `./runs/<name>/`. The plan is frozen into that
+folder once: running the same command again resumes that sweep (Ctrl-C keeps its state).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,11 +35,32 @@ class SweepFileError(ValueError):
     """A sweep file that local mode cannot run; the message says what to fix."""
 
 
-def run_local(sweep_path: str, out: str | None, console: Console) -> int:
+@dataclass(frozen=True)
+class EvidenceDestination:
+    uri: str
+    """The sweep's evidence folder: a local path, or an `s3://` / `gs://` URI."""
+    why: str
+    """What chose it: `--out`, `spec.evidence.uri`, or the default."""
+
+
+def evidence_destination(sweep: TuningSweep, out: str | None) -> EvidenceDestination:
+    """Where a local run writes: `--out`, else below spec.evidence.uri, else ./runs/<name>/."""
+    name = sweep.metadata.name
+    if out:
+        return EvidenceDestination(os.path.abspath(out), "--out")
+    if sweep.spec.evidence.uri:
+        folder = layout.join(sweep.spec.evidence.uri, LOCAL_NAMESPACE, name)
+        return EvidenceDestination(bucket.local_path(folder) or folder, "spec.evidence.uri")
+    return EvidenceDestination(os.path.abspath(os.path.join("runs", name)), "default: no spec.evidence.uri")
+
+
+def run_local(sweep_path: str, out: str | None, console: Console, *, progress_interval_s: float) -> int:
+    """The sweep run here; `progress_interval_s`: without a terminal, the least time between two
+    step-progress lines of a running trial."""
     try:
         sweep = load_sweep(sweep_path)
-        out_dir = os.path.abspath(out or os.path.join("runs", sweep.metadata.name))
-        plan, resumed = plan_for(sweep, out_dir)
+        destination = evidence_destination(sweep, out)
+        plan, resumed = plan_for(sweep, destination.uri)
     except (SweepFileError, plans.PlanError, bucket.BucketError) as error:
         console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         return EXIT_INVALID
@@ -44,12 +68,13 @@ def run_local(sweep_path: str, out: str | None, console: Console) -> int:
     # Tune's own hints (e.g. "Resume experiment with: Tuner.restore(...)") are not this command's.
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     verb = "Resuming" if resumed else "Starting"
-    console.print(f"{verb} sweep {plan.sweep.name} (uid {plan.sweep.uid}) in {out_dir}", soft_wrap=True)
+    console.print(f"{verb} sweep {plan.sweep.name} (uid {plan.sweep.uid})", highlight=False, soft_wrap=True)
+    console.print(f"evidence: {destination.uri} ({destination.why})", highlight=False, soft_wrap=True)
     try:
         with (
-            ray_session(out_dir) as session,
+            ray_session(bucket.local_path(destination.uri)) as session,
             _log_to(console),
-            SweepConsole(plan, planned_trials(spec), console) as view,
+            SweepConsole(plan, planned_trials(spec), console, progress_interval_s) as view,
         ):
             result = drive_on(session, plan, promote=True)  # no operator here: the driver promotes
     except KeyboardInterrupt:

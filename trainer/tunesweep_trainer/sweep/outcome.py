@@ -12,6 +12,7 @@ from typing import Literal
 
 from tunesweep_evidence.documents import TrialRecord
 from tunesweep_evidence.selection import SCORED_STATES
+from tunesweep_evidence.wording import counted
 
 _ERROR_CHARS = 300
 
@@ -29,14 +30,14 @@ def conclude(records: Sequence[TrialRecord], *, mode: str, max_failed: int) -> C
         first = failed[0]
         return Conclusion(
             "failed",
-            f"TooManyFailedTrials: {len(failed)} of {len(records)} trials failed, more than "
+            f"TooManyFailedTrials: {len(failed)} of {counted(len(records), 'trial')} failed, more than "
             f"trials.maxFailed={max_failed}; trial {first.trial_id}: {_short(first.error)}",
             promote=False,
         )
     scored = [r for r in records if r.status in SCORED_STATES and r.primary_score is not None]
     if scored:
         return Conclusion("succeeded")
-    what = f"none of {len(records)} trials has a primary score ({len(failed)} failed)"
+    what = f"none of {counted(len(records), 'trial')} has a primary score ({len(failed)} failed)"
     if mode == "production":
         return Conclusion("failed", f"NoScoredTrial: {what}; production mode needs one", promote=False)
     # Smoke mode checks the pipeline, not the model: it ends well, saying what it did not find.

@@ -15,6 +15,7 @@ from typing import Any
 
 from tunesweep_evidence.placement import worker_pods
 from tunesweep_evidence.spec import TuningSweepSpec
+from tunesweep_evidence.wording import counted
 
 from .resources import trial_resources
 
@@ -129,8 +130,8 @@ def decide(nodes: Sequence[NodeOffer], spec: TuningSweepSpec, *, local: bool) ->
     if holding:
         concurrent = min(parallel, sum(trials_held(node, request) for node in nodes))
         reason = (
-            f"each trial asks for {describe(request)}; {len(holding)} of {_nodes(len(nodes))} can hold "
-            f"one: {concurrent} trials at once (trials.parallel {parallel})"
+            f"each trial asks for {describe(request)}; {len(holding)} of {counted(len(nodes), 'node')} can "
+            f"hold one: {counted(concurrent, 'trial')} at once (trials.parallel {parallel})"
         )
         return Placement(concurrent_trials=concurrent, parallel=parallel, reason=reason)
     largest = _largest(nodes, request)
@@ -138,7 +139,7 @@ def decide(nodes: Sequence[NodeOffer], spec: TuningSweepSpec, *, local: bool) ->
     if not local:
         raise PlacementError(
             f"resources.perTrial asks for {describe(request)} per trial, but no node of the Ray cluster "
-            f"({_nodes(len(nodes))}) can hold one trial: the largest, {largest.name}, offers "
+            f"({counted(len(nodes), 'node')}) can hold one trial: the largest, {largest.name}, offers "
             f"{describe(offered)}. Ask for less in resources.perTrial or give the worker nodes more"
         )
     return _fit_locally(largest, nodes, spec, request, parallel)
@@ -194,7 +195,3 @@ def _largest(nodes: Sequence[NodeOffer], request: Mapping[str, float]) -> NodeOf
         return (*(node.resources.get(name, 0.0) for name in accelerators), node.resources.get("CPU", 0.0))
 
     return max(nodes, key=size)
-
-
-def _nodes(count: int) -> str:
-    return f"{count} node" if count == 1 else f"{count} nodes"

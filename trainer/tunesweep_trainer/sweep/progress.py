@@ -1,6 +1,8 @@
 """sweep_summary.json while the sweep runs: a Ray Tune Callback rewrites it whenever a trial
 changes state (and, at most every few seconds, as trials report), so the operator (which polls
-the bucket) and a user can follow the sweep. The driver writes the final one (`summary`)."""
+the bucket) and a user can follow the sweep. The driver writes the one after the experiment
+(`summary`): the final one, or the interrupted one (Tune's cleanup after Ctrl-C ends the running
+trials without telling this callback why, so only the driver can tell them from cut ones)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from tunesweep_evidence.selection import best_trial
 
 from ..backend import RUNG_SCORE
 from .results import finite_or_nan
-from .trial_records import live_record, now_iso, settled_record
+from .trial_records import End, live_record, now_iso, settled_record
 
 _RESULT_WRITE_INTERVAL_S = 3.0
 logger = logging.getLogger(__name__)
@@ -88,11 +90,16 @@ class SweepProgress(Callback):
         self._last_write = 0.0
         self._wrote_first = False
 
-    def records(self, trials: list[Trial]) -> list[TrialRecord]:
+    def records(self, trials: list[Trial], *, interrupted: bool = False) -> list[TrialRecord]:
+        """Each trial's record. `interrupted`: the sweep was stopped (Ctrl-C) before the trials Tune
+        still shows unfinished ended; they run again when it resumes."""
         records = []
         for trial in trials:
-            if trial.trial_id not in self._settled and trial.status in (Trial.TERMINATED, Trial.ERROR):
-                self._settle(trial, failed=trial.status == Trial.ERROR)
+            if trial.trial_id not in self._settled:
+                if trial.status in (Trial.TERMINATED, Trial.ERROR):
+                    self._settle(trial, "failed" if trial.status == Trial.ERROR else "early_stopped")
+                elif interrupted:
+                    self._settle(trial, "interrupted")
             record = self._settled.get(trial.trial_id)
             records.append(
                 record
@@ -102,9 +109,9 @@ class SweepProgress(Callback):
             )
         return records
 
-    def _settle(self, trial: Trial, *, failed: bool) -> None:
+    def _settle(self, trial: Trial, end: End) -> None:
         self._settled[trial.trial_id] = settled_record(
-            self.plan.evidence_uri, trial, self.plan.sweep.uid, failed=failed
+            self.plan.evidence_uri, trial, self.plan.sweep.uid, end=end
         )
 
     def write(self, trials: list[Trial]) -> None:
@@ -150,13 +157,10 @@ class SweepProgress(Callback):
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         # Called while Ray still shows the trial RUNNING (or PENDING when the sweep stops first).
         try:
-            self._settle(trial, failed=False)
+            self._settle(trial, "early_stopped")
         except Exception as error:
             logger.warning("could not settle trial %s: %s", trial.trial_id, error)
         self.write(trials)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        self.write(trials)
-
-    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
         self.write(trials)

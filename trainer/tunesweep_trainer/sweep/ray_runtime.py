@@ -99,7 +99,23 @@ def ray_session(run_dir: str | None) -> Iterator[RaySession]:
         ray.shutdown()
 
 
+class _TokenAuthNotice(logging.Filter):
+    """Drops the one warning Ray logs on every start of a new local cluster, that it turned token
+    auth on by default: a notice for Ray's own users, noise in every run of this tool (which keeps
+    token auth on). Setting RAY_AUTH_MODE=token would silence it too, but only before Ray is first
+    imported: Ray reads it once, into its C++ config."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_TOKEN_AUTH_NOTICE)
+
+
+_TOKEN_AUTH_NOTICE = "Token authentication is enabled for this Ray cluster."
+_TOKEN_AUTH_FILTER = _TokenAuthNotice()
+
+
 def start_local_ray(run_dir: str | None) -> None:
+    # Its module's logger (addFilter adds one filter once).
+    logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_TOKEN_AUTH_FILTER)
     ray.init(
         address="local",  # never attach to someone else's Ray on this machine
         num_cpus=os.cpu_count() or 1,

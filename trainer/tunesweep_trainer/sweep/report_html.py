@@ -34,6 +34,7 @@ _STATUS_COLORS = {
     "succeeded": "#2ca02c",
     "early_stopped": "#ff7f0e",
     "failed": "#d62728",
+    "interrupted": "#9467bd",
     "running": "#1f77b4",
     "pending": "#7f7f7f",
 }

@@ -17,6 +17,7 @@ from tunesweep_evidence.documents import EvalSummary, RunManifest
 from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.trial_config import fold_params
 
+from ..backend import Program
 from ..errors import TrialFailed, TrialStopped
 from ..trial import TrialIdentity, run_trial
 from .results import OBJECTIVE, tune_result
@@ -32,6 +33,8 @@ class TrialJob:
     sweep_uid: str
     image: str
     backend: str
+    program: Program
+    """A custom backend's trainer (spec.trainer.entrypoint or command)."""
     base_config: dict[str, Any]
     mode: str
     timeout_s: float
@@ -64,6 +67,7 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
                 identity=identity,
                 report=report,
                 rung_steps=job.rung_steps,
+                program=job.program,
             )
     except TrialStopped:
         return
@@ -76,8 +80,8 @@ def _replayed(out_uri: str) -> bool:
     if not bucket.exists(manifest_uri):
         return False
     manifest = bucket.read_document(manifest_uri, RunManifest)
-    if manifest.status in ("running", "early_stopped"):
-        # Cut short (a killed driver, or Ctrl-C, which stops trials as ASHA does): run it again.
+    if manifest.status in ("running", "interrupted", "early_stopped"):
+        # Cut short (a killed driver, or Ctrl-C, whose trials the driver marks interrupted): run it again.
         return False
     if manifest.status == "failed":
         raise TrialFailed(f"(recorded earlier) {manifest.error}")

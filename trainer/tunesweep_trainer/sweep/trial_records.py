@@ -4,6 +4,9 @@ A finished trial is settled once: its primary score is recomputed from its evalu
 its run_manifest.json is brought in line with what Ray saw when the trial process could not
 write it itself: a trial that ASHA stopped (its process is ended mid-training) becomes
 `early_stopped`, one whose process died (timeout, OOM kill) becomes `failed` with Ray's error.
+A trial still unfinished when the sweep was interrupted (Ctrl-C) becomes `interrupted`, even where
+its process wrote `early_stopped` (Tune stops it as it stops a cut trial): it runs again when the
+sweep resumes, and no scheduler cut it.
 The record also says where the trial ran (its manifest's hostname and Ray node) and its rung
 scores (from its metrics.jsonl once settled; from the results Tune saw while it runs).
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
@@ -25,6 +28,9 @@ _RAY_TO_RECORD = {
     Trial.RUNNING: "running",
 }
 _ERROR_CHARS = 2000
+End = Literal["failed", "early_stopped", "interrupted"]
+"""How Ray saw a trial end: it errored; it was stopped (cut, or the sweep stopped); or it was
+unfinished when the sweep was interrupted."""
 
 
 def live_record(trial: Trial, started_at: str | None, rung_scores: list[RungScore]) -> TrialRecord:
@@ -40,20 +46,21 @@ def live_record(trial: Trial, started_at: str | None, rung_scores: list[RungScor
     )
 
 
-def settled_record(root: str, trial: Trial, sweep_uid: str, *, failed: bool) -> TrialRecord:
-    """A finished trial (`failed`: Ray saw it error), its manifest settled, its score recomputed."""
+def settled_record(root: str, trial: Trial, sweep_uid: str, *, end: End) -> TrialRecord:
+    """A trial that ended as Ray saw it `end`, its manifest settled, its score recomputed."""
     rel_dir = f"trials/{trial.trial_id}"
     manifest_uri = layout.join(root, rel_dir, layout.RUN_MANIFEST)
-    ray_error = ray_error_text(trial) if failed else None
-    has_manifest = settle_manifest(manifest_uri, failed=failed, error=ray_error)
+    ray_error = ray_error_text(trial) if end == "failed" else None
+    has_manifest = settle_manifest(manifest_uri, end=end, error=ray_error)
     reader = EvidenceReader(root)
     evidence = load_trial(reader, rel_dir, trial.trial_id, sweep_uid) if has_manifest else None
     if evidence is None:
         # No usable evidence: the trial never started (the sweep stopped first), or died before
-        # writing any.
+        # writing any. An interrupted one that Ray had not started yet is still to run.
+        not_started = end == "interrupted" and trial.status != Trial.RUNNING
         return TrialRecord(
             trial_id=trial.trial_id,
-            status="failed" if failed else "early_stopped",
+            status="pending" if not_started else end,
             params=trial_params(trial),
             error=ray_error or ("; ".join(reader.problems) or None),
             iterations=iterations(trial),
@@ -82,19 +89,19 @@ def recorded_rung_scores(metrics_uri: str) -> list[RungScore]:
     return [RungScore(step=line.step, score=line.rung_score) for line in lines if line.rung_score is not None]
 
 
-def settle_manifest(uri: str, *, failed: bool, error: str | None) -> bool:
-    """A manifest still saying `running` after the trial ended gets its real end; False when the
-    trial wrote no manifest at all."""
+def settle_manifest(uri: str, *, end: End, error: str | None) -> bool:
+    """A manifest still saying `running` after the trial ended gets its real end (an interrupted
+    trial's also replaces the `early_stopped` its stopped process wrote); False when the trial
+    wrote no manifest at all."""
     if not bucket.exists(uri):
         return False
     manifest = bucket.read_document(uri, RunManifest)
-    if manifest.status != "running":
+    unsettled = ("running", "early_stopped") if end == "interrupted" else ("running",)
+    if manifest.status not in unsettled:
         return True
-    update: dict[str, Any] = {"finished_at": now_iso()}
-    if failed:
-        update |= {"status": "failed", "error": error or "the trial process ended without a result"}
-    else:
-        update["status"] = "early_stopped"
+    update: dict[str, Any] = {"status": end, "finished_at": manifest.finished_at or now_iso()}
+    if end == "failed":
+        update["error"] = error or "the trial process ended without a result"
     bucket.write_document(uri, manifest.model_copy(update=update))
     return True
 

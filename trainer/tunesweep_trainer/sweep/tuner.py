@@ -19,6 +19,7 @@ from tunesweep_evidence.documents import ObjectiveRecord, Plan, SearchPlan
 from tunesweep_evidence.search_plan import planned_search
 from tunesweep_evidence.spec import TuningSweepSpec
 
+from ..backend import Program
 from .algorithms import scheduler, search_algorithm
 from .failures import FailureBudget
 from .placement import Placement
@@ -74,6 +75,7 @@ def _trainable(
         sweep_uid=plan.sweep.uid,
         image=plan.image,
         backend=spec.trainer.backend,
+        program=Program(spec.trainer.entrypoint, tuple(spec.trainer.command or ())),
         base_config=spec.trainer.base_config,
         mode=spec.mode.value,
         timeout_s=spec.trials.timeout_seconds,

@@ -36,7 +36,7 @@ def deadline(seconds: float, out_uri: str) -> Iterator[None]:
 def _expire(seconds: float, out_uri: str) -> None:
     message = f"TrialTimeout: still running after trials.timeoutSeconds={seconds:g}; the trial was ended"
     try:
-        settle_manifest(layout.join(out_uri, layout.RUN_MANIFEST), failed=True, error=message)
+        settle_manifest(layout.join(out_uri, layout.RUN_MANIFEST), end="failed", error=message)
     finally:
         logger.error(message)
         os._exit(TIMEOUT_EXIT_CODE)
