@@ -83,14 +83,15 @@ def install_recipe(venv: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
     """The recipe's RUN as written, for the image environment at `venv`: its COPY destinations are
     the build context's files, its uv mount the pinned uv, its cache mount this machine's uv cache."""
     recipe, name, run = recipe_step()
-    command = re.sub(r"^(--\S+\s+)+", "", run.args)
+    # The image's paths first: this checkout may itself lie below /tmp, as a fresh clone does.
+    command = here(re.sub(r"^(--\S+\s+)+", "", run.args), venv, tmp)
     for copy in recipe.stages[name].all("COPY"):
         source, destination = copy.args.split()
         command = command.replace(destination.rstrip("/"), str(CONTEXT / source.rstrip("/")))
     env = image_env(BASE_TARGET, venv, tmp) | {"UV_CACHE_DIR": host_uv_cache()}
     env["PATH"] = f"{tools.uv().parent}:{env['PATH']}"
     return subprocess.run(
-        ["bash", "-c", here(command, venv, tmp)],
+        ["bash", "-c", command],
         env=env,
         cwd=tmp,
         capture_output=True,
