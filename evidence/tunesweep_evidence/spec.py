@@ -19,7 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BeforeValidator, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
 
-from . import evidence_uri, placement
+from . import evidence_uri, memory_checks, placement
 from ._model import WireModel
 from .labels import (
     DNS_SUBDOMAIN,
@@ -556,14 +556,18 @@ class TuningSweepSpec(RuleModel):
 
     def more_violations(self) -> list[Violation]:
         config = training_config_violations(self.trainer.backend, self.trainer.base_config, self.search_space)
-        # The rungs follow from the training config (its max_steps), so they are planned once it is valid.
-        return config + (_search_plan_violations(self) if not config else []) + placement.violations(self)
+        # The rungs and the memory forecast follow from the training config (its max_steps, its
+        # shapes), and the forecast from the placement too, so each runs once those are valid.
+        placed = placement.violations(self)
+        if config:
+            return config + placed
+        return _search_plan_violations(self) + placed + ([] if placed else memory_checks.violations(self))
 
     def warnings(self) -> list[tuple[FieldPath, str]]:
         """What runs, but maybe not as meant (field relative to the spec, message)."""
         if self.mode == Mode.smoke and not self.trainer.base_config:
             return [(("trainer", "baseConfig"), SMOKE_DEMO_WARNING)]
-        return []
+        return memory_checks.warnings(self)
 
 
 class ObjectMeta(WireModel):

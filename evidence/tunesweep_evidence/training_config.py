@@ -85,7 +85,10 @@ class ModelConfig(SnakeModel):
     max_length: int = Field(64, ge=8, le=32768)
     """Tokens per training sequence (prompt + target), right-padded."""
     dtype: Literal["float32", "bfloat16"] = "float32"
-    """Parameter dtype; bfloat16 halves the memory of a real checkpoint."""
+    """The model's dtype: its weights and its compute. With bfloat16 (half the memory of a real
+    checkpoint) what is trained (the LoRA adapters, else every weight) also keeps float32 master
+    weights and float32 AdamW moments in the optimizer, so updates far below a weight's bfloat16
+    spacing (such as 1e-5 steps) still add up."""
     lora: LoraConfig | None = None
     """LoRA adapters; null means full fine-tuning."""
 

@@ -38,7 +38,7 @@ from typing import Any, cast
 import kopf
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
-from tunesweep_evidence import bucket, layout, placement, promotion
+from tunesweep_evidence import bucket, layout, memory_checks, placement, promotion
 from tunesweep_evidence.documents import Plan, SweepSummary
 from tunesweep_evidence.spec import (
     GROUP,
@@ -50,6 +50,7 @@ from tunesweep_evidence.spec import (
     TuningSweep,
     TuningSweepStatus,
 )
+from tunesweep_evidence.sweep_manifest import path_text
 
 from . import kube as k8s
 from . import names, status, validation
@@ -171,6 +172,9 @@ class Handlers:
         placed = placement.place(planned.spec)
         for warning in placement.warnings(planned.spec):
             kopf.event(body, type="Warning", reason="FewerTrialsAtOnce", message=warning)
+        for field, warning in memory_checks.warnings(planned.spec):
+            message = f"{path_text(('spec', *field))}: {warning}"
+            kopf.event(body, type="Warning", reason="NearDeviceMemory", message=message)
 
         def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
             found = status.kuberay_found(old, clock)  # a sweep that waited for KubeRay hears it is there

@@ -237,12 +237,33 @@ def test_an_eval_set_of_the_wrong_size(sweep: str) -> None:
 
 
 def test_an_unknown_judge(sweep: str) -> None:
-    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["judge"].update(version="2"))
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["judge"].update(version="3"))
     assert problems(sweep)[0] == (
-        "trials/0/eval_summary.json: judge: answer-exact-match version 2 is unknown to this tunesweep "
-        "(it knows answer-exact-match version 1, mock-surface version 1); its rows cannot be re-judged: "
-        "upgrade tunesweep or re-evaluate with a known judge"
+        "trials/0/eval_summary.json: judge: answer-exact-match version 3 is unknown to this tunesweep "
+        "(it knows answer-exact-match version 1, answer-exact-match version 2, mock-surface version 1, "
+        "mock-surface version 2); its rows cannot be re-judged: upgrade tunesweep or re-evaluate with a "
+        "known judge"
     )
+
+
+def test_evidence_of_the_version_1_judge_is_re_judged_by_its_own_rule(sweep: str) -> None:
+    # Version 1 read the last ANSWER marker: an answer the model made up after its turn counted.
+    def judged_by_version_1(summary: dict[str, Any]) -> None:
+        row = summary["rows"][0]
+        assert (row["extracted_answer"], row["metrics"]) == ("1", {"answer_correctness": 1.0})
+        row["prediction"] = "ANSWER wrong<end_of_turn>\nANSWER 1"
+        summary["judge"]["version"] = "1"
+
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), judged_by_version_1)
+    write_digests(sweep)
+    assert verify(sweep).ok
+    edit_json(layout.join(sweep, TRIAL0, layout.EVAL_SUMMARY), lambda d: d["judge"].update(version="2"))
+    write_digests(sweep)
+    assert problems(sweep)[:2] == [
+        "trials/0/eval_summary.json: rows[0] (id 'q0').extracted_answer '1' != re-judged 'wrong'",
+        "trials/0/eval_summary.json: rows[0] (id 'q0').metrics.answer_correctness 1.0 != re-judged 0.0 "
+        "(prediction 'ANSWER wrong<end_of_turn>\\nANSWER 1', expected '1')",
+    ]
 
 
 def test_a_newer_writer_s_extra_field_is_read(sweep: str) -> None:

@@ -187,3 +187,25 @@ def test_the_operator_refuses_evidence_outside_its_allowed_prefixes(
     assert f"allows for namespace {namespace}: file://{tmp_path}/allowed/{namespace};" in message, message
     assert cluster.rayjobs() == []
     assert not bucket.exists(elsewhere)  # nothing written
+
+
+def test_a_trial_shape_too_large_for_its_device_is_refused_by_the_spec_models() -> None:
+    manifest = sweep_manifest(
+        "s",
+        "s3://evidence",
+        trainer={"backend": "flax-lm", "baseConfig": {"model": {"name": "gemma-2b", "checkpoint": "/m"}}},
+        resources={
+            "perTrial": {"accelerator": TPU, "count": 1},
+            "tpu": {"acceleratorType": "tpu-v5-lite-podslice", "topology": "1x1"},
+        },
+    )
+    with pytest.raises(InvalidSweep) as caught:
+        parse_sweep(manifest)
+    (problem,) = caught.value.problems
+    # the sweep searches per_device_batch_size (4, 8): the larger shape is the one named
+    assert problem.startswith(
+        'spec.searchSpace["training.per_device_batch_size"]: the trial shape model.name gemma-2b, '
+        "model.dtype float32, full fine-tuning, training.per_device_batch_size 8, model.max_length 64 "
+        "needs about "
+    ), problem
+    assert "more than one tpu-v5-lite-podslice device (16 GiB) holds" in problem, problem

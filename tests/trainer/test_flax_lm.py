@@ -8,13 +8,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 from flax import nnx
+from tunesweep_evidence.judge import AnswerRule, answer_correctness
 from tunesweep_evidence.training_config import LoraConfig, ModelConfig, TrainingSection
 from tunesweep_trainer.data import arithmetic
-from tunesweep_trainer.flax_lm import batches, models, optimizer, training
+from tunesweep_trainer.data.records import Record, prompt_text
+from tunesweep_trainer.flax_lm import batches, evaluation, models, optimizer, training
 from tunesweep_trainer.trial import TrialFailed, TrialIdentity, run_trial
 
 from tests.trainer import evidence_files
@@ -24,6 +28,8 @@ SHORT: dict[str, Any] = {
     "data": {"train_size": 256, "eval_size": 8, "test_size": 8, "rung_size": 4},
 }
 BASE_PARAMS = nnx.All(nnx.Param, nnx.Not(nnx.LoRAParam))
+TURNS = "<start_of_turn>user\n{prompt}<end_of_turn>\n<start_of_turn>model\n"
+"""An instruction-tuned Gemma's template, as manifests/samples/sweep-gpu.yaml sets it."""
 
 
 def _values(model: nnx.Module, kind: Any) -> dict[Any, np.ndarray]:
@@ -36,10 +42,11 @@ def _train(
     *,
     rungs: training.Rungs | None = None,
     batches_given: int | None = None,
+    learning_rate: float = 1e-3,
 ) -> None:
     _, records = arithmetic.deal(0, [("eval_size", 1), ("train_size", 64)])
     encoded = batches.encode(records, models.ByteTokenizer(), "{prompt}\n", 64)
-    section = TrainingSection(max_steps=steps, warmup_steps=0)
+    section = TrainingSection(max_steps=steps, warmup_steps=0, learning_rate=learning_rate)
     training.fine_tune(
         model,
         itertools.islice(batches.training_batches(encoded, 32, 0), batches_given),
@@ -159,3 +166,69 @@ def test_nan_loss_fails_the_trial(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_bfloat16_parameters() -> None:
     model, _ = models.build(ModelConfig(dtype="bfloat16"), seed=0)
     assert {str(v.dtype) for v in _values(model, nnx.Param).values()} == {"bfloat16"}
+
+
+def test_a_1e_5_lora_update_moves_bfloat16_adapters() -> None:
+    model, _ = models.build(ModelConfig(dtype="bfloat16", lora=LoraConfig(rank=2)), seed=0)
+    # Every adapter value at 2^-5: bfloat16 spaces values there 2^-13 apart below, so a weight
+    # updated in bfloat16 ignores any step under 2^-14 (6e-5), and AdamW's steps are at most the
+    # learning rate (1e-5). Only float32 master weights gather them into a move.
+    adapters = nnx.state(model, nnx.LoRAParam)
+    nnx.update(model, jax.tree.map(lambda value: jnp.full_like(value, 2.0**-5), adapters))
+    _train(model, steps=30, learning_rate=1e-5)
+    after = _values(model, nnx.LoRAParam)
+    assert {str(value.dtype) for value in after.values()} == {"bfloat16"}
+    moved = [path for path, value in after.items() if path[-1] == "w_lora_a" and (value != 2.0**-5).any()]
+    assert len(moved) == len([path for path in after if path[-1] == "w_lora_a"]) > 0
+
+
+def test_the_byte_tokenizer_holds_the_turn_end_as_one_token() -> None:
+    tokenizer = models.ByteTokenizer()
+    text = "Q: 3+4?<end_of_turn>\nü"
+    assert tokenizer.encode(text) == [*b"Q: 3+4?", tokenizer.EOT, *"\nü".encode()]
+    assert tokenizer.decode(tokenizer.encode(text)) == text
+    assert tokenizer.decode([tokenizer.BOS, *b"ok", tokenizer.EOS]) == "ok"
+
+
+def test_a_turn_template_s_targets_end_the_model_s_turn() -> None:
+    tokenizer = models.ByteTokenizer()
+    record = Record(id="r0", prompt="Q: 3+4?", trace="", answer="7")
+
+    def learnt(template: str) -> list[int]:
+        encoded = batches.encode([record], tokenizer, template, 96)
+        return list(encoded.tokens[0][encoded.loss_mask[0]])
+
+    assert learnt(TURNS) == [*b"ANSWER 7", tokenizer.EOT, tokenizer.EOS]
+    assert learnt("{prompt}\n") == [*b"ANSWER 7", tokenizer.EOS]
+
+
+def test_generation_stops_where_the_model_ends_its_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An under-trained instruction-tuned model: it answers, ends its turn, then makes up more.
+    tokenizer = models.ByteTokenizer()
+    prompt = prompt_text(Record(id="r0", prompt="Q: 3+4?", trace="", answer="7"), TURNS)
+    said = "ANSWER 7<end_of_turn>\n<start_of_turn>user\nANSWER 9"
+    sequence = [tokenizer.BOS, *tokenizer.encode(prompt), *tokenizer.encode(said), tokenizer.EOS]
+    tokens = np.full((8, 96), tokenizer.PAD, np.int32)
+    tokens[:, : len(sequence)] = sequence
+    loss_mask = np.zeros(tokens.shape, bool)
+    loss_mask[:, len(sequence) - len(tokenizer.encode(said)) - 1 : len(sequence)] = True
+    model = models.random_tiny(0)
+    training.fine_tune(
+        model,
+        batches.training_batches(batches.EncodedRecords(tokens, loss_mask), 8, 0),
+        tokenizer.PAD,
+        TrainingSection(max_steps=40, warmup_steps=0, learning_rate=1e-2),
+        lambda step, loss: None,
+    )
+
+    def generated() -> str:
+        [text] = evaluation.generate(model, tokenizer, [prompt], max_generation_steps=48, batch_size=1)
+        return text
+
+    assert generated() == "ANSWER 7"
+    assert answer_correctness("ANSWER 7", "7") == ("7", 1.0)
+    # the control: stopping at EOS alone, the model says what it learnt after its turn, and the
+    # version 1 judge (the last marker) read the made-up answer
+    monkeypatch.setattr(evaluation, "end_of_turn_id", lambda tokenizer: None)
+    assert generated() == said
+    assert answer_correctness(said, "7", AnswerRule.LAST_OF_PREDICTION) == ("9", 0.0)

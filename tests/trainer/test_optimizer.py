@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -45,3 +47,31 @@ def test_hyperparameters_are_values_not_constants_of_the_compiled_step() -> None
     assert _update_hlo(optimizer.build(first)) == _update_hlo(optimizer.build(second))
     # the control: a learning rate passed as a constant changes the program
     assert _update_hlo(optax.adamw(1e-4)) != _update_hlo(optax.adamw(3e-3))
+
+
+def _moved_after_small_updates(tx: optax.GradientTransformation) -> tuple[dict[str, Any], Any]:
+    """A bfloat16 weight of 1.0 after 300 AdamW steps of 1e-5 (0.003 in all, under half its
+    bfloat16 spacing of 2^-8 per step, above it in sum)."""
+    params = {"lora_a": jnp.ones((2, 3), jnp.bfloat16)}
+    state = tx.init(params)
+    step = jax.jit(tx.update)
+    for _ in range(300):
+        updates, state = step({"lora_a": jnp.ones((2, 3), jnp.bfloat16)}, state, params)
+        params = optax.apply_updates(params, updates)
+    return params, state
+
+
+def test_fp32_master_weights_let_a_1e_5_update_move_a_bfloat16_weight() -> None:
+    training = TrainingSection(learning_rate=1e-5, warmup_steps=0, max_steps=10**6, weight_decay=0.0)
+    params, state = _moved_after_small_updates(optimizer.fp32_master(optimizer.build(training)))
+    master = state.master["lora_a"]
+    assert master.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(master), 1.0 - 300 * 1e-5, rtol=1e-5)
+    assert params["lora_a"].dtype == jnp.bfloat16  # the model still computes in bfloat16
+    np.testing.assert_array_equal(np.asarray(params["lora_a"]), np.asarray(master.astype(jnp.bfloat16)))
+    assert float(params["lora_a"][0, 0]) < 1.0
+    moments = [leaf for leaf in jax.tree.leaves(state.inner) if getattr(leaf, "shape", None) == (2, 3)]
+    assert len(moments) == 2 and {leaf.dtype for leaf in moments} == {jnp.dtype(jnp.float32)}
+    # the control: the same optimizer on the bfloat16 weight itself rounds every step away
+    unmoved, _ = _moved_after_small_updates(optimizer.build(training))
+    np.testing.assert_array_equal(np.asarray(unmoved["lora_a"], np.float32), 1.0)

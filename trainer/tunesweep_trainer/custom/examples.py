@@ -2,7 +2,8 @@
 
 The trainer sees the training records whole, but of the held-out slices (eval, test, rung) only
 each example's id and prompt (with `data.prompt_template` applied): the expected answers stay with
-tunesweep, whose judge scores the answers (the text after the last `ANSWER` marker).
+tunesweep, whose judge scores the answers (the text after the first `ANSWER` marker before
+any `<end_of_turn>`).
 """
 
 from __future__ import annotations

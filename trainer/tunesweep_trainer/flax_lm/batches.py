@@ -1,4 +1,9 @@
-"""Records to token batches: `[BOS] prompt target [EOS]`, right-padded, loss on the target only."""
+"""Records to token batches: `[BOS] prompt target [EOS]`, right-padded, loss on the target only.
+
+With a template in turns (one that holds `END_OF_TURN`, as an instruction-tuned Gemma's), the target
+also ends the model's turn, `target END_OF_TURN [EOS]`: where the model learns to stop, generation
+stops.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from tunesweep_evidence.judge import END_OF_TURN
 from tunix.sft.peft_trainer import TrainingInput
 from tunix.sft.utils import build_positions_from_mask, make_causal_attn_mask
 
@@ -20,15 +26,16 @@ class EncodedRecords:
     tokens: np.ndarray
     """[N, max_length] int32 token ids, right-padded with the pad id."""
     loss_mask: np.ndarray
-    """[N, max_length] bool: True on the tokens the model learns to predict (target and EOS)."""
+    """[N, max_length] bool: True on the tokens the model learns to predict (target, turn end, EOS)."""
 
 
 def encode(records: Sequence[Record], tokenizer: Tokenizer, template: str, max_length: int) -> EncodedRecords:
     tokens = np.full((len(records), max_length), tokenizer.pad_id(), dtype=np.int32)
     loss_mask = np.zeros((len(records), max_length), dtype=bool)
+    turn_end = tokenizer.encode(END_OF_TURN) if END_OF_TURN in template else []
     for row, record in enumerate(records):
         prompt = [tokenizer.bos_id(), *tokenizer.encode(prompt_text(record, template))]
-        target = [*tokenizer.encode(target_text(record)), tokenizer.eos_id()]
+        target = [*tokenizer.encode(target_text(record)), *turn_end, tokenizer.eos_id()]
         length = len(prompt) + len(target)
         if length > max_length:
             raise DataError(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from flax import nnx
 from tunix.generate.sampler import CacheConfig, Sampler
 
-from .tokenizers import Tokenizer
+from .tokenizers import Tokenizer, end_of_turn_id
 
 PROMPT_ALIGNMENT = 8
 
@@ -20,7 +20,8 @@ def generate(
     max_generation_steps: int,
     batch_size: int,
 ) -> list[str]:
-    """The greedy continuation of each prompt, up to EOS or `max_generation_steps` tokens."""
+    """The greedy continuation of each prompt, up to the end of the model's turn, EOS or
+    `max_generation_steps` tokens (the stop token left out)."""
     architecture = model.config  # type: ignore[attr-defined]
     longest = max(len(tokenizer.encode(prompt)) for prompt in prompts) + 1  # + BOS
     # One fixed prompt length and batch size: one compiled prefill/decode for the whole evaluation
@@ -36,6 +37,8 @@ def generate(
             head_dim=architecture.head_dim,
         ),
     )
+    end_of_turn = end_of_turn_id(tokenizer)
+    stop_ids = [tokenizer.eos_id()] + ([] if end_of_turn is None else [end_of_turn])
     batch_size = min(batch_size, len(prompts))
     outputs: list[str] = []
     for start in range(0, len(prompts), batch_size):
@@ -45,7 +48,7 @@ def generate(
             batch + [batch[-1]] * padding,
             max_generation_steps=max_generation_steps,
             max_prompt_length=prompt_length,
-            eos_tokens=[tokenizer.eos_id()],
+            eos_tokens=stop_ids,
         )
         outputs.extend(result.text[: len(batch)])
     return outputs

@@ -5,12 +5,16 @@ learning-rate schedule is a stateful schedule whose peak, warmup and length are 
 compiled train step therefore has the same HLO for any learning rate, weight decay, warmup or step
 count, and a trial that differs from an earlier one only in those reuses its compiled step from the
 persistent cache.
+
+`fp32_master` is the mixed precision of a bfloat16 model: the model computes in bfloat16, the
+optimizer keeps float32 master weights and moments for what is trained.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import optax
 from tunesweep_evidence.training_config import TrainingSection
@@ -64,3 +68,34 @@ def clipped_adamw(
         optax.clip_by_global_norm(max_grad_norm),
         optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay),
     )
+
+
+class MasterState(NamedTuple):
+    inner: Any
+    """First: Tunix logs the learning rate of the first state part that holds hyperparams."""
+    master: Any
+    """The float32 master copy of the trained parameters."""
+
+
+def fp32_master(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`inner` run on float32 master copies of the parameters (its moments float32 too); each
+    parameter gets its master rounded to its own dtype. Updated in bfloat16 itself, a weight ignores
+    any update under half its bfloat16 spacing (about 2^-9 of it): a 1e-5 step never moves a 0.01.
+    """
+
+    def init(params: Any) -> MasterState:
+        master = jax.tree.map(lambda param: param.astype(jnp.float32), params)
+        return MasterState(inner=inner.init(master), master=master)
+
+    def update(grads: Any, state: MasterState, params: Any = None) -> tuple[Any, MasterState]:
+        if params is None:
+            raise ValueError("fp32_master needs the parameters to update")
+        grads = jax.tree.map(lambda grad: grad.astype(jnp.float32), grads)
+        steps, inner_state = inner.update(grads, state.inner, state.master)
+        master = optax.apply_updates(state.master, steps)
+        # float32 updates: optax.apply_updates adds them in float32 (p + (m - p) == m, exactly, since
+        # p is m's rounding) and rounds to the parameter's dtype once.
+        to_master = jax.tree.map(lambda new, param: new - param.astype(jnp.float32), master, params)
+        return to_master, MasterState(inner=inner_state, master=master)
+
+    return optax.GradientTransformation(init, update)

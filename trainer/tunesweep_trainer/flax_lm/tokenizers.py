@@ -1,6 +1,8 @@
 """Tokenizers: the tiny preset's byte-level one, and a real Gemma's SentencePiece model.
 
 Both expose what Tunix's sampler and our encoder need: encode / decode / bos_id / eos_id / pad_id.
+Both hold `END_OF_TURN` as one token (Gemma's vocabulary has it; the byte tokenizer makes it a
+special), so generation can stop where an instruction-tuned model ends its turn.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+from tunesweep_evidence.judge import END_OF_TURN
 from tunix.generate.tokenizer_adapter import TokenizerAdapter
 
 SENTENCEPIECE_FILE = "tokenizer.model"
@@ -22,17 +25,28 @@ class Tokenizer(Protocol):
 
 
 class ByteTokenizer:
-    """UTF-8 bytes 0..255 and three specials. BOS is not 0: the sampler prepends BOS only when
-    `bos_id()` is truthy."""
+    """UTF-8 bytes 0..255 and four specials; `END_OF_TURN` in a text is the EOT special, as it is one
+    token of Gemma's vocabulary. BOS is not 0: the sampler prepends BOS only when `bos_id()` is
+    truthy."""
 
-    PAD, BOS, EOS = 256, 257, 258
-    VOCAB_SIZE = 264  # 259 ids rounded up to a multiple of 8
+    PAD, BOS, EOS, EOT = 256, 257, 258, 259
+    VOCAB_SIZE = 264  # 260 ids rounded up to a multiple of 8
 
     def encode(self, text: str) -> list[int]:
-        return list(text.encode("utf-8"))
+        ids: list[int] = []
+        for index, part in enumerate(text.split(END_OF_TURN)):
+            ids.extend([self.EOT] if index else [])
+            ids.extend(part.encode("utf-8"))
+        return ids
 
     def decode(self, ids: list[int]) -> str:
-        return bytes(i for i in ids if 0 <= i < 256).decode("utf-8", errors="replace")
+        turns: list[list[int]] = [[]]
+        for i in ids:
+            if i == self.EOT:
+                turns.append([])
+            elif 0 <= i < 256:
+                turns[-1].append(i)
+        return END_OF_TURN.join(bytes(turn).decode("utf-8", errors="replace") for turn in turns)
 
     def bos_id(self) -> int:
         return self.BOS
@@ -54,3 +68,9 @@ def load_sentencepiece(folder: str) -> TokenizerAdapter:
     processor = spm.SentencePieceProcessor()
     processor.Load(path)
     return TokenizerAdapter(processor)
+
+
+def end_of_turn_id(tokenizer: Tokenizer) -> int | None:
+    """The token of `END_OF_TURN`, or None where the vocabulary spells it in several tokens."""
+    ids = tokenizer.encode(END_OF_TURN)
+    return ids[0] if len(ids) == 1 else None

@@ -6,9 +6,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import jax
+import jax.numpy as jnp
+import optax
 from flax import nnx
 from tunesweep_evidence.training_config import TrainingSection
-from tunix.sft import hooks, peft_trainer
+from tunix.sft import hooks, peft_trainer, utils
 
 from . import optimizer
 from .batches import model_inputs
@@ -37,12 +40,21 @@ def fine_tune(
     """Train `model` in place for `training.max_steps` updates; returns the updates done."""
     trainer = peft_trainer.PeftTrainer(
         model,
-        optimizer.build(training),
+        optimizer_for(model, training),
         peft_trainer.TrainingConfig(eval_every_n_steps=training.max_steps, max_steps=training.max_steps),
     ).with_gen_model_input_fn(model_inputs(pad_id))
     trainer.with_training_hooks(_StepWatch(on_step, rungs))
     trainer.train(batches)
     return trainer.train_steps
+
+
+def optimizer_for(model: nnx.Module, training: TrainingSection) -> optax.GradientTransformation:
+    """The training's optimizer, on float32 master weights when what is trained (the adapters, else
+    every parameter, as PeftTrainer picks them) is not float32."""
+    trained = nnx.LoRAParam if utils.is_lora_enabled(model) else nnx.Param
+    dtypes = {leaf.dtype for leaf in jax.tree.leaves(nnx.state(model, trained))}
+    tx = optimizer.build(training)
+    return tx if dtypes == {jnp.dtype(jnp.float32)} else optimizer.fp32_master(tx)
 
 
 class _StepWatch(hooks.TrainingHooks):
