@@ -3,9 +3,11 @@
 1. Training throughput of the tiny preset: our step (Tunix PeftTrainer, the optimizer with injected
    hyperparameters, the per-step host read of the loss) against a plain Flax/Optax loop of the same
    model, optimizer and batches. Tokens are padded sequence positions (batch x max_length).
-2. Time to first training step in a fresh process (JAX import, model, data, compilation, one step):
-   cold, with an empty compilation cache, against cached, a second process with another learning
-   rate and the cache the first one filled (what the second trial of a sweep sees).
+2. Time to first training step, by phase (importing JAX, the other imports, data, model init, the
+   first step: compilation or a cache load, and the step), in a fresh process: cold, with an empty
+   compilation cache, against cached, a second process with another learning rate and the cache the
+   first one filled (what the second trial of a sweep sees); and in a reused trial process (a
+   third trial in that same process: imports and in-memory caches already there).
 3. Peak resident memory (VmHWM) of the benchmark process and of a trial process.
 
 Each throughput loop runs `--repeats` times, interleaved, and the best run counts: on a shared
@@ -23,6 +25,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
+
+from bench import step_throughput
 
 BATCH, MAX_LENGTH, SEED = 32, 64, 0
 
@@ -51,9 +55,24 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  training throughput  tunesweep (Tunix)  {ours:10,.0f} tokens/s")
     print(f"                       plain Flax/Optax   {plain:10,.0f} tokens/s")
     print(f"                       ratio              {ours / plain:10.2f}")
-    print(f"  time to first step   cold cache         {cold['first_step_s']:10.2f} s")
-    print(f"                       cached (other lr)  {cached['first_step_s']:10.2f} s")
-    print(f"                       ratio cold/cached  {cold['first_step_s'] / cached['first_step_s']:10.2f}")
+    print("  time to first step (s)          " + "".join(f"{phase:>14}" for phase in (*PHASES, "total")))
+    starts = {
+        "cold, fresh process": cold["fresh"],
+        "cached, fresh process": cached["fresh"],
+        "cached, reused process": cached["reused"],
+    }
+    for label, phases in starts.items():
+        print(
+            f"    {label:<30}"
+            + "".join(f"{phases[phase]:14.2f}" for phase in PHASES)
+            + f"{sum(phases.values()):14.2f}"
+        )
+    total = {label: sum(phases.values()) for label, phases in starts.items()}
+    cold_s = total["cold, fresh process"]
+    print(
+        f"    ratio cached/cold: fresh process {total['cached, fresh process'] / cold_s:.2f}, "
+        f"reused process {total['cached, reused process'] / cold_s:.2f}"
+    )
     print(f"  peak RSS             this process       {_peak_rss_mib():10.0f} MiB")
     print(f"                       a trial process    {cold['peak_rss_mib']:10.0f} MiB (to its first step)")
 
@@ -75,84 +94,89 @@ def _section(steps: int, learning_rate: float = 3e-3) -> Any:
 
 
 def _ours(warmup: int, steps: int) -> float:
-    from tunesweep_trainer import compile_cache
-    from tunesweep_trainer.flax_lm import models, training
+    from tunesweep_trainer.flax_lm import models
     from tunesweep_trainer.flax_lm.tokenizers import ByteTokenizer
 
-    compile_cache.enable()
-    marks: dict[int, float] = {}
-    training.fine_tune(
-        models.random_tiny(SEED),
-        _batches(),
-        ByteTokenizer.PAD,
-        _section(warmup + steps),
-        lambda step, loss: marks.setdefault(step, time.perf_counter()),
+    section = _section(warmup + steps)
+    return step_throughput.ours(
+        lambda: models.random_tiny(SEED), _batches(), ByteTokenizer.PAD, section, warmup, BATCH * MAX_LENGTH
     )
-    # the callback sees a step once its loss is on the host: the span covers `steps` whole steps
-    return steps * BATCH * MAX_LENGTH / (marks[warmup + steps] - marks[warmup])
 
 
 def _plain(warmup: int, steps: int) -> float:
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-    from tunesweep_trainer.flax_lm import batches, models, optimizer
+    from tunesweep_trainer.flax_lm import models
     from tunesweep_trainer.flax_lm.tokenizers import ByteTokenizer
 
-    model = models.random_tiny(SEED)
-    opt = nnx.Optimizer(model, optimizer.build(_section(warmup + steps)), wrt=nnx.Param)
-    inputs = batches.model_inputs(ByteTokenizer.PAD)
-
-    def loss_fn(model: Any, batch: Any) -> Any:
-        x = inputs(batch)
-        logits, _ = model(x["input_tokens"], x["positions"], None, x["attention_mask"])
-        log_probs = jax.nn.log_softmax(logits[:, :-1])
-        targets = x["input_tokens"][:, 1:, None]
-        mask = x["input_mask"][:, 1:]
-        nll = -jnp.take_along_axis(log_probs, targets, axis=-1)[..., 0]
-        return (nll * mask).sum() / mask.sum()
-
-    @nnx.jit(donate_argnames=("opt",))
-    def step(model: Any, opt: Any, batch: Any) -> Any:
-        loss, grads = nnx.value_and_grad(loss_fn)(model, batch)
-        opt.update(model, grads)
-        return loss
-
-    data = _batches()
-    for _ in range(warmup):
-        loss = step(model, opt, next(data))
-    jax.block_until_ready(loss)
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = step(model, opt, next(data))
-    jax.block_until_ready(loss)
-    return steps * BATCH * MAX_LENGTH / (time.perf_counter() - start)
+    section = _section(warmup + steps)
+    return step_throughput.plain(
+        lambda: models.random_tiny(SEED), _batches(), ByteTokenizer.PAD, section, warmup, BATCH * MAX_LENGTH
+    )
 
 
-def _child(cache: str, learning_rate: float) -> dict[str, float]:
+def _child(cache: str, learning_rate: float) -> dict[str, Any]:
     env = {**os.environ, "TUNESWEEP_COMPILE_CACHE": cache}
     command = [sys.executable, "-m", "bench.trainer_bench", "--first-step", str(learning_rate)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def _first_step(learning_rate: float) -> dict[str, float]:
-    start = time.perf_counter()
+PHASES = ("import jax", "other imports", "data", "model", "first step")
+
+
+def _first_step(learning_rate: float) -> dict[str, Any]:
+    """A trial's start in this fresh process, by phase; then the start of the next trial (another
+    learning rate) in the same process, as a reused trial process sees it."""
+    clock = _Clock()
+    import jax  # noqa: F401
+
+    clock.lap("import jax")
     from tunesweep_trainer import compile_cache
     from tunesweep_trainer.flax_lm import models, training
     from tunesweep_trainer.flax_lm.tokenizers import ByteTokenizer
 
     compile_cache.enable()
-    first: list[float] = []
-    training.fine_tune(
-        models.random_tiny(SEED),
-        _batches(),
-        ByteTokenizer.PAD,
-        _section(2, learning_rate),
-        lambda step, loss: first.append(time.perf_counter() - start),
-    )
-    return {"first_step_s": first[0], "peak_rss_mib": _peak_rss_mib()}
+    clock.lap("other imports")
+
+    def start(learning_rate: float) -> dict[str, float]:
+        data = _batches()
+        clock.lap("data")
+        model = models.random_tiny(SEED)
+        clock.lap("model")
+        training.fine_tune(
+            model,
+            data,
+            ByteTokenizer.PAD,
+            _section(1, learning_rate),
+            lambda step, loss: clock.lap("first step"),
+        )
+        return clock.take()
+
+    fresh = start(learning_rate)
+    peak = _peak_rss_mib()
+    reused = start(learning_rate / 2)
+    return {
+        "fresh": fresh,
+        "reused": {"import jax": 0.0, "other imports": 0.0, **reused},
+        "peak_rss_mib": peak,
+    }
+
+
+class _Clock:
+    """Seconds per phase, each lap from the end of the previous one."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._laps[phase] = self._laps.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def take(self) -> dict[str, float]:
+        laps, self._laps = self._laps, {}
+        return laps
 
 
 def _peak_rss_mib() -> float:

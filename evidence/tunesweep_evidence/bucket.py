@@ -15,6 +15,10 @@ from the environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TO
 the ambient identity (IRSA, instance profile). An S3-compatible endpoint: TUNESWEEP_S3_ENDPOINT_URL,
 else the folder's or the environment's AWS_ENDPOINT_URL. gs://: GOOGLE_APPLICATION_CREDENTIALS (a
 key file) or the workload identity. `s3_options` gives every s3fs client the same settings.
+
+`copy_to_file` streams an object of any size to a local file in chunks of `COPY_CHUNK_BYTES` (never
+the whole object in memory), with the same atomic rename; `file_sizes` lists a folder's files with
+their sizes (the operator sizes a checkpoint cache from it).
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import fsspec
 from fsspec import AbstractFileSystem
@@ -36,6 +40,8 @@ from .schemas import schema_name_for, schema_problems
 Document = TypeVar("Document", bound=BaseModel)
 
 _TEMP_PREFIX = ".tunesweep-tmp-"
+COPY_CHUNK_BYTES = 8 * 2**20
+"""What `copy_to_file` holds in memory at once: one ranged read of an object store."""
 _SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 S3_CREDENTIALS_DIR_ENV = "TUNESWEEP_S3_CREDENTIALS_DIR"
 """A folder of credential files named like the AWS variables (a mounted Secret), read by `s3_options`."""
@@ -71,7 +77,7 @@ def write_bytes(uri: str, data: bytes) -> None:
     protocol, path = _split(uri)
     with _translated(uri, protocol, "writing"):
         if protocol == "file":
-            _replace_local(Path(path), data)
+            _replace_local(Path(path), lambda handle: handle.write(data))
         else:
             _filesystem(protocol).pipe_file(path, data)
 
@@ -84,6 +90,24 @@ def read_bytes(uri: str) -> bytes:
     protocol, path = _split(uri)
     with _translated(uri, protocol, "reading"):
         return bytes(_filesystem(protocol).cat_file(path))
+
+
+def copy_to_file(uri: str, target: Path, chunk_bytes: int = COPY_CHUNK_BYTES) -> None:
+    """Copy the object at `uri` to the local file `target`, `chunk_bytes` at a time. Atomic as a local
+    `write_bytes`: a copy that fails midway leaves no `target` (and no temporary file)."""
+    protocol, path = _split(uri)
+    # No read-ahead cache: each read is one ranged GET of `chunk_bytes` (object stores).
+    streaming = {} if protocol == "file" else {"block_size": chunk_bytes, "cache_type": "none"}
+    with (
+        _translated(uri, protocol, "copying", f"; and that {target.parent} has room and is writable"),
+        _filesystem(protocol).open(path, "rb", **streaming) as source,
+    ):
+        _replace_local(target, lambda handle: _pump(source, handle, chunk_bytes))
+
+
+def _pump(source: IO[bytes], target: IO[bytes], chunk_bytes: int) -> None:
+    while chunk := source.read(chunk_bytes):
+        target.write(chunk)
 
 
 def read_text(uri: str) -> str:
@@ -127,6 +151,20 @@ def walk(uri: str) -> list[str]:
     prefix = path.rstrip("/") + "/"
     names = (str(entry).removeprefix(prefix) for entry in found if str(entry).startswith(prefix))
     return sorted(rel for rel in names if not rel.rsplit("/", 1)[-1].startswith(_TEMP_PREFIX))
+
+
+def file_sizes(uri: str) -> dict[str, int]:
+    """The folder's files (direct children, not subfolders) and their sizes in bytes; empty when it
+    does not exist. Temporary files of unfinished writes are left out, as in `list_dir`."""
+    protocol, path = _split(uri)
+    with _translated(uri, protocol, "listing"):
+        try:
+            entries = _filesystem(protocol).ls(path, detail=True)
+        except FileNotFoundError:
+            return {}
+    files = (entry for entry in entries if entry["type"] == "file")
+    sizes = {str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]: int(entry["size"]) for entry in files}
+    return {name: size for name, size in sorted(sizes.items()) if not name.startswith(_TEMP_PREFIX)}
 
 
 def local_path(uri: str) -> str | None:
@@ -275,8 +313,9 @@ def _s3_credential_files() -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _translated(uri: str, protocol: str, action: str) -> Iterator[None]:
+def _translated(uri: str, protocol: str, action: str, also_check: str = "") -> Iterator[None]:
     """Store errors become BucketErrors naming the URI and what to check, with secrets masked."""
+    hint = _HINTS[protocol] + also_check
     try:
         yield
     except BucketError:
@@ -284,11 +323,9 @@ def _translated(uri: str, protocol: str, action: str) -> Iterator[None]:
     except FileNotFoundError:
         raise ObjectNotFound(f"{uri}: not found") from None
     except PermissionError as exc:
-        raise BucketError(f"{action} {uri}: access denied ({_masked(exc)}); {_HINTS[protocol]}") from None
+        raise BucketError(f"{action} {uri}: access denied ({_masked(exc)}); {hint}") from None
     except Exception as exc:
-        raise BucketError(
-            f"{action} {uri}: {type(exc).__name__}: {_masked(exc)}; {_HINTS[protocol]}"
-        ) from None
+        raise BucketError(f"{action} {uri}: {type(exc).__name__}: {_masked(exc)}; {hint}") from None
 
 
 def _masked(exc: BaseException) -> str:
@@ -304,12 +341,12 @@ def _masked(exc: BaseException) -> str:
     return message
 
 
-def _replace_local(target: Path, data: bytes) -> None:
+def _replace_local(target: Path, write: Callable[[IO[bytes]], object]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f"{_TEMP_PREFIX}{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, 0o644)  # mkstemp makes 0600; evidence is meant to be read by others

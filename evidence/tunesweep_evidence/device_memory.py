@@ -1,10 +1,11 @@
 """Memory of one accelerator device, by accelerator type: the one table of it.
 
-A trial runs on one device (the trainer builds no mesh), so this is the memory a trial shape must
-fit in. TPU: per JAX device of each GKE accelerator type (tpu.py's names; v3 shows each of a chip's
-two cores as a device of 16 GiB). GPU: the spec names no GPU model, so it is read from the worker
-Pods' node selector, by the label GKE sets (`cloud.google.com/gke-accelerator`) or NVIDIA's GPU
-feature discovery sets (`nvidia.com/gpu.product`); the sizes are what the driver reports (nvidia-smi).
+A trial shards its model over all its devices (flax_lm/mesh.py); this is the memory each of them
+has, which a trial shape's forecast per device must fit in. TPU: per JAX device of each GKE
+accelerator type (tpu.py's names; v3 shows each of a chip's two cores as a device of 16 GiB). GPU:
+the spec names no GPU model, so it is read from the worker Pods' node selector, by the label GKE
+sets (`cloud.google.com/gke-accelerator`) or NVIDIA's GPU feature discovery sets
+(`nvidia.com/gpu.product`); the sizes are what the driver reports (nvidia-smi).
 """
 
 from __future__ import annotations

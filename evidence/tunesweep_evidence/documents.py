@@ -67,6 +67,18 @@ class HostInfo(_Evidence):
     """The Ray resources granted to the trial's process (`{"CPU": 1, "GPU": 1}`); null outside Ray."""
 
 
+class CompileCacheUse(_Evidence):
+    """What one trial found in JAX's persistent compilation cache (its `jax.monitoring` events)."""
+
+    folder: str
+    """The cache folder: the configured location, then one subfolder per JAX version and platform
+    (`jax-<version>_jaxlib-<version>/<platform>-<device kind>-<device count>`)."""
+    hits: int = Field(ge=0)
+    """Compilations read from the cache instead of compiled."""
+    misses: int = Field(ge=0)
+    """Compilations the trial did and wrote to the cache."""
+
+
 class RunManifest(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
@@ -83,6 +95,10 @@ class RunManifest(_Evidence):
     versions: dict[str, str] = Field(default_factory=dict)
     """tunesweep and framework versions (jax, flax, optax, tunix, ray)."""
     host: HostInfo
+    global_batch_size: int | None = Field(None, ge=1)
+    """Training examples in each optimizer step: `training.per_device_batch_size` times the trial's
+    devices (`host.accelerator.count`), split across them; null when the config is invalid or no
+    device is counted (mock)."""
     status: Literal["running", "succeeded", "failed", "early_stopped", "interrupted"]
     """`early_stopped`: the search algorithm (e.g. ASHA) stopped the trial before `max_steps`.
     `interrupted`: the sweep was stopped (Ctrl-C) while the trial ran; it runs again from the start
@@ -90,6 +106,9 @@ class RunManifest(_Evidence):
     error: str | None = None
     started_at: str
     finished_at: str | None = None
+    compile_cache: CompileCacheUse | None = None
+    """JAX's persistent compilation cache in this trial, recorded when it ends; null for a backend
+    that does not use it (mock, a custom trainer)."""
 
 
 class EvalRow(_Evidence):

@@ -4,8 +4,9 @@ A trial shape is the base config with one value of each searched path that chang
 (`SHAPE_PATHS`, or a section holding one), in every combination: every choice or grid value of
 model.name, model.dtype or a section; of batch size, max_length and LoRA rank only the largest
 value (the forecast grows with each, see `memory_forecast`; randint: its high - 1), so a sweep has
-few shapes to forecast. The largest forecast is checked against one device of the trial's
-accelerator (`device_memory`), or against `perTrial.memory` for a CPU trial:
+few shapes to forecast. The largest forecast, per device of a trial sharded over all its devices
+(`perTrial.count` GPUs, or the TPU chips of its host), is checked against one device of the trial's
+accelerator (`device_memory`), or against `perTrial.memory` for a CPU trial (one JAX device):
 
 - refused (`violations`) when even the forecast's most pessimistic reading (its value divided by the
   top of `XLA_TOLERANCE`) is over the limit: that shape cannot fit;
@@ -29,6 +30,7 @@ from .memory_forecast import XLA_TOLERANCE, Forecast, forecast, gib
 from .placement import K8S_GPU, K8S_TPU
 from .quantity import parse_quantity
 from .spec_rules import FieldPath, Violation
+from .tpu import TpuTopologyError, tpu_slice
 from .training_config import TrainingConfig
 from .trial_config import ConfigFoldError, fold_params
 
@@ -38,6 +40,13 @@ if TYPE_CHECKING:  # spec.py imports this module for its rules
 GROWING_PATHS = ("model.max_length", "model.lora.rank", "training.per_device_batch_size")
 """The forecast grows with each: only a dimension's largest value can be the largest shape."""
 SHAPE_PATHS = ("model.name", "model.dtype", *GROWING_PATHS)
+FIX_ORDER = (
+    "training.per_device_batch_size",
+    "model.max_length",
+    "model.lora.rank",
+    "model.dtype",
+    "model.name",
+)
 NEAR_LIMIT = 0.9
 FORECAST_BACKEND = "flax-lm"
 
@@ -48,6 +57,8 @@ class DeviceLimit:
     """The device, as the message names it."""
     size: float
     """Bytes."""
+    devices: int = 1
+    """The trial's devices, over which it shards weights and optimizer state."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class TrialShape:
     """The searched paths that set this shape, with their values."""
     config: TrainingConfig
     forecast: Forecast
+    devices: int
+    """The trial's devices the forecast is per device of."""
 
     def describe(self) -> str:
         model = self.config.model
@@ -104,21 +117,42 @@ def device_limit(spec: TuningSweepSpec) -> DeviceLimit | None:
     resources = spec.resources
     accelerator = resources.per_trial.accelerator
     if accelerator == K8S_TPU and resources.tpu is not None:
-        size = tpu_device_gib(resources.tpu.accelerator_type)
+        tpu = resources.tpu
+        size = tpu_device_gib(tpu.accelerator_type)
+        try:
+            # v3 shows each chip as two devices: counting chips errs high, per device.
+            chips = tpu_slice(tpu.accelerator_type, tpu.topology).chips_per_host
+        except TpuTopologyError:  # placement refuses it, saying why
+            return None
         if size is None:
             return None
-        return DeviceLimit(f"one {resources.tpu.accelerator_type} device ({size:g} GiB)", size * 2**30)
+        return DeviceLimit(_each(chips, f"{tpu.accelerator_type} device", size), size * 2**30, chips)
     if accelerator == K8S_GPU:
         gpu = gpu_device_gib(resources.workers.node_selector)
-        return None if gpu is None else DeviceLimit(f"one {gpu[0]} GPU ({gpu[1]:g} GiB)", gpu[1] * 2**30)
+        if gpu is None:
+            return None
+        count = max(1, resources.per_trial.count)  # placement refuses a GPU trial with none
+        return DeviceLimit(_each(count, f"{gpu[0]} GPU", gpu[1]), gpu[1] * 2**30, count)
     memory = resources.per_trial.memory
     return DeviceLimit(f"perTrial.memory ({memory}) of a CPU trial", float(parse_quantity(memory)))
 
 
+def _each(count: int, device: str, gib: float) -> str:
+    return (
+        f"one {device} ({gib:g} GiB)"
+        if count == 1
+        else f"each of the trial's {count} {device}s ({gib:g} GiB)"
+    )
+
+
 def trial_shapes(
-    backend: str, base_config: Mapping[str, Any], search_space: Mapping[str, SearchDimension]
+    backend: str,
+    base_config: Mapping[str, Any],
+    search_space: Mapping[str, SearchDimension],
+    devices: int = 1,
 ) -> Iterator[TrialShape]:
-    """Every valid trial shape of a `flax-lm` sweep (invalid configs are refused elsewhere)."""
+    """Every valid trial shape of a `flax-lm` sweep (invalid configs are refused elsewhere), forecast
+    per device of a trial on `devices` devices."""
     if backend != FORECAST_BACKEND:
         return
     searched = {path: _candidates(path, dim) for path, dim in search_space.items() if _changes_shape(path)}
@@ -128,14 +162,14 @@ def trial_shapes(
             config = TrainingConfig.model_validate(fold_params(base_config, chosen))
         except (ValidationError, ConfigFoldError):
             continue
-        yield TrialShape(chosen, config, forecast(config))
+        yield TrialShape(chosen, config, forecast(config, devices=devices), devices)
 
 
 def _largest_against_limit(spec: TuningSweepSpec) -> tuple[TrialShape, DeviceLimit] | None:
     limit = device_limit(spec)
     if limit is None:
         return None
-    shapes = trial_shapes(spec.trainer.backend, spec.trainer.base_config, spec.search_space)
+    shapes = trial_shapes(spec.trainer.backend, spec.trainer.base_config, spec.search_space, limit.devices)
     largest = max(shapes, key=lambda shape: shape.forecast.peak, default=None)
     return None if largest is None else (largest, limit)
 
@@ -155,9 +189,15 @@ def _candidates(path: str, dimension: SearchDimension) -> list[Any]:
 
 
 def _field(shape: TrialShape) -> FieldPath:
-    return (
-        ("searchSpace", next(iter(shape.searched))) if shape.searched else ("trainer", "baseConfig", "model")
-    )
+    """The searched path the fixes name first (a section holding one last): never the spec's key
+    order, which the API server does not keep."""
+    if not shape.searched:
+        return ("trainer", "baseConfig", "model")
+
+    def named_first(path: str) -> tuple[int, str]:
+        return (FIX_ORDER.index(path) if path in FIX_ORDER else len(FIX_ORDER), path)
+
+    return ("searchSpace", min(shape.searched, key=named_first))
 
 
 def _fixes(shape: TrialShape) -> str:
@@ -165,13 +205,14 @@ def _fixes(shape: TrialShape) -> str:
     fixes = ["lower training.per_device_batch_size or model.max_length"]
     if model.lora is None:
         fixes.append("train LoRA adapters (model.lora) instead of every weight")
-    if model.dtype == "float32" and _bfloat16_is_smaller(shape.config):
+    if model.dtype == "float32" and _bfloat16_is_smaller(shape):
         fixes.append("use model.dtype bfloat16")
-    fixes.append("choose an accelerator with more memory per device")
+    fixes.append("give each trial more devices or choose an accelerator with more memory per device")
     return ", ".join(fixes[:-1]) + f", or {fixes[-1]}"
 
 
-def _bfloat16_is_smaller(config: TrainingConfig) -> bool:
+def _bfloat16_is_smaller(shape: TrialShape) -> bool:
     """bfloat16 halves weights and activations but adds float32 master copies of what is trained."""
+    config = shape.config
     half = config.model_copy(update={"model": config.model.model_copy(update={"dtype": "bfloat16"})})
-    return forecast(half).peak < forecast(config).peak
+    return forecast(half, devices=shape.devices).peak < shape.forecast.peak

@@ -2,9 +2,11 @@
 architecture of each model preset is a table here (`ARCHITECTURES`), held to Tunix's model configs
 by tests/trainer/test_memory_forecast.py.
 
-The trainer runs a trial on one device (no mesh), so the forecast is one device's peak:
+The trainer runs a trial on a mesh of all its devices (FSDP: flax_lm/mesh.py), each holding 1/n of
+every weight, gradient and optimizer moment and its own `per_device_batch_size` examples, so the
+forecast is one device's peak, with n the trial's devices:
 
-    peak = weights + optimizer state + max(train step, evaluation)
+    peak = weights / n + optimizer state / n + max(train step, evaluation)
 
 - weights: every parameter at `model.dtype` (4 bytes float32, 2 bfloat16). Parameters: the tied
   embedding (vocab x embed) and per layer q, k, v and output projections, the three MLP kernels and
@@ -15,7 +17,9 @@ The trainer runs a trial on one device (no mesh), so the forecast is one device'
 - optimizer state: AdamW's two moments in float32, and for a bfloat16 model a float32 master copy
   of what is trained too (the trainer's mixed precision): 8 or 12 bytes per trainable parameter.
 - train step: the gradients and the updated trainable copy (2 x trainable at `model.dtype`, and the
-  gradients cast to float32 for a bfloat16 model), plus the activations of the step, per token of
+  gradients cast to float32 for a bfloat16 model), divided by n; on n > 1 devices the weights a
+  device gathers whole to compute with, the larger of the embedding and one layer; plus the
+  activations of the step, per token of
   the batch (per_device_batch_size x max_length): per layer 3 x hidden + 8 x (q + k + v widths)
   values at `model.dtype`, and heads x max_length attention scores (they grow with the sequence)
   once in float32 and 3 times at `model.dtype`; and 8 x vocab float32 values (the logits, their
@@ -23,15 +27,21 @@ The trainer runs a trial on one device (no mesh), so the forecast is one device'
 - evaluation: the sampler's KV cache, 2 x layers x eval.batch_size x (max_length +
   eval.max_generation_steps) x kv_heads x head_dim at `model.dtype` (an evaluation prompt is at most
   max_length tokens, as in training), plus the prefill logits (eval.batch_size x max_length x vocab,
-  float32).
+  float32), not divided: a device may hold a whole evaluation batch.
 
-Tolerance: against XLA's own count for the trainer's compiled train step on CPU
+A split that does not come out even (the trainer leaves such a dimension whole) is not modelled:
+every Gemma preset's embedding dimension, on which Tunix splits the weights, divides 1 to 16 devices.
+
+Tolerance: against XLA's own count for the trainer's compiled train step on one CPU device
 (`compiled.memory_analysis()`: arguments + outputs - aliased + temporaries), the forecast of the
 same parts (weights + optimizer state + train step) lies within `XLA_TOLERANCE`: from 5% under to
 30% over. Measured for the tiny preset and a small Gemma-shaped model (gemma-2b's proportions),
 float32 and bfloat16, full and LoRA, at batch x length 32 x 64, 8 x 128 and 4 x 256: 0.99 to 1.22;
 tests/trainer/test_memory_forecast.py checks four of them. On an accelerator XLA fuses at least as
-much as on CPU, so there the forecast errs high rather than low.
+much as on CPU, so there the forecast errs high rather than low. The division by n is not held to
+XLA's count: on CPU, Tunix's Gemma does not pin its activations to the batch split (its `shard`
+skips CPU), so XLA partitions the sharded step otherwise than on an accelerator (measured on 4 CPU
+devices: arguments 1/4, temporaries about those of the whole batch on one device).
 
 The forecast grows with batch size, max_length and LoRA rank, so for a range (randint) of one of
 them its two ends are the extremes; choice and grid values (model.name and model.dtype among them)
@@ -68,10 +78,17 @@ class Architecture:
 
     @property
     def parameters(self) -> int:
+        return self.embedding_parameters + self.num_layers * self.layer_parameters + self.embed_dim
+
+    @property
+    def embedding_parameters(self) -> int:
+        return self.num_embed * self.embed_dim
+
+    @property
+    def layer_parameters(self) -> int:
         attention = 2 * self.num_heads * self.head_dim * self.embed_dim
         attention += 2 * self.num_kv_heads * self.embed_dim * self.head_dim
-        layer = attention + 3 * self.embed_dim * self.hidden_dim + 2 * self.embed_dim
-        return self.num_embed * self.embed_dim + self.num_layers * layer + self.embed_dim
+        return attention + 3 * self.embed_dim * self.hidden_dim + 2 * self.embed_dim
 
     def lora_parameters(self, rank: int) -> int:
         q_width = self.num_heads * self.head_dim
@@ -106,7 +123,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 @dataclass(frozen=True)
 class Forecast:
-    """Bytes on the trial's device, by what holds them."""
+    """Bytes on each of the trial's devices, by what holds them."""
 
     weights: int
     optimizer_state: int
@@ -126,21 +143,28 @@ class Forecast:
         )
 
 
-def forecast(config: TrainingConfig, architecture: Architecture | None = None) -> Forecast:
-    """The device memory of a trial of `config` (its model preset's architecture unless given)."""
+def forecast(config: TrainingConfig, architecture: Architecture | None = None, devices: int = 1) -> Forecast:
+    """The memory of each device of a trial of `config` on `devices` devices (its model preset's
+    architecture unless given)."""
     model = config.model
     arch = architecture or ARCHITECTURES[model.name]
     width = DTYPE_BYTES[model.dtype]
     trainable = arch.parameters if model.lora is None else arch.lora_parameters(model.lora.rank)
     tokens = config.training.per_device_batch_size * model.max_length
     master = 0 if width == FLOAT32_BYTES else FLOAT32_BYTES  # a float32 copy of what is trained
+    gathered = max(arch.embedding_parameters, arch.layer_parameters) * width if devices > 1 else 0
     return Forecast(
-        weights=arch.parameters * width,
-        optimizer_state=trainable * (2 * FLOAT32_BYTES + master),
-        train_step=trainable * (2 * width + master)
+        weights=_split(arch.parameters * width, devices),
+        optimizer_state=_split(trainable * (2 * FLOAT32_BYTES + master), devices),
+        train_step=_split(trainable * (2 * width + master), devices)
+        + gathered
         + tokens * activation_bytes(arch, model.max_length, width),
         evaluation=_evaluation(config, arch, width),
     )
+
+
+def _split(size: int, devices: int) -> int:
+    return -(-size // devices)
 
 
 def activation_bytes(arch: Architecture, max_length: int, width: int) -> int:

@@ -44,14 +44,17 @@ CREDENTIALS_DIR = "/var/run/secrets/tunesweep/evidence"
 RAY_AUTH_VOLUME = "tunesweep-ray-auth"
 """The operator's volume of the sweep's Ray auth token Secret, mounted at RAY_AUTH_DIR."""
 RAY_AUTH_DIR = "/var/run/secrets/tunesweep/ray-auth"
+CHECKPOINT_CACHE_DIR = "/var/cache/tunesweep/checkpoints"
+"""Where the operator mounts the trial Pods' emptyDir for bucket checkpoints (TUNESWEEP_CHECKPOINT_CACHE)."""
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 """The operator's children carry it; its RayJob watch selects on it."""
 
 OWNED_RESOURCES = ("cpu", "memory", "nvidia.com/gpu", "google.com/tpu")
 OWNED_ENV_PREFIXES = ("TUNESWEEP_", "RAY_", "AWS_", "GOOGLE_")
 OWNED_ENV = ("JAX_PLATFORMS",)
-OWNED_VOLUMES = ("evidence", CREDENTIALS_VOLUME, RAY_AUTH_VOLUME)
-OWNED_MOUNTS = (CREDENTIALS_DIR, RAY_AUTH_DIR)
+COMPILE_CACHE_VOLUME = "compile-cache"
+OWNED_VOLUMES = ("evidence", CREDENTIALS_VOLUME, RAY_AUTH_VOLUME, COMPILE_CACHE_VOLUME)
+OWNED_MOUNTS = (CREDENTIALS_DIR, RAY_AUTH_DIR, CHECKPOINT_CACHE_DIR)
 OWNED_LABELS = (MANAGED_BY_LABEL,)
 OWNED_NODE_SELECTOR = (GKE_TPU_ACCELERATOR, GKE_TPU_TOPOLOGY)
 OWNED_VOLUME_PREFIX = "tunesweep-"
@@ -254,8 +257,9 @@ def owned_violations(
 
     Always refused: containers other than `container_name`; cpu, memory and accelerator resources;
     env named TUNESWEEP_*, RAY_*, AWS_*, GOOGLE_* or JAX_PLATFORMS; volumes named `evidence`,
-    `evidence-credentials` or tunesweep-* and mounts at or below the credentials and Ray-token
-    folders; labels tunesweep.dev/* and app.kubernetes.io/managed-by; GKE's TPU nodeSelector keys.
+    `evidence-credentials`, `compile-cache` or tunesweep-* and mounts at or below the credentials,
+    Ray-token and checkpoint-cache folders; labels tunesweep.dev/* and app.kubernetes.io/managed-by;
+    GKE's TPU nodeSelector keys.
     The caller adds what only it knows (e.g. the file-evidence mount path of its settings).
     """
     found: list[Violation] = []

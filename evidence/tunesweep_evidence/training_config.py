@@ -105,7 +105,8 @@ class TrainingSection(SnakeModel):
     learning_rate: float = Field(3.0e-3, gt=0, le=1.0)
     """Peak of the learning-rate schedule (warmup, then cosine decay; see `tunesweep explain`)."""
     per_device_batch_size: int = Field(32, ge=1, le=65536)
-    """Training examples in each optimizer step's batch."""
+    """Training examples per device in each optimizer step: the step's batch is this times the
+    trial's devices, split across them."""
     weight_decay: float = Field(0.0, ge=0, le=1.0)
     """AdamW decoupled weight decay."""
     warmup_steps: int = Field(10, ge=0)
@@ -118,6 +119,10 @@ class TrainingSection(SnakeModel):
     """Gradients are clipped to this global norm."""
     report_every_steps: ReportEverySteps = 50
     """How often intermediate metrics are reported (to Ray Tune / ASHA and metrics.jsonl)."""
+
+    def global_batch_size(self, devices: int) -> int:
+        """The examples of one optimizer step on `devices` devices (data parallel)."""
+        return self.per_device_batch_size * devices
 
 
 class DataConfig(SnakeModel):

@@ -2,8 +2,9 @@
 
 - start (create/resume of a TuningSweep): validate, refuse file:// evidence that the Ray pods cannot
   share, wait (Pending, KubeRayReady=False, retried every progress interval) while KubeRay's CRDs are
-  missing, freeze plan.json, create or adopt the RayJob (rendered from the frozen plan); on resume,
-  reconcile as `reconcile` does;
+  missing, freeze plan.json, create or adopt the RayJob (rendered from the frozen plan; its trial Pods
+  sized for the bucket checkpoints they copy, `checkpoint_cache`, from a listing of them: a Warning
+  when the operator cannot list them); on resume, reconcile as `reconcile` does;
 - rayjob_changed (every RayJob event) and reconcile (a timer on Provisioning/Running sweeps): read
   the RayJob and the driver's sweep_summary.json and apply the pure status function. The timer
   makes the loop level-triggered: a lost event, or a status write that failed, heals on the next
@@ -52,8 +53,8 @@ from tunesweep_evidence.spec import (
 )
 from tunesweep_evidence.sweep_manifest import path_text
 
+from . import checkpoint_cache, names, status, validation
 from . import kube as k8s
-from . import names, status, validation
 from .defaults import evidence_uri, trainer_image
 from .events import transition_events
 from .metrics import OperatorMetrics
@@ -167,6 +168,11 @@ class Handlers:
             policy = render_network_policy(planned, self.settings.ray_network_policy)
             self._create_or_adopt(ref, policy, self.kube.create_network_policy, self.kube.get_network_policy)
         rayjob = render_rayjob(planned, plan_uri, self.settings)
+        checkpoints = checkpoint_cache.bucket_checkpoints(planned.spec)
+        unsized = None
+        if checkpoints:
+            checkpoint_bytes, unsized = _checkpoint_bytes(checkpoints)
+            rayjob = checkpoint_cache.with_checkpoint_cache(rayjob, checkpoint_bytes)
         self._create_or_adopt(ref, rayjob, self.kube.create_rayjob, self.kube.get_rayjob)
         rayjob_name = rayjob["metadata"]["name"]
         placed = placement.place(planned.spec)
@@ -175,6 +181,8 @@ class Handlers:
         for field, warning in memory_checks.warnings(planned.spec):
             message = f"{path_text(('spec', *field))}: {warning}"
             kopf.event(body, type="Warning", reason="NearDeviceMemory", message=message)
+        if unsized is not None:
+            kopf.event(body, type="Warning", reason="CheckpointSizeUnknown", message=unsized)
 
         def change(old: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
             found = status.kuberay_found(old, clock)  # a sweep that waited for KubeRay hears it is there
@@ -497,6 +505,15 @@ class Handlers:
         target = kopf.Body(cast(kopf.RawBody, sweep))
         for event in transition_events(old, new):
             kopf.event(target, type=event.type, reason=event.reason, message=event.message)
+
+
+def _checkpoint_bytes(uris: list[str]) -> tuple[int | None, str | None]:
+    """What the trials copy of the bucket checkpoints, in bytes; None and the Warning's words when the
+    operator cannot list them (no access with its credentials): the sweep runs without the request."""
+    try:
+        return checkpoint_cache.cache_bytes({uri: bucket.file_sizes(uri) for uri in uris}), None
+    except (bucket.BucketError, checkpoint_cache.CheckpointSizeUnknown) as error:
+        return None, checkpoint_cache.unknown_size_message(uris, str(error))
 
 
 def kuberay_missing_message() -> str:

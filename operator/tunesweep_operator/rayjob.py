@@ -9,7 +9,8 @@ Shape (sizes and counts from the placement model, `tunesweep_evidence.placement`
 - GPU: `nvidia.com/gpu` requests = limits = perTrial.count, `num-gpus`, the nvidia.com/gpu toleration;
 - TPU (single-host slices): `google.com/tpu` = the host's chips (KubeRay turns it into Ray's `TPU`
   resource), GKE's accelerator and topology node selectors, `JAX_PLATFORMS=tpu`;
-- evidence access (env/volumes, see `evidence_access.py`) on every Ray container;
+- evidence access (env/volumes, see `evidence_access.py`) and the shared JAX compile cache
+  (`compile_cache_access.py`) on every Ray container;
 - Pod-template overlays (`tunesweep_evidence.pod_overlay`), the chart's then the sweep's, merged into
   the head and worker templates (imagePullSecrets, priorityClassName, affinity, annotations, ...);
 - KubeRay cleans up after itself (`shutdownAfterJobFinishes`), retries `backoffLimit` times (the
@@ -50,6 +51,7 @@ from tunesweep_evidence.spec import Accelerator, TuningSweep
 from tunesweep_evidence.tpu import GKE_TPU_ACCELERATOR, GKE_TPU_TOPOLOGY
 
 from . import names
+from .compile_cache_access import compile_cache_access
 from .defaults import evidence_uri, trainer_image
 from .evidence_access import PodAccess, evidence_access
 from .ownership import owner_reference
@@ -88,7 +90,9 @@ def render_rayjob(sweep: TuningSweep, plan_uri: str, settings: OperatorSettings)
     image = trainer_image(spec, settings)
     auth = ray_auth_access(sweep) if settings.ray_auth else PodAccess()
     access = _combined(
-        evidence_access(evidence_uri(spec, settings), spec.evidence.credentials_secret, settings), auth
+        evidence_access(evidence_uri(spec, settings), spec.evidence.credentials_secret, settings),
+        compile_cache_access(settings),
+        auth,
     )
     head = _head_group(sweep, placed, image, access, labels, settings)
     rayjob_labels = dict(labels)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
-from tunesweep_evidence import digests, evidence_uri
+from tunesweep_evidence import compile_cache_location, digests, evidence_uri
 from tunesweep_evidence.pod_overlay import (
     HEAD_CONTAINER,
     WORKER_CONTAINER,
@@ -42,6 +42,8 @@ def trainer_image_value(accelerator: Accelerator) -> str:
 
 
 NODE_LOCAL_ENV = "TUNESWEEP_FILE_EVIDENCE_NODE_LOCAL"
+COMPILE_CACHE_LOCATION_ENV = "TUNESWEEP_COMPILE_CACHE_LOCATION"
+COMPILE_CACHE_VOLUME_ENV = "TUNESWEEP_COMPILE_CACHE_VOLUME"
 
 
 class SettingsError(ValueError):
@@ -61,6 +63,11 @@ class OperatorSettings:
     file_evidence_path: str = "/evidence"
     file_evidence_node_local: bool = False
     """file:// evidence without a shared volume: the operator and the Ray pods see one filesystem."""
+    compile_cache_location: str = ""
+    """JAX's compile cache of every trial: an absolute path in the Ray pods or a gs:// URI; "": each
+    pod's own (the image's TUNESWEEP_COMPILE_CACHE)."""
+    compile_cache_volume: Mapping[str, Any] | None = None
+    """A pod volume source the operator mounts at `compile_cache_location` in the Ray pods."""
     ray_service_account: str = ""
     head_cpu: str = "1"
     head_memory: str = "2Gi"
@@ -74,6 +81,13 @@ class OperatorSettings:
     ray_network_policy: tuple[Mapping[str, Any], ...] | None = None
     """TUNESWEEP_RAY_NETWORK_POLICY, JSON `{"peers": [NetworkPolicyPeer, ...]}`: a NetworkPolicy per
     sweep admitting its own Pods and these peers (the operator, KubeRay); unset: no policy."""
+
+    def mounted_paths(self) -> tuple[str, ...]:
+        """Where the operator mounts its volumes in the Ray pods: no overlay may mount there."""
+        return _mounted(
+            (self.file_evidence_volume, self.file_evidence_path),
+            (self.compile_cache_volume, self.compile_cache_location),
+        )
 
     def allowed_evidence_prefixes(self) -> tuple[str, ...] | None:
         """The prefixes evidence may go under (`{namespace}` not yet replaced); None: anywhere."""
@@ -96,7 +110,10 @@ class OperatorSettings:
         file_evidence_path = (
             env.get("TUNESWEEP_FILE_EVIDENCE_PATH", defaults.file_evidence_path).rstrip("/") or "/"
         )
-        mounted = (file_evidence_path,) if file_evidence_volume is not None else ()
+        compile_cache_location, compile_cache_volume = _compile_cache(env)
+        mounted = _mounted(
+            (file_evidence_volume, file_evidence_path), (compile_cache_volume, compile_cache_location)
+        )
         return cls(
             trainer_images={k: v for k, v in images.items() if v},
             operator_image=env.get("TUNESWEEP_OPERATOR_IMAGE", ""),
@@ -106,6 +123,8 @@ class OperatorSettings:
             file_evidence_volume=file_evidence_volume,
             file_evidence_path=file_evidence_path,
             file_evidence_node_local=_flag(env, NODE_LOCAL_ENV),
+            compile_cache_location=compile_cache_location,
+            compile_cache_volume=compile_cache_volume,
             ray_service_account=env.get("TUNESWEEP_RAY_SERVICE_ACCOUNT", ""),
             head_cpu=env.get("TUNESWEEP_HEAD_CPU", defaults.head_cpu),
             head_memory=env.get("TUNESWEEP_HEAD_MEMORY", defaults.head_memory),
@@ -134,6 +153,25 @@ def _check_signing_key(env: Mapping[str, str]) -> None:
             digests.read_key(path, digests.SIGNING_KEY_ENV)
         except digests.SigningKeyError as error:
             raise SettingsError(str(error)) from None
+
+
+def _mounted(*volumes: tuple[Mapping[str, Any] | None, str]) -> tuple[str, ...]:
+    return tuple(path for volume, path in volumes if volume is not None)
+
+
+def _compile_cache(env: Mapping[str, str]) -> tuple[str, dict[str, Any] | None]:
+    """The compile cache's location and volume, refused here (at start) where JAX could not use them."""
+    location = env.get(COMPILE_CACHE_LOCATION_ENV, "").strip().rstrip("/")
+    problem = compile_cache_location.problem(location) if location else None
+    if problem:
+        raise SettingsError(f"{COMPILE_CACHE_LOCATION_ENV}: {problem}")
+    volume = _json_object(env, COMPILE_CACHE_VOLUME_ENV)
+    if volume is not None and not location.startswith("/"):
+        raise SettingsError(
+            f"{COMPILE_CACHE_VOLUME_ENV} is mounted at {COMPILE_CACHE_LOCATION_ENV}, which must then be "
+            f"an absolute path; got {location!r}"
+        )
+    return location, volume
 
 
 def _ray_auth(env: Mapping[str, str]) -> bool:

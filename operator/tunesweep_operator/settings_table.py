@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from tunesweep_evidence import digests
 
 from .settings import (
+    COMPILE_CACHE_LOCATION_ENV,
+    COMPILE_CACHE_VOLUME_ENV,
     NODE_LOCAL_ENV,
     TRAINER_IMAGE_KINDS,
     OperatorSettings,
@@ -75,6 +77,19 @@ SETTINGS: tuple[Setting, ...] = (
         "true: file:// evidence is passed to the Ray pods as it is, for an operator and Ray pods that "
         "see one filesystem (one machine, or nodes sharing a mount)",
         "file_evidence_node_local",
+    ),
+    Setting(
+        COMPILE_CACHE_LOCATION_ENV,
+        "compileCache.location",
+        "JAX's compile cache shared by every trial, passed to the Ray pods as TUNESWEEP_COMPILE_CACHE: an "
+        "absolute path (with TUNESWEEP_COMPILE_CACHE_VOLUME, or one the pods provide) or gs://<bucket>"
+        "[/prefix]; unset: each Ray pod keeps its own",
+    ),
+    Setting(
+        COMPILE_CACHE_VOLUME_ENV,
+        "compileCache.volume",
+        "one pod volume source as JSON mounted at that path in the Ray pods, e.g. a ReadWriteMany "
+        '{"persistentVolumeClaim": {"claimName": "jax-cache"}} or a node-local hostPath',
     ),
     Setting(
         "TUNESWEEP_RAY_SERVICE_ACCOUNT",

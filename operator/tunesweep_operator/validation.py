@@ -119,8 +119,10 @@ def _derived_names(sweep: TuningSweep) -> list[str]:
 
 
 def _overlays(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
-    """What the spec models cannot know: the file-evidence volume is mounted where settings say."""
-    if settings.file_evidence_volume is None:
+    """What the spec models cannot know: the operator's volumes (file evidence, compile cache) are
+    mounted where settings say."""
+    mounted = settings.mounted_paths()
+    if not mounted:
         return []
     resources, found = sweep.spec.resources, []
     for field, overlay, container in (
@@ -128,6 +130,6 @@ def _overlays(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
         ("workerPodTemplate", resources.worker_pod_template, WORKER_CONTAINER),
     ):
         if overlay is not None:
-            violations = owned_violations(overlay, container, reserved_mounts=(settings.file_evidence_path,))
+            violations = owned_violations(overlay, container, reserved_mounts=mounted)
             found += [f"resources.{field}.{'.'.join(map(str, v.field))}: {v.message}" for v in violations]
     return found

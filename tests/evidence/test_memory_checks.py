@@ -11,7 +11,7 @@ import yaml
 from tunesweep_evidence import memory_checks
 from tunesweep_evidence.cli import main
 from tunesweep_evidence.device_memory import GPU_DEVICE_GIB
-from tunesweep_evidence.memory_forecast import forecast
+from tunesweep_evidence.memory_forecast import ARCHITECTURES, forecast
 from tunesweep_evidence.sweep_manifest import SpecError, parse_sweep
 from tunesweep_evidence.training_config import TrainingConfig
 
@@ -67,7 +67,7 @@ def test_full_fine_tuning_of_gemma_2b_on_a_16_gib_tpu_is_refused_with_the_fixes(
     assert problem.endswith(
         "more than one tpu-v5-lite-podslice device (16 GiB) holds: lower training.per_device_batch_size "
         "or model.max_length, train LoRA adapters (model.lora) instead of every weight, use model.dtype "
-        "bfloat16, or choose an accelerator with more memory per device"
+        "bfloat16, or give each trial more devices or choose an accelerator with more memory per device"
     ), problem
     lora = {**GEMMA_2B, "dtype": "bfloat16", "lora": {"rank": 16}}
     assert (
@@ -121,6 +121,32 @@ def test_a_too_large_shape_fails_validate(tmp_path: Path, capsys: pytest.Capture
     (line,) = capsys.readouterr().out.splitlines()
     assert line.startswith(f"{path}: spec.trainer.baseConfig.model: the trial shape model.name gemma-2b")
     assert "more than one nvidia-l4 GPU (22 GiB) holds" in line
+
+
+def test_a_trial_sharded_over_its_devices_divides_weights_and_optimizer_state() -> None:
+    config = TrainingConfig.model_validate({"model": GEMMA_2B, "training": {"per_device_batch_size": 4}})
+    one, four = forecast(config), forecast(config, devices=4)
+    assert four.weights == -(-one.weights // 4) and four.optimizer_state == -(-one.optimizer_state // 4)
+    assert four.evaluation == one.evaluation
+    # float32 full fine-tuning: gradients and updated copy, 2 x 4 bytes a parameter, split; the
+    # activations of each device's batch whole; the embedding (gemma-2b's largest weight) gathered whole
+    arch = ARCHITECTURES["gemma-2b"]
+    split = 2 * 4 * arch.parameters
+    activations = one.train_step - split
+    assert four.train_step == -(-split // 4) + 4 * arch.embedding_parameters + activations
+
+
+def test_full_fine_tuning_refused_on_one_gpu_fits_sharded_over_four() -> None:
+    batch = {"training.per_device_batch_size": {"choice": [4]}}
+    (problem,) = problems(flax_sweep(GEMMA_2B, L4, **batch))
+    assert "more than one nvidia-l4 GPU (22 GiB) holds" in problem, problem
+    four_l4 = {**L4, "perTrial": {**L4["perTrial"], "count": 4}}
+    assert problems(flax_sweep(GEMMA_2B, four_l4, **batch)) == []
+    assert parse_sweep(flax_sweep(GEMMA_2B, four_l4, **batch)).spec.warnings() == []
+    (problem,) = problems(
+        flax_sweep(GEMMA_2B, four_l4, **{"training.per_device_batch_size": {"choice": [64]}})
+    )
+    assert "more than each of the trial's 4 nvidia-l4 GPUs (22 GiB) holds" in problem, problem
 
 
 def test_a_cpu_trial_is_held_to_its_memory() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from tunesweep_evidence import bucket, layout
+from tunesweep_evidence import bucket, layout, memory_checks
+from tunesweep_evidence.sweep_manifest import path_text
 from tunesweep_operator.plan import build_plan
 
 from tests.operator.cluster import Cluster, condition, wait_until
@@ -94,6 +95,35 @@ def test_gpu_and_tpu_samples_render_the_right_rayjobs(
     for manifest in (gpu, tpu):
         status = cluster.wait_for_phase(manifest["metadata"]["name"], "Provisioning", timeout=30)
         assert condition(status, "Ready")["reason"] == "Provisioning"
+
+
+def near_device_memory(manifest: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`manifest` with the smallest largest batch size whose trial shape the forecast puts near its
+    device's memory, not over it, and the warnings it gets."""
+    searched = manifest["spec"]["searchSpace"]
+    for batch in range(2, 1024):
+        searched["training.per_device_batch_size"] = {"choice": [2, batch]}
+        spec = sweep_model(manifest).spec
+        if memory_checks.violations(spec):
+            break
+        warned = [f"{path_text(('spec', *field))}: {text}" for field, text in memory_checks.warnings(spec)]
+        if warned:
+            return manifest, warned
+    raise AssertionError("no batch size puts the sample near its GPU's memory without going over")
+
+
+def test_a_trial_shape_near_device_memory_starts_with_a_warning_event(
+    start_operator: StartOperator, cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path
+) -> None:
+    start_operator()
+    gpu, warned = near_device_memory(sample("sweep-gpu.yaml", f"file://{tmp_path}/evidence"))
+    name = gpu["metadata"]["name"]
+    apply(kubectl, namespace, gpu, tmp_path)
+    stored_rayjob(cluster, name)  # it starts: a warning refuses nothing
+    events = cluster.wait_for_events(
+        name, lambda found: any(e[:2] == ("Warning", "NearDeviceMemory") for e in found), "NearDeviceMemory"
+    )
+    assert [e[2] for e in events if e[1] == "NearDeviceMemory"] == warned
 
 
 REFUSED_BY_THE_OPERATOR = {

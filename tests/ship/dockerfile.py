@@ -211,5 +211,7 @@ def install(
 
 def image_env(target: str, venv: Path, tmp: Path) -> dict[str, str]:
     """The environment a `target` container starts with, for an image environment installed at `venv`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV", "TUNESWEEP_"))}
+    # not the host's import path either (a session fixture may put test packages on it)
+    host = ("UV_", "VIRTUAL_ENV", "TUNESWEEP_", "PYTHONPATH", "PYTHONHOME")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(host)}
     return env | {k: here(v, venv, tmp) for k, v in Dockerfile.load().env(target).items()}

@@ -28,10 +28,12 @@ container runtime, so this stand-in plays the kubelet of one or more Nodes:
   bind-mounted (read-only when the mount says so) at each ``volumeMount``'s ``mountPath`` in the
   container's own mount namespace; a missing Secret holds the Pod in ``CreateContainerConfigError``
   (a kubelet says ``ContainerCreating`` with a FailedMount Event) until it exists.
+* ``hostPath`` volumes: this machine's folder bind-mounted at each ``mountPath`` the same way (created
+  for ``type: DirectoryOrCreate``; a missing one holds the Pod in ``CreateContainerConfigError``).
 
 Not modelled: images (every container runs this repository's environment), liveness and startup
-probes, volumes other than ``secret`` ones (the Pod's processes see this machine's file system),
-resource limits (requests and limits are bookkeeping for the scheduler only).
+probes, volumes other than ``secret`` and ``hostPath`` ones (the Pod's processes see this machine's
+file system), resource limits (requests and limits are bookkeeping for the scheduler only).
 
 Fault injection: :meth:`KubeletStandIn.kill_pod` (every process of a Pod SIGKILLed: a lost node, a
 preempted VM) and :meth:`KubeletStandIn.hold_unready` (a Pod whose readiness probe never passes).
@@ -76,6 +78,16 @@ def _items(response: Any) -> list[dict[str, Any]]:
     """The items of a raw (``_preload_content=False``) list response, as plain JSON."""
     items: list[dict[str, Any]] = json.loads(response.data)["items"]
     return items
+
+
+def _host_folder(source: Mapping[str, Any]) -> Path:
+    """A `hostPath` volume's folder on this machine (the Node), as a kubelet finds or makes it."""
+    folder = Path(source["path"])
+    if source.get("type") == "DirectoryOrCreate":
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.exists():
+        raise EnvResolutionError(f"hostPath {folder} does not exist (type {source.get('type', '')!r})")
+    return folder
 
 
 def _now() -> str:
@@ -465,17 +477,24 @@ class KubeletStandIn:
         tmp = pod.root / "t"  # short: Ray keeps Unix sockets below it (107 bytes at most)
         env = self.image_env(spec.get("image", ""), tmp) | resolve_env(obj, spec, self._read)
         env |= {"HOSTNAME": pod.name, "JAX_PLATFORMS": "cpu", "TMPDIR": str(tmp)}
-        mounts = self._secret_mounts(pod, obj, spec)
+        mounts = self._volume_mounts(pod, obj, spec)
         return _Container(spec, env, pod.root / f"{spec['name']}.log", mounts)
 
-    def _secret_mounts(
+    def _volume_mounts(
         self, pod: _Pod, obj: dict[str, Any], spec: dict[str, Any]
     ) -> list[tuple[Path, str, bool]]:
-        """The container's mounts of `secret` volumes, their files written below the Pod's folder."""
+        """The container's mounts of `hostPath` volumes, and of `secret` ones, their files written
+        below the Pod's folder."""
         volumes = {v["name"]: v for v in obj["spec"].get("volumes") or []}
         mounts = []
         for mount in spec.get("volumeMounts") or []:
-            source = (volumes.get(mount["name"]) or {}).get("secret")
+            volume = volumes.get(mount["name"]) or {}
+            if "hostPath" in volume:
+                mounts.append(
+                    (_host_folder(volume["hostPath"]), mount["mountPath"], bool(mount.get("readOnly")))
+                )
+                continue
+            source = volume.get("secret")
             if source is None:
                 continue
             name = source["secretName"]

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import io
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +85,109 @@ def test_bucket_checkpoint_is_copied_once_into_the_local_cache(
     assert sorted(p.name for p in Path(local).iterdir()) == [".complete", "model.safetensors"]
     (source / "model.safetensors").unlink()
     assert checkpoint.local_folder(str(source)) == local  # the second trial reads the cache
+
+
+def _bucket_checkpoint(folder: Path) -> dict[str, bytes]:
+    """A checkpoint folder (random weights: only the copy is under test) and the files a trial reads."""
+    files = {
+        "model.safetensors": os.urandom(3 * 2**20),
+        "config.json": b"{}",
+        "tokenizer.model": os.urandom(1000),
+    }
+    folder.mkdir(parents=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "notes.txt").write_text("not read by a trial, so not copied")
+    return files
+
+
+def _folder_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_copy_killed_midway_is_not_a_checkpoint_and_the_next_starts_over(tmp_path: Path) -> None:
+    source = tmp_path / "bucket" / "ckpt"
+    files = _bucket_checkpoint(source)
+    cache = tmp_path / "cache"
+    # A trial process dies (no cleanup runs) once the first chunk of its first file reached the disk.
+    dies = textwrap.dedent(
+        f"""
+        import os
+        from tunesweep_evidence import bucket
+        from tunesweep_trainer.flax_lm import checkpoint
+        bucket.local_path = lambda uri: None  # as if the folder were in an object store
+
+        def dying(source, target, chunk_bytes):
+            target.write(source.read(1024))
+            target.flush()
+            os._exit(9)
+
+        bucket._pump = dying
+        checkpoint.local_folder({str(source)!r})
+        """
+    )
+    env = os.environ | {checkpoint.CACHE_ENV: str(cache)}
+    died = subprocess.run([sys.executable, "-c", dies], env=env, capture_output=True, text=True, timeout=120)
+    assert died.returncode == 9, died.stderr
+    target = cache / checkpoint.cache_folder(str(source)).name
+    assert target.is_dir() and not (target / ".complete").exists()
+    assert any(p.name.startswith(".tunesweep-tmp-") for p in target.iterdir())  # the crash's leftover
+
+    retried = subprocess.run(
+        [sys.executable, "-c", dies.replace("bucket._pump = dying", "")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert retried.returncode == 0, retried.stderr
+    assert _folder_files(target) == {**files, ".complete": str(source).encode()}
+
+
+def test_two_trials_copying_one_checkpoint_at_once_copy_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "bucket" / "ckpt"
+    files = _bucket_checkpoint(source)
+    monkeypatch.setattr(bucket, "local_path", lambda uri: None)
+    monkeypatch.setenv(checkpoint.CACHE_ENV, str(tmp_path / "cache"))
+    copying, release, copies = threading.Event(), threading.Event(), []
+    real_copy, real_flock, waiting = bucket.copy_to_file, fcntl.flock, []
+
+    def held_copy(uri: str, target: Path, chunk_bytes: int = bucket.COPY_CHUNK_BYTES) -> None:
+        copies.append(uri)
+        copying.set()
+        assert release.wait(timeout=60)
+        real_copy(uri, target, chunk_bytes)
+
+    def flock(handle: object, operation: int) -> None:
+        if operation == fcntl.LOCK_EX:
+            waiting.append(threading.current_thread().name)
+        real_flock(handle, operation)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bucket, "copy_to_file", held_copy)
+    monkeypatch.setattr(fcntl, "flock", flock)
+    found: dict[str, str] = {}
+
+    def trial(name: str) -> None:
+        found[name] = checkpoint.local_folder(str(source))
+
+    first = threading.Thread(target=trial, args=("first",), name="first")
+    first.start()
+    assert copying.wait(timeout=60)  # the first trial holds the lock, mid-copy
+    second = threading.Thread(target=trial, args=("second",), name="second")
+    second.start()
+    deadline = time.monotonic() + 60
+    while "second" not in waiting:  # the second trial is at the lock
+        assert time.monotonic() < deadline, "the second trial never asked for the lock"
+        time.sleep(0.01)
+    release.set()
+    first.join(timeout=60)
+    second.join(timeout=60)
+
+    assert found["first"] == found["second"]
+    assert sorted(copies) == sorted(f"{source}/{name}" for name in files)  # each file copied once
+    assert _folder_files(Path(found["first"])) == {**files, ".complete": str(source).encode()}
 
 
 def test_checkpoint_errors_say_what_is_missing(tmp_path: Path) -> None:

@@ -121,7 +121,9 @@ def test_tiny_trial_writes_valid_evidence_and_reproduces(tmp_path: Path, compile
     assert [line.loss for line in other_lines] == [line.loss for line in lines]
     assert [row.prediction for row in other_summary.rows] == [row.prediction for row in summary.rows]
     assert second.primary_score == first.primary_score
-    assert any("train_step" in name for name in os.listdir(compile_cache_dir))
+    assert manifest.compile_cache is not None
+    assert manifest.compile_cache.folder.startswith(f"{compile_cache_dir}/jax-")
+    assert any("train_step" in name for name in os.listdir(manifest.compile_cache.folder))
 
 
 def test_lora_trial_runs_and_updates_only_the_adapters(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@
     outcome = run_trial("python", config, out, program=Program(entrypoint="my_pkg.train:run"))
 
 Evidence under `out_uri` (names from `tunesweep_evidence.layout`): `run_manifest.json` (written at
-the start with status running, rewritten at the end with succeeded / failed / early_stopped),
+the start with status running, rewritten at the end with succeeded / failed / early_stopped and
+the JAX compile cache's hits and misses, see `compile_cache`),
 `metrics.jsonl` (one line per report), `eval_summary.json` (the judged rows and the primary score,
 and the test slice's rows and score).
 
@@ -36,7 +37,7 @@ from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLi
 from tunesweep_evidence.primary_score import primary_score, require_score
 from tunesweep_evidence.training_config import CustomConfig, DataConfig, TrainingConfig, config_model
 
-from . import environment, mock
+from . import compile_cache, environment, mock
 from .backend import BackendResult, Program, load_backend
 from .data import sources
 from .errors import InvalidConfig, TrialFailed, TrialStopped
@@ -123,17 +124,26 @@ def run_trial(
     module = load_backend(backend, program, checkpoint_dir(identity))
     started = time.monotonic()
     accelerator = module.prepare()
+    cache_start = compile_cache.counts()  # the process may have run trials before this one
     try:
         parsed = parse_config(config, backend)
     except InvalidConfig as error:
         raw = dict(config)  # a parsed config is always valid: only a mapping gets here
-        TrialRecorder(out_uri, _manifest(backend, raw, 0, identity, accelerator)).finish(
-            "failed", _error(error)
+        TrialRecorder(out_uri, _manifest(backend, raw, 0, identity, accelerator, None)).finish(
+            "failed", _error(error), compile_cache.use_since(cache_start)
         )
         raise
     resolved = parsed.model_dump(mode="json")
     recorder = TrialRecorder(
-        out_uri, _manifest(backend, resolved, parsed.training.seed, identity, accelerator)
+        out_uri,
+        _manifest(
+            backend,
+            resolved,
+            parsed.training.seed,
+            identity,
+            accelerator,
+            _global_batch_size(parsed, accelerator.count),
+        ),
     )
     last: dict[str, float] = {}
 
@@ -152,12 +162,12 @@ def run_trial(
         summary = _summary(result, score, mode, backend, identity)
         recorder.eval_summary(summary)
     except TrialStopped:
-        recorder.finish("early_stopped")
+        recorder.finish("early_stopped", cache=compile_cache.use_since(cache_start))
         raise
     except BaseException as error:
-        recorder.finish("failed", _error(error))
+        recorder.finish("failed", _error(error), compile_cache.use_since(cache_start))
         raise
-    recorder.finish("succeeded")
+    recorder.finish("succeeded", cache=compile_cache.use_since(cache_start))
     final = {**last, "elapsed_s": time.monotonic() - started, **summary.metrics}
     final["eval_examples"] = float(summary.n_examples)
     if report is not None:
@@ -180,8 +190,21 @@ def checkpoint_dir(identity: TrialIdentity) -> Path:
     return Path(tempfile.gettempdir(), "tunesweep-checkpoints", sweep, identity.trial_id or identity.run_id)
 
 
+def _global_batch_size(config: TrainingConfig | CustomConfig, devices: int) -> int | None:
+    """The examples of each step, as the flax-lm backend batches; a custom trainer batches as it
+    likes, and the mock counts no device."""
+    if isinstance(config, TrainingConfig) and devices:
+        return config.training.global_batch_size(devices)
+    return None
+
+
 def _manifest(
-    backend: str, config: dict[str, Any], seed: int, identity: TrialIdentity, accelerator: AcceleratorInfo
+    backend: str,
+    config: dict[str, Any],
+    seed: int,
+    identity: TrialIdentity,
+    accelerator: AcceleratorInfo,
+    global_batch_size: int | None,
 ) -> RunManifest:
     return RunManifest(
         run_id=identity.run_id,
@@ -194,6 +217,7 @@ def _manifest(
         image=identity.image,
         versions=environment.versions(),
         host=environment.host(accelerator),
+        global_batch_size=global_batch_size,
         status="running",
         started_at=now(),
     )

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Collection, Sequence
 
+from jax.sharding import Mesh
 from tunesweep_evidence import judge
 from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
 from tunesweep_evidence.primary_score import primary_score
@@ -17,7 +18,7 @@ from ..data import sources
 from ..data.records import Record, prompt_text
 from ..errors import TrialFailed
 from ..schedule import learning_rate_at
-from . import batches, evaluation, models, training
+from . import batches, evaluation, mesh, models, training
 
 
 def prepare() -> AcceleratorInfo:
@@ -29,7 +30,19 @@ def prepare() -> AcceleratorInfo:
 
 def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:
     splits = sources.load_splits(config.data)
-    model, tokenizer = models.build(config.model, config.training.seed)
+    devices = mesh.trial_mesh()
+    with mesh.active(devices):
+        return _run_on(devices, config, splits, on_progress, rung_steps)
+
+
+def _run_on(
+    devices: Mesh,
+    config: TrainingConfig,
+    splits: sources.Splits,
+    on_progress: ProgressFn,
+    rung_steps: Collection[int],
+) -> BackendResult:
+    model, tokenizer = models.build(config.model, config.training.seed, devices)
     encoded = batches.encode(splits.train, tokenizer, config.data.prompt_template, config.model.max_length)
     section = config.training
     rung_scores: dict[int, dict[str, float]] = {}
@@ -41,6 +54,7 @@ def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[
             [prompt_text(record, config.data.prompt_template) for record in records],
             max_generation_steps=config.eval.max_generation_steps,
             batch_size=config.eval.batch_size,
+            devices=devices.size,
         )
         return [
             judge.eval_row(record.id, record.prompt, record.answer, prediction)
@@ -63,11 +77,12 @@ def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[
 
     steps_done = training.fine_tune(
         model,
-        batches.training_batches(encoded, section.per_device_batch_size, section.seed),
+        batches.training_batches(encoded, section.global_batch_size(devices.size), section.seed),
         tokenizer.pad_id(),
         section,
         on_step,
         rungs=training.Rungs(frozenset(rung_steps), on_rung),
+        mesh=devices,
     )
     return BackendResult(
         rows=judged(splits.eval), test_rows=judged(splits.test), judge=judge.JUDGE, steps_done=steps_done

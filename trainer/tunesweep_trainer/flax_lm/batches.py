@@ -48,10 +48,15 @@ def encode(records: Sequence[Record], tokenizer: Tokenizer, template: str, max_l
 
 
 def training_batches(encoded: EncodedRecords, batch_size: int, seed: int) -> Iterator[TrainingInput]:
-    """Endless batches: every epoch a fresh seeded shuffle; the trainer stops at max_steps."""
+    """Endless global batches (each split over the trial's devices by the trainer): every epoch a
+    fresh seeded shuffle; the trainer stops at max_steps."""
     count = len(encoded.tokens)
     if count < batch_size:
-        raise DataError(f"{count} training records are fewer than one batch of {batch_size}")
+        raise DataError(
+            f"{count} training records are fewer than one batch of {batch_size} "
+            "(training.per_device_batch_size x the trial's devices); lower training.per_device_batch_size "
+            "or raise data.train_size"
+        )
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(count)

@@ -19,9 +19,11 @@ def generate(
     *,
     max_generation_steps: int,
     batch_size: int,
+    devices: int = 1,
 ) -> list[str]:
     """The greedy continuation of each prompt, up to the end of the model's turn, EOS or
-    `max_generation_steps` tokens (the stop token left out)."""
+    `max_generation_steps` tokens (the stop token left out). The batch is rounded up to a multiple
+    of `devices` (padded with repeated prompts): on a mesh, Tunix's Gemma splits it over them."""
     architecture = model.config  # type: ignore[attr-defined]
     longest = max(len(tokenizer.encode(prompt)) for prompt in prompts) + 1  # + BOS
     # One fixed prompt length and batch size: one compiled prefill/decode for the whole evaluation
@@ -39,7 +41,7 @@ def generate(
     )
     end_of_turn = end_of_turn_id(tokenizer)
     stop_ids = [tokenizer.eos_id()] + ([] if end_of_turn is None else [end_of_turn])
-    batch_size = min(batch_size, len(prompts))
+    batch_size = -(-min(batch_size, len(prompts)) // devices) * devices
     outputs: list[str] = []
     for start in range(0, len(prompts), batch_size):
         batch = list(prompts[start : start + batch_size])

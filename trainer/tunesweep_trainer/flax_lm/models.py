@@ -16,12 +16,14 @@ import jax
 import jax.numpy as jnp
 import qwix
 from flax import nnx
+from jax.sharding import Mesh
 from tunesweep_evidence.training_config import MODEL_PRESETS, TINY, LoraConfig, ModelConfig
 from tunix.models import automodel, naming
 from tunix.models.gemma import model as gemma_lib
 from tunix.models.gemma import params_safetensors as gemma_safetensors
 
 from .checkpoint import local_folder
+from .mesh import FSDP, shard_model
 from .tokenizers import ByteTokenizer, Tokenizer, load_sentencepiece
 
 GEMMA_FAMILIES = ("gemma", "gemma1p1", "gemma2", "gemma3")
@@ -45,11 +47,14 @@ def tiny_config() -> gemma_lib.ModelConfig:
     )
 
 
-def build(config: ModelConfig, seed: int) -> tuple[nnx.Module, Tokenizer]:
-    """The model to fine-tune (with LoRA adapters if configured) and its tokenizer."""
-    model, tokenizer = _base(config, seed)
+def build(config: ModelConfig, seed: int, mesh: Mesh | None = None) -> tuple[nnx.Module, Tokenizer]:
+    """The model to fine-tune (with LoRA adapters if configured) and its tokenizer; on `mesh`,
+    every array sharded over it (`mesh.shard_model`)."""
+    model, tokenizer = _base(config, seed, mesh)
     if config.lora is not None:
         model = with_lora(model, config.lora, seed)
+    if mesh is not None:
+        shard_model(model, mesh)
     return model, tokenizer
 
 
@@ -65,7 +70,7 @@ def with_lora(model: nnx.Module, lora: LoraConfig, seed: int) -> nnx.Module:
     return adapted
 
 
-def _base(config: ModelConfig, seed: int) -> tuple[nnx.Module, Tokenizer]:
+def _base(config: ModelConfig, seed: int, mesh: Mesh | None) -> tuple[nnx.Module, Tokenizer]:
     dtype = DTYPES[config.dtype]
     if config.name == TINY:
         if config.checkpoint is None:
@@ -76,8 +81,11 @@ def _base(config: ModelConfig, seed: int) -> tuple[nnx.Module, Tokenizer]:
         raise ValueError(f"model {config.name!r} needs a checkpoint")
     architecture = architecture_config(config.name, dtype)
     folder = local_folder(config.checkpoint)
+    # Tunix loads each weight straight into its shards when its Gemma specs (over `fsdp`: the
+    # embedding dimension) split evenly; else it loads them whole and `shard_model` fits them.
+    fits = mesh is not None and architecture.embed_dim % mesh.shape[FSDP] == 0
     model = automodel.create_model_from_safe_tensors(
-        config.name, folder, architecture, mesh=None, dtype=dtype
+        config.name, folder, architecture, mesh=mesh if fits else None, dtype=dtype
     )
     return model, load_sentencepiece(folder)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+from tunesweep_evidence.checkpoint_files import SENTENCEPIECE_FILE
 from tunesweep_evidence.judge import END_OF_TURN
 from tunix.generate.tokenizer_adapter import TokenizerAdapter
-
-SENTENCEPIECE_FILE = "tokenizer.model"
 
 
 class Tokenizer(Protocol):

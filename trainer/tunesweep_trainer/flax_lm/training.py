@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import Mesh
 from tunesweep_evidence.training_config import TrainingSection
 from tunix.sft import hooks, peft_trainer, utils
 
@@ -36,16 +38,46 @@ def fine_tune(
     training: TrainingSection,
     on_step: StepCallback,
     rungs: Rungs = Rungs(),
+    mesh: Mesh | None = None,
 ) -> int:
-    """Train `model` in place for `training.max_steps` updates; returns the updates done."""
-    trainer = peft_trainer.PeftTrainer(
+    """Train `model` in place for `training.max_steps` updates; returns the updates done. With a
+    `mesh`: `model` sharded over it (`models.build`), called under it (`mesh.active`)."""
+    trainer = trainer_for(model, pad_id, training, mesh)
+    trainer.with_training_hooks(_StepWatch(on_step, rungs))
+    trainer.train(batches)
+    return trainer.train_steps
+
+
+def trainer_for(
+    model: nnx.Module, pad_id: int, training: TrainingSection, mesh: Mesh | None = None
+) -> peft_trainer.PeftTrainer:
+    """Tunix's trainer of `model`; on a mesh it splits each batch over `fsdp` and places the
+    optimizer state as the trained parameters are placed."""
+    trainer = peft_trainer.PeftTrainer if mesh is None else partial(_PlacedTrainer, mesh)
+    return trainer(
         model,
         optimizer_for(model, training),
         peft_trainer.TrainingConfig(eval_every_n_steps=training.max_steps, max_steps=training.max_steps),
     ).with_gen_model_input_fn(model_inputs(pad_id))
-    trainer.with_training_hooks(_StepWatch(on_step, rungs))
-    trainer.train(batches)
-    return trainer.train_steps
+
+
+class _PlacedTrainer(peft_trainer.PeftTrainer):
+    """A step that returns the model and optimizer state placed as they came in. Left to itself,
+    XLA places its outputs as it likes (a norm's scale split where it came whole), and the next
+    step, given them so placed, compiles again."""
+
+    def __init__(self, mesh: Mesh, *args: Any, **kwargs: Any) -> None:
+        self._mesh = mesh
+        super().__init__(*args, **kwargs)
+
+    def _train_step(self, model: nnx.Module, optimizer: nnx.Optimizer, inputs: Any) -> Any:
+        result = super()._train_step(model, optimizer, inputs)
+        for node in (model, optimizer):
+            state = nnx.state(node)
+            nnx.update(
+                node, jax.lax.with_sharding_constraint(state, nnx.get_named_sharding(state, self._mesh))
+            )
+        return result
 
 
 def optimizer_for(model: nnx.Module, training: TrainingSection) -> optax.GradientTransformation:
