@@ -3,8 +3,8 @@
 Real sweeps through the driver (`driver.drive`) on a local Ray sized to this machine:
 1. Trial start overhead: sweeps of mock trials that do almost no work, so a trial's slot time is
    nearly all overhead (placement, process start or reuse, imports, evidence writes, Tune's
-   bookkeeping): with trial processes reused (the default without ASHA) and with a fresh process
-   per trial (what ASHA sweeps get).
+   bookkeeping): with trial processes reused (the default, ASHA included) and with a fresh process
+   per trial (`tuner.REUSE_TRIAL_PROCESSES` off).
 2. The shared JAX compilation cache: the same two-trial tiny-preset sweep with an empty cache
    (cold) and again with the cache the first run filled (warm): time to the first report and
    trial time.
@@ -33,6 +33,7 @@ from typing import Any
 from tunesweep_evidence import layout
 from tunesweep_evidence.spec import TuningSweep
 from tunesweep_trainer.sweep import plan as plans
+from tunesweep_trainer.sweep import tuner
 from tunesweep_trainer.sweep.driver import drive
 from tunesweep_trainer.sweep.ray_runtime import placement_for, ray_session
 
@@ -111,11 +112,11 @@ def main(argv: list[str] | None = None) -> None:
         "data": {"eval_size": 1, "test_size": 1, "rung_size": 1},
     }
     reused = run_sweep(work, "overhead-reused", mock_sweep(mock, args.overhead_trials))
-    fresh = run_sweep(
-        work,
-        "overhead-fresh",
-        mock_sweep(mock, args.overhead_trials, earlyStopping={"name": "asha", "gracePeriod": 1}),
-    )
+    tuner.REUSE_TRIAL_PROCESSES = False
+    try:
+        fresh = run_sweep(work, "overhead-fresh", mock_sweep(mock, args.overhead_trials))
+    finally:
+        tuner.REUSE_TRIAL_PROCESSES = True
     cache = work / "jax-cache"
     small = tiny_sweep(2, max_steps=50, report_every=5, seed=1)
     cold = run_sweep(work, "cache-cold", small, compile_cache=cache)

@@ -65,6 +65,9 @@ class HostInfo(_Evidence):
     """That Ray node's IP address (on Kubernetes, the Pod's); null outside Ray."""
     ray_resources: dict[str, float] | None = None
     """The Ray resources granted to the trial's process (`{"CPU": 1, "GPU": 1}`); null outside Ray."""
+    process_id: int | None = None
+    """The trial's process on that host: trials with the same hostname and process id ran one after
+    another in one reused process. Null in evidence written before it was recorded."""
 
 
 class CompileCacheUse(_Evidence):

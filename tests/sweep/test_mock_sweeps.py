@@ -169,6 +169,15 @@ def test_asha_cuts_trials_at_rungs_on_their_rung_scores(tmp_path: Path) -> None:
             assert decided == rungs and [step for step, _ in rungs] == [10, 20, 40]
     assert summary.best_trial is not None and summary.best_trial.trial_id in {r.trial_id for r in finished}
     assert summary.best_trial.test_score is not None
+    # A cut trial's process is reused: it ran a later trial (one at a time, in trial id order).
+    order = sorted(runs)
+    process = {t: (runs[t].host.hostname, runs[t].host.process_id) for t in order}
+    assert all(pid is not None for _, pid in process.values())
+    assert any(
+        process[t] == process[later]
+        for t in (r.trial_id for r in stopped)
+        for later in order[order.index(t) + 1 :]
+    )
     assert_verified(tmp_path)
     # A decision rewritten, or the decisions removed, is named by verify.
     first_cut = next(index for index, d in enumerate(recorded.decisions) if d.cut)

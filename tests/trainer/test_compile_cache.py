@@ -92,3 +92,35 @@ def test_a_second_process_reads_what_the_first_compiled(tmp_path: Path) -> None:
     assert isinstance(first["misses"], int) and first["misses"] > 0 and first["hits"] == 0
     assert second == {**first, "hits": first["misses"], "misses": 0}
     assert Path(str(first["folder"])).is_dir()
+
+
+MOVED = """
+import json, os, sys
+from tunesweep_trainer import compile_cache
+import jax, jax.numpy as jnp
+uses = []
+for where, size in zip(sys.argv[1:], (4, 5)):
+    os.environ[compile_cache.CACHE_ENV] = where
+    start = compile_cache.counts()
+    compile_cache.enable()
+    jax.jit(lambda x: jnp.tanh(x) @ x.T)(jnp.ones((size, size))).block_until_ready()
+    uses.append(compile_cache.use_since(start).model_dump())
+print(json.dumps(uses))
+"""
+
+
+def test_a_process_that_moves_the_cache_writes_where_it_says(tmp_path: Path) -> None:
+    """JAX opens its cache once per process: one that runs trials with another location (a test
+    session, a reused trial process) must not go on writing to the first while recording the second."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    done = subprocess.run(
+        [sys.executable, "-c", MOVED, str(first), str(second)],
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    uses = json.loads(done.stdout.splitlines()[-1])
+    for root, use in zip((first, second), uses, strict=True):
+        assert str(use["folder"]).startswith(f"{root}/jax-") and use["misses"] > 0
+        assert any(Path(use["folder"]).iterdir()), f"nothing was written to {use['folder']}"

@@ -75,9 +75,14 @@ def enable() -> str:
     import jax
     import jaxlib
     from jax import monitoring
+    from jax.experimental.compilation_cache import compilation_cache
 
     platform = folder_name(jax.__version__, jaxlib.__version__, environment.jax_accelerator())
     folder = f"{location().rstrip('/')}/{platform}"
+    if _cache.folder not in (None, folder):
+        # JAX opens its cache once per process, at the first compilation after it is configured:
+        # a process that moves it (another location) must have JAX open it again
+        compilation_cache.reset_cache()
     jax.config.update("jax_compilation_cache_dir", folder)  # JAX creates it at the first compilation
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

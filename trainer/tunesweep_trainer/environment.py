@@ -6,6 +6,7 @@ Under Ray (a sweep's trial process) the host also names the Ray node and its IP;
 
 from __future__ import annotations
 
+import os
 import platform
 import socket
 import sys
@@ -19,7 +20,11 @@ DISTRIBUTIONS = ("tunesweep-trainer", "jax", "jaxlib", "flax", "optax", "google-
 
 def host(accelerator: AcceleratorInfo) -> HostInfo:
     return HostInfo(
-        hostname=socket.gethostname(), python=platform.python_version(), accelerator=accelerator, **ray_node()
+        hostname=socket.gethostname(),
+        python=platform.python_version(),
+        accelerator=accelerator,
+        process_id=os.getpid(),
+        **ray_node(),
     )
 
 

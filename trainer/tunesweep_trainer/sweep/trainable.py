@@ -70,7 +70,10 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
                 program=job.program,
             )
     except TrialStopped:
-        return
+        # Ended as Tune ends a stopped trial's thread (its evidence is marked by now): returning
+        # instead would make Tune's wrapper report once more and wait for a go-ahead that never
+        # comes, and the process could not be reset to run the next trial.
+        raise SystemExit(0) from None
 
 
 def _replayed(out_uri: str) -> bool:

@@ -29,6 +29,11 @@ from .resources import trial_resources
 from .search_space import param_space
 from .trainable import TrialJob, train_trial
 
+REUSE_TRIAL_PROCESSES = True
+"""A finished or cut trial's process runs the next trial: no process start and no imports (seconds
+per trial). A cut trial ends its thread as Tune expects (`train_trial`), so its process can be reset.
+`bench.sweep_bench` turns it off to measure what it saves."""
+
 
 def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.Tuner:
     storage = ray_storage(plan.evidence_uri)
@@ -53,7 +58,7 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
             scheduler=scheduler(spec, search, plan.evidence_uri),
             num_samples=spec.trials.count,
             trial_dirname_creator=trial_dirname,
-            reuse_actors=reuse_trial_processes(spec),
+            reuse_actors=REUSE_TRIAL_PROCESSES,
         ),
         run_config=tune.RunConfig(
             name=storage.name,
@@ -85,14 +90,6 @@ def _trainable(
         spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators
     )
     return tune.with_resources(tune.with_parameters(train_trial, job=job), resources)
-
-
-def reuse_trial_processes(spec: TuningSweepSpec) -> bool:
-    """Whether a finished trial's process runs the next trial, skipping a process start and the
-    imports (seconds per trial). Not with ASHA: Tune leaves a cut trial's thread blocked in
-    `report` and its process then cannot be reset for the next trial (reset_config times out and
-    that next trial errors), so every trial gets a fresh process there."""
-    return spec.early_stopping.name == "none"
 
 
 def trial_dirname(trial: Trial) -> str:
