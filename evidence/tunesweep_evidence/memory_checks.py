@@ -30,7 +30,6 @@ from .memory_forecast import XLA_TOLERANCE, Forecast, forecast, gib
 from .placement import K8S_GPU, K8S_TPU
 from .quantity import parse_quantity
 from .spec_rules import FieldPath, Violation
-from .tpu import TpuTopologyError, tpu_slice
 from .training_config import TrainingConfig
 from .trial_config import ConfigFoldError, fold_params
 
@@ -116,22 +115,20 @@ def device_limit(spec: TuningSweepSpec) -> DeviceLimit | None:
     """The memory one trial runs in; None when the tables do not know it."""
     resources = spec.resources
     accelerator = resources.per_trial.accelerator
+    # the trial's devices, as placement grants them (`placement.trial_request`); placement refuses
+    # a GPU trial with none and a TPU count other than its host's chips
+    count = max(1, resources.per_trial.count)
     if accelerator == K8S_TPU and resources.tpu is not None:
         tpu = resources.tpu
         size = tpu_device_gib(tpu.accelerator_type)
-        try:
-            # v3 shows each chip as two devices: counting chips errs high, per device.
-            chips = tpu_slice(tpu.accelerator_type, tpu.topology).chips_per_host
-        except TpuTopologyError:  # placement refuses it, saying why
-            return None
         if size is None:
             return None
-        return DeviceLimit(_each(chips, f"{tpu.accelerator_type} device", size), size * 2**30, chips)
+        # v3 shows each chip as two devices: counting chips errs high, per device.
+        return DeviceLimit(_each(count, f"{tpu.accelerator_type} device", size), size * 2**30, count)
     if accelerator == K8S_GPU:
         gpu = gpu_device_gib(resources.workers.node_selector)
         if gpu is None:
             return None
-        count = max(1, resources.per_trial.count)  # placement refuses a GPU trial with none
         return DeviceLimit(_each(count, f"{gpu[0]} GPU", gpu[1]), gpu[1] * 2**30, count)
     memory = resources.per_trial.memory
     return DeviceLimit(f"perTrial.memory ({memory}) of a CPU trial", float(parse_quantity(memory)))
