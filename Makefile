@@ -73,6 +73,7 @@ test: lint typecheck pytest
 # recorded once, apart from `make bench`: nice -n 10 .venv/bin/python -m bench.record_curves
 bench: setup $(GO)
 	$(BIN)/python -m bench.trainer_bench
+	$(BIN)/python -m bench.start_overhead
 	$(BIN)/python -m bench.sweep_bench
 	$(BIN)/python -m bench.operator_scale
 	$(BIN)/python -m bench.search_quality

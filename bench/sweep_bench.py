@@ -11,7 +11,14 @@ Real sweeps through the driver (`driver.drive`) on a local Ray sized to this mac
 3. ASHA against full-budget random search: the same seeded random sweep of the tiny preset with
    and without ASHA: training steps and trial time spent, and the best score each found.
    Sweep efficiency (share of the trial slots' time spent in run_trial: training, evaluation,
-   evidence) and wall time come from these two real sweeps.
+   evidence) and wall time come from these two real sweeps, and the stricter step efficiency: the
+   share in training and evaluation steps alone. Training: the time between a trial's reports, less
+   the rung evaluations in them, and the steps up to its first report (which also holds the trial's
+   start and compilation) at the trial's steady step time (the sweep's, for a trial cut at its first
+   report); evaluation: the rung evaluations and the final one (the trial's end less its last report). Slot
+   time (the trial slots the sweep holds: parallel x wall) is then split into steps, the rest of
+   run_trial (start, compilation, evidence) and outside run_trial (process start or reuse, Tune's
+   scheduling, slots left idle).
 
 Per-trial times are the trial's own clock (`elapsed_s` of its last Tune result, from run_trial's
 start); a sweep's wall time is the driver's `drive` call (the Ray start is reported apart).
@@ -20,6 +27,7 @@ start); a sweep's wall time is the driver's `drive` call (the Ray start is repor
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -66,6 +74,12 @@ class TrialTimes:
     """run_trial's own time: backend start, training, evaluation, evidence."""
     first_report_s: float | None
     steps: int
+    first_steps: int
+    """Steps up to the first report."""
+    intervals: list[tuple[int, float]]
+    """(steps, seconds training) between consecutive reports, the rung evaluations left out."""
+    eval_s: float
+    """In rung evaluations and the final evaluation."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +95,30 @@ class SweepRun:
 
     @property
     def efficiency(self) -> float:
-        return self.busy_s / (self.parallel * self.wall_s)
+        return self.busy_s / self.slot_s
+
+    @property
+    def slot_s(self) -> float:
+        return self.parallel * self.wall_s
+
+    @property
+    def step_s(self) -> float:
+        """In training and evaluation steps."""
+        sweep_steady = _steady_step_s([i for t in self.trials for i in t.intervals])
+        return sum(
+            sum(s for _, s in t.intervals)
+            + t.first_steps * (_steady_step_s(t.intervals) or sweep_steady)
+            + t.eval_s
+            for t in self.trials
+        )
+
+    @property
+    def step_efficiency(self) -> float:
+        return self.step_s / self.slot_s
 
     @property
     def overhead_per_trial_s(self) -> float:
-        return (self.parallel * self.wall_s - self.busy_s) / len(self.trials)
+        return (self.slot_s - self.busy_s) / len(self.trials)
 
     @property
     def best(self) -> float | None:
@@ -152,15 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         f"3. tiny preset: {args.trials} seeded random trials of up to {args.max_steps} steps, 2 in parallel"
     )
     for label, run in (("full budget", full), ("ASHA", asha)):
-        stopped = sum(t.status == "early_stopped" for t in run.trials)
-        print(
-            f"   {label:12} wall {run.wall_s:6.1f} s  steps {run.steps:5d}  trial time {run.busy_s:6.1f} s  "
-            f"best {_score(run.best)}  early-stopped {stopped}"
-        )
-        print(
-            f"   {'':12} sweep efficiency {run.efficiency:5.1%} of slot time in run_trial; "
-            f"the rest {run.overhead_per_trial_s:.2f} s/trial"
-        )
+        print("\n".join(efficiency_lines(label, run)))
     same = "the same best score" if asha.best == full.best else "a different best score"
     print(
         f"   ASHA: {1 - asha.steps / full.steps:.0%} fewer training steps, "
@@ -180,6 +205,20 @@ def main(argv: list[str] | None = None) -> None:
         ]
     }
     (work / "sweep_bench.json").write_text(json.dumps(summary, indent=2))
+
+
+def efficiency_lines(label: str, run: SweepRun) -> list[str]:
+    """What a sweep cost and found, and where its slot time went."""
+    stopped = sum(t.status == "early_stopped" for t in run.trials)
+    return [
+        f"   {label:12} wall {run.wall_s:6.1f} s  steps {run.steps:5d}  trial time {run.busy_s:6.1f} s  "
+        f"best {_score(run.best)}  early-stopped {stopped}",
+        f"   {'':12} sweep efficiency {run.efficiency:5.1%} of slot time in run_trial; "
+        f"the rest {run.overhead_per_trial_s:.2f} s/trial",
+        f"   {'':12} step efficiency  {run.step_efficiency:5.1%} of slot time in training and eval steps;"
+        f" slot time {run.slot_s:.1f} s = steps {run.step_s:.1f} + rest of run_trial "
+        f"{run.busy_s - run.step_s:.1f} + outside run_trial {run.slot_s - run.busy_s:.1f}",
+    ]
 
 
 def mock_sweep(base: dict[str, Any], count: int, **spec: Any) -> dict[str, Any]:
@@ -254,14 +293,46 @@ def _trial_times(out: Path, trial_id: str, status: str, score: float | None) -> 
     metrics = [
         json.loads(line) for line in (out / "trials" / trial_id / layout.METRICS).read_text().splitlines()
     ]
+    return trial_times(trial_id, status, score, float(results[-1]["elapsed_s"]), metrics)
+
+
+def trial_times(
+    trial_id: str, status: str, score: float | None, elapsed_s: float, metrics: list[dict[str, Any]]
+) -> TrialTimes:
+    """A trial's times from its run_trial time and its metrics lines."""
+    last_report_s = float(metrics[-1]["elapsed_s"]) if metrics else 0.0
     return TrialTimes(
         trial_id=trial_id,
         status=status,
         score=score,
-        elapsed_s=float(results[-1]["elapsed_s"]),
+        elapsed_s=elapsed_s,
         first_report_s=float(metrics[0]["elapsed_s"]) if metrics else None,
         steps=int(metrics[-1]["step"]) if metrics else 0,
+        first_steps=int(metrics[0]["step"]) if metrics else 0,
+        intervals=intervals(metrics),
+        eval_s=sum(_rung_eval_s(line) for line in metrics) + max(0.0, elapsed_s - last_report_s),
     )
+
+
+def intervals(metrics: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(steps, seconds training) between consecutive reports: the rung evaluation a report holds
+    left out."""
+    return [
+        (
+            int(line["step"]) - int(before["step"]),
+            float(line["elapsed_s"]) - float(before["elapsed_s"]) - _rung_eval_s(line),
+        )
+        for before, line in itertools.pairwise(metrics)
+    ]
+
+
+def _steady_step_s(intervals: list[tuple[int, float]]) -> float:
+    steps = sum(n for n, _ in intervals)
+    return sum(s for _, s in intervals) / steps if steps else 0.0
+
+
+def _rung_eval_s(line: dict[str, Any]) -> float:
+    return float(line.get("rung_eval_s") or 0.0)
 
 
 def _mean(run: SweepRun, field: str) -> float:
@@ -277,6 +348,7 @@ def _as_json(run: SweepRun) -> dict[str, Any]:
         "ray_start_s": run.ray_start_s,
         "wall_s": run.wall_s,
         "efficiency": run.efficiency,
+        "step_efficiency": run.step_efficiency,
         "trials": [t.__dict__ for t in run.trials],
     }
 

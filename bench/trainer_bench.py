@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         f"    ratio cached/cold: fresh process {total['cached, fresh process'] / cold_s:.2f}, "
         f"reused process {total['cached, reused process'] / cold_s:.2f}"
     )
-    print(f"  peak RSS             this process       {_peak_rss_mib():10.0f} MiB")
+    print(f"  peak RSS             this process       {peak_rss_mib():10.0f} MiB")
     print(f"                       a trial process    {cold['peak_rss_mib']:10.0f} MiB (to its first step)")
 
 
@@ -127,7 +127,7 @@ PHASES = ("import jax", "other imports", "data", "model", "first step")
 def _first_step(learning_rate: float) -> dict[str, Any]:
     """A trial's start in this fresh process, by phase; then the start of the next trial (another
     learning rate) in the same process, as a reused trial process sees it."""
-    clock = _Clock()
+    clock = Clock()
     import jax  # noqa: F401
 
     clock.lap("import jax")
@@ -153,7 +153,7 @@ def _first_step(learning_rate: float) -> dict[str, Any]:
         return clock.take()
 
     fresh = start(learning_rate)
-    peak = _peak_rss_mib()
+    peak = peak_rss_mib()
     reused = start(learning_rate / 2)
     return {
         "fresh": fresh,
@@ -162,7 +162,7 @@ def _first_step(learning_rate: float) -> dict[str, Any]:
     }
 
 
-class _Clock:
+class Clock:
     """Seconds per phase, each lap from the end of the previous one."""
 
     def __init__(self) -> None:
@@ -179,7 +179,7 @@ class _Clock:
         return laps
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
     # VmHWM, not getrusage: a child's ru_maxrss also counts the parent's pages it had before exec.
     with open("/proc/self/status", encoding="ascii") as status:
         line = next(line for line in status if line.startswith("VmHWM:"))

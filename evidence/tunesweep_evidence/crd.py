@@ -67,6 +67,7 @@ PRINTER_COLUMNS = [
     {"name": "Succeeded", "type": "integer", "jsonPath": ".status.trials.succeeded"},
     {"name": "Failed", "type": "integer", "jsonPath": ".status.trials.failed"},
     {"name": "Queued", "type": "integer", "jsonPath": ".status.trials.queued"},
+    {"name": "Spent", "type": "string", "jsonPath": ".status.budget.spentOfLimit"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 
@@ -183,6 +184,8 @@ def _convert(node: dict[str, Any], defs: dict[str, Any], defaults: bool) -> dict
             out[key] = " ".join(value.split())  # docstrings carry their source's line breaks
         elif key == "const":  # a one-value Literal; a structural schema has no const
             out["enum"] = [value]
+        elif key == "exclusiveMinimum":  # pydantic's gt: OpenAPI v3.0 says it with a flag
+            out["minimum"], out["exclusiveMinimum"] = value, True
         elif key in _COPIED:
             out[key] = value
         else:

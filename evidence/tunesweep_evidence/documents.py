@@ -82,6 +82,16 @@ class CompileCacheUse(_Evidence):
     """Compilations the trial did and wrote to the cache."""
 
 
+class BaseModelUse(_Evidence):
+    """Where a trial's base model came from: a LoRA trial takes the frozen base an earlier trial of
+    its process loaded, if it is the same."""
+
+    cached: bool
+    """Taken from the trial process's cache (an earlier trial in it loaded the same base)."""
+    load_s: float = Field(ge=0)
+    """Seconds to load the base (read it, place it on the devices), or to take it from the cache."""
+
+
 class RunManifest(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
@@ -112,6 +122,10 @@ class RunManifest(_Evidence):
     compile_cache: CompileCacheUse | None = None
     """JAX's persistent compilation cache in this trial, recorded when it ends; null for a backend
     that does not use it (mock, a custom trainer)."""
+    base_model: BaseModelUse | None = None
+    """Where the base model came from, recorded when the trial succeeds; null for a trial that did
+    not finish, a backend without a base model (mock, a custom trainer), and evidence written
+    before it was recorded."""
 
 
 class EvalRow(_Evidence):
@@ -194,6 +208,16 @@ class TrialRecord(_Evidence):
     """The Ray node it ran on (run_manifest.json `host.ray_node_id`)."""
     rung_scores: list[RungScore] = Field(default_factory=list)
     """The rung slice's answer correctness at each rung the trial reached, as the scheduler saw it."""
+    held_from: str | None = None
+    """spec.budget: when the driver started the trial, holding its resources (at or before its
+    run_manifest's started_at); null when it never started or the sweep has no budget."""
+    held_until: str | None = None
+    """spec.budget: when it let them go, the later of the driver's end of it and its run_manifest's
+    finished_at; while it runs, when the summary was written. A trial the sweep stopped may mark its
+    manifest's end a moment after the final summary (at most `budget.STOP_GRACE`)."""
+    accelerator_hours: float | None = Field(None, ge=0)
+    """spec.budget: what it cost, in the budget's unit (GPU-hours, TPU chip-hours or CPU
+    core-hours): the budget's rate times the hours from held_from to held_until."""
 
 
 class RungDecision(_Evidence):
@@ -236,6 +260,66 @@ class BestTrialRecord(_Evidence):
     """The winner's score on the held-out test slice (no decision used it)."""
 
 
+class WarmStartSourceRef(_Evidence):
+    source: str
+    """The spec's words: `spec.warmStart[i].sweep <name>` or `spec.warmStart[i].evidenceURI`."""
+    evidence_uri: str
+    """The source sweep's evidence folder."""
+
+
+class SeededPoint(_Evidence):
+    """One scored trial of an earlier sweep, told to this sweep's searcher as a finished trial."""
+
+    trial_id: str
+    """The trial in the source sweep (`trials/<trial_id>/` below its evidence URI)."""
+    params: dict[str, Any]
+    """Its values of this sweep's searchSpace paths (a path the source did not search: the value
+    of its config there)."""
+    primary_score: Score
+    """Recomputed from the source trial's eval rows, never read from its summaries."""
+
+
+class SkippedPoint(_Evidence):
+    trial_id: str
+    reason: str
+    """Why it was not seeded, naming the path (e.g. a value outside this sweep's searchSpace)."""
+
+
+class WarmStartRecord(WarmStartSourceRef):
+    """What one `spec.warmStart` source, verified before use, gave this sweep's searcher."""
+
+    seeded: list[SeededPoint] = Field(default_factory=list)
+    skipped: list[SkippedPoint] = Field(default_factory=list)
+    """Its trials that were not seeded: unscored ones, and points outside this sweep's searchSpace."""
+
+
+class SweepBudget(_Evidence):
+    """spec.budget, and what the sweep spent of it."""
+
+    unit: str
+    """`GPU-hours`, `TPU chip-hours` or `CPU core-hours` (a sweep without accelerators)."""
+    rate: float = Field(ge=0)
+    """What one trial spends per hour it holds its resources: perTrial.count chips, or perTrial.cpu
+    cores."""
+    limit: float | None = Field(None, gt=0)
+    """budget.acceleratorHours; null when only wall time is limited."""
+    spent: float = Field(ge=0)
+    """The sum of the trials' accelerator_hours."""
+    left: float | None = Field(None, ge=0)
+    """limit - spent (never below 0); null without a limit."""
+    wall_seconds_limit: int | None = Field(None, gt=0)
+    """budget.wallSeconds; null without one."""
+    wall_seconds_used: float = Field(ge=0)
+    """Seconds since the sweep started, when this summary was written."""
+    started_at: str
+    """When the sweep's driver first started (wall time counts from here)."""
+    cut_trials: list[str] = Field(default_factory=list)
+    """Trials the budget cut at a report because it was spent (or the wall time passed)."""
+    stopped_starting: str = ""
+    """Why the budget ended the search before every planned trial ran (`BudgetSpent: ...`,
+    `WallTimeSpent: ...`); empty when it did not."""
+
+
 class SweepSummary(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     sweep: SweepRef
@@ -246,6 +330,11 @@ class SweepSummary(_Evidence):
     """Why the sweep ended as it did (empty while running)."""
     trials: list[TrialRecord]
     best_trial: BestTrialRecord | None = None
+    warm_start: list[WarmStartRecord] = Field(default_factory=list)
+    """The earlier sweeps' trials that seeded the searcher (`spec.warmStart`): not trials of this
+    sweep, never promoted."""
+    budget: SweepBudget | None = None
+    """spec.budget and its spend; null for a sweep without a budget."""
     promoted_by: Literal["driver", "operator"] | None = None
     """Who promotes this sweep once it succeeded: `driver` (a local run; the final summary is written
     after the promotion) or `operator` (on a cluster, after this summary; it may refuse). Null while
@@ -298,6 +387,9 @@ class Plan(_Evidence):
     created_at: str
     search: SearchPlan | None = None
     """Null in plans written before the search was planned: derived from `spec` then."""
+    warm_start: list[WarmStartSourceRef] = Field(default_factory=list)
+    """`spec.warmStart` resolved: each source's evidence folder (a sweep name looked up when the
+    plan was frozen), so that the driver needs no Kubernetes."""
 
 
 class EvalSetRow(_Evidence):

@@ -84,12 +84,18 @@ def valid_bucket(uri: str) -> bool:
     return _found(BUCKET, uri) and not _found(BUCKET_IP, uri) and not _found(BUCKET_DOTS, uri)
 
 
-CEL_WITHOUT_SECRETS = f"!{cel_matches(USERINFO)} && !{cel_matches(QUERY)}"
-CEL_PLAIN_SEGMENTS = f"!{cel_matches(DOT_SEGMENT)} && !{cel_matches(EMPTY_SEGMENT)}"
-CEL_VALID_BUCKET = (
-    f"!{cel_matches(BUCKET_URI)} || ({cel_matches(BUCKET)} && !{cel_matches(BUCKET_IP)}"
-    f" && !{cel_matches(BUCKET_DOTS)})"
-)
+def cel_checks(target: str = "self.uri") -> tuple[str, str, str, str]:
+    """The CEL twins of `CHECKS`, in order, on the string `target`."""
+    return (
+        cel_matches(FORM, target),
+        f"!{cel_matches(USERINFO, target)} && !{cel_matches(QUERY, target)}",
+        f"!{cel_matches(DOT_SEGMENT, target)} && !{cel_matches(EMPTY_SEGMENT, target)}",
+        f"!{cel_matches(BUCKET_URI, target)} || ({cel_matches(BUCKET, target)}"
+        f" && !{cel_matches(BUCKET_IP, target)} && !{cel_matches(BUCKET_DOTS, target)})",
+    )
+
+
+_, CEL_WITHOUT_SECRETS, CEL_PLAIN_SEGMENTS, CEL_VALID_BUCKET = cel_checks()
 
 CHECKS = (
     (well_formed, FORM_MESSAGE),

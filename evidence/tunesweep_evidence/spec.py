@@ -13,6 +13,7 @@ CEL rules only need `has()`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -51,6 +52,8 @@ IMMUTABLE_SPEC_FIELDS = (
     "earlyStopping",
     "trials",
     "evidence",
+    "budget",
+    "warmStart",
 )
 """What the sweep searches and where its evidence goes: frozen into plan.json when it starts, so once
 the operator set status.evidenceURI the CRD refuses changes (`crd.frozen_field_rule`); before that
@@ -60,6 +63,7 @@ MAX_DIMENSIONS = 32
 MAX_VALUES = 64
 OPTIONAL_DNS_SUBDOMAIN = rf"^({DNS_SUBDOMAIN})?$"
 OPTIONAL_DNS_LABEL = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$"
+SWEEP_NAME = rf"^{DNS_SUBDOMAIN}$"
 _DOMAIN_COMPONENT = r"([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])"
 _PATH_COMPONENT = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
 OPTIONAL_IMAGE = (
@@ -72,6 +76,7 @@ ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za
 PATTERN_MEANINGS = {
     ENTRYPOINT: "a Python function as `module.path:function`, e.g. my_pkg.train:run",
     OPTIONAL_DNS_SUBDOMAIN: "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.') or empty",
+    SWEEP_NAME: "a TuningSweep's name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.')",
     OPTIONAL_DNS_LABEL: "a DNS-1123 label (lowercase letters, digits and '-', at most 63) or empty",
     OPTIONAL_IMAGE: (
         "an OCI image reference without spaces, e.g. registry.example:5000/team/trainer:1.2 or "
@@ -305,6 +310,31 @@ class Trials(WireModel):
     """Wall-clock limit of one trial."""
 
 
+BUDGET_NEEDS_A_LIMIT = "budget needs acceleratorHours, wallSeconds or both; remove budget for none"
+
+
+class Budget(RuleModel):
+    """What the whole sweep may spend. The driver starts a trial only while the budget can afford
+    it (finished trials' mean cost as the estimate), and cuts running trials at their next report
+    once it is spent."""
+
+    accelerator_hours: float | None = Field(None, gt=0, le=1_000_000)
+    """Chips x hours over all trials: perTrial.count GPUs or TPU chips times the hours each trial
+    holds them (from its start to its end, failed and cut trials included). With accelerator none,
+    CPU core-hours: perTrial.cpu (e.g. `500m` is half a core) times the hours."""
+    wall_seconds: int | None = Field(None, ge=1, le=365 * 24 * 3600)
+    """No trial starts after this many seconds since the sweep started; running trials are cut at
+    their next report."""
+
+    rules = (
+        Rule(
+            BUDGET_NEEDS_A_LIMIT,
+            lambda b: b.accelerator_hours is not None or b.wall_seconds is not None,
+            cel="has(self.acceleratorHours) || has(self.wallSeconds)",
+        ),
+    )
+
+
 class PerTrialResources(RuleModel):
     """What one trial gets."""
 
@@ -458,6 +488,58 @@ class EvidenceSpec(RuleModel):
     )
 
 
+MAX_WARM_START_SOURCES = 8
+WARM_START_ONE_OF = "give exactly one of evidenceURI (an earlier sweep's evidence folder) or sweep (its name)"
+WARM_START_TPE = (
+    "warmStart seeds a model-based searcher, and seeding a random or grid search changes nothing: "
+    "use algorithm tpe, or remove warmStart"
+)
+
+
+def _warm_uri_rule(check: Callable[[str], bool], message: str, cel: str) -> Rule:
+    return Rule(
+        message,
+        lambda s: s.evidence_uri is None or check(s.evidence_uri),
+        cel=f"!has(self.evidenceURI) || ({cel})",
+        field=("evidenceURI",),
+    )
+
+
+# Outside the class: there, the field `evidence_uri` hides the module.
+_WARM_URI_RULES = tuple(
+    _warm_uri_rule(check, message, cel)
+    for (check, message), cel in zip(
+        evidence_uri.CHECKS, evidence_uri.cel_checks("self.evidenceURI"), strict=True
+    )
+)
+
+
+class WarmStartSource(RuleModel):
+    """An earlier sweep whose verified results seed this sweep's searcher (nothing is re-run):
+    exactly one of evidenceURI or sweep. Before the sweep starts, its evidence is verified and its
+    backend, evaluation protocol (eval set, judge), baseConfig (apart from searched paths) and
+    search space are checked against this sweep's; a problem refuses the sweep."""
+
+    evidence_uri: str | None = Field(None, alias="evidenceURI", max_length=1024)
+    """The earlier sweep's evidence folder (its status.evidenceURI): `file:///<folder>`,
+    `s3://<bucket>/<prefix>` or `gs://<bucket>/<prefix>`."""
+    sweep: str | None = Field(None, pattern=SWEEP_NAME, max_length=253)
+    """A Succeeded TuningSweep in this namespace, by name: its status.evidenceURI is used. Local
+    mode (`tunesweep run`) uses the folder it writes that sweep to (`<evidence.uri>/local/<name>`,
+    else ./runs/<name>)."""
+
+    schema_extra: ClassVar[dict[str, Any]] = {"minProperties": 1, "maxProperties": 1}
+    rules = (
+        Rule(
+            WARM_START_ONE_OF,
+            lambda s: (s.evidence_uri is None) != (s.sweep is None),
+            cel=None,
+            server="minProperties/maxProperties 1",
+        ),
+        *_WARM_URI_RULES,
+    )
+
+
 class Promotion(WireModel):
     """What happens to the best trial."""
 
@@ -512,8 +594,15 @@ class TuningSweepSpec(RuleModel):
     """Where the evidence goes."""
     promotion: Promotion = Field(default_factory=Promotion)
     """What happens to the best trial."""
+    budget: Budget | None = None
+    """What the sweep may spend in accelerator-hours (CPU core-hours without accelerators) and wall
+    time; absent: no limit beyond trials.count."""
     ttl_seconds_after_finished: int | None = Field(None, ge=0)
     """Seconds the finished Ray cluster is kept (KubeRay's ttlSecondsAfterFinished)."""
+    warm_start: list[WarmStartSource] | None = Field(None, min_length=1, max_length=MAX_WARM_START_SOURCES)
+    """Earlier sweeps (1 to 8) whose verified, scored trials seed the TPE searcher as finished trials:
+    they are not re-run, not counted as this sweep's trials and never promoted. Their points outside
+    this searchSpace are skipped. Needs algorithm tpe."""
 
     rules = (
         Rule(
@@ -544,6 +633,12 @@ class TuningSweepSpec(RuleModel):
                 " && !has(self.searchSpace[k].uniform) && !has(self.searchSpace[k].randint))"
             ),
             field=("trials", "parallel"),
+        ),
+        Rule(
+            WARM_START_TPE,
+            lambda s: s.warm_start is None or s.algorithm.name == "tpe",
+            cel="!has(self.warmStart) || self.algorithm.name == 'tpe'",
+            field=("warmStart",),
         ),
         Rule(
             BASE_CONFIG_MESSAGE,
@@ -657,6 +752,23 @@ class BestTrial(StatusModel):
     """Its answer correctness on the held-out test slice, which no decision used; absent without one."""
 
 
+class BudgetStatus(StatusModel):
+    """spec.budget's spend, from the driver's sweep_summary.json."""
+
+    unit: str = ""
+    """`GPU-hours`, `TPU chip-hours` or `CPU core-hours`."""
+    limit: float | None = None
+    """spec.budget.acceleratorHours; absent when only wall time is limited."""
+    spent: float = 0.0
+    """What the trials spent so far: each trial's chips (or CPU cores) times the hours it held them."""
+    left: float | None = None
+    """limit - spent (never below 0); absent without a limit."""
+    wall_seconds_used: float = 0.0
+    """Seconds since the sweep's driver started."""
+    spent_of_limit: str = ""
+    """The spend at a glance, e.g. `1.2/4 GPU-h` (the `Spent` column of `kubectl get`)."""
+
+
 class Promoted(StatusModel):
     config_map: str = ""
     evidence_uri: str = Field("", alias="evidenceURI")
@@ -677,6 +789,8 @@ class TuningSweepStatus(StatusModel):
     ray_job: RayJobStatus | None = None
     trials: TrialCounts = Field(default_factory=TrialCounts)
     best_trial: BestTrial | None = None
+    budget: BudgetStatus | None = None
+    """spec.budget's spend; absent without a budget."""
     promoted: Promoted | None = None
     start_time: str | None = None
     completion_time: str | None = None

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from . import bucket, layout
+from .budget import Terms, terms_of
 from .documents import EvalRow, EvalSummary, Mode, ObjectiveRecord, Plan, RunManifest
 from .primary_score import ScoreError, primary_score
 from .search_plan import planned_search
@@ -96,6 +97,8 @@ class SweepSettings:
     search_space: dict[str, SearchDimension]
     rung_steps: list[int]
     """plan.json `search.rung_steps`, or derived from the spec for a plan written before it."""
+    budget: Terms | None = None
+    """spec.budget with the rate of one trial; None without a budget."""
 
     @property
     def allow_unscored(self) -> bool:
@@ -121,6 +124,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         base_config=spec.trainer.base_config,
         search_space=spec.search_space,
         rung_steps=planned_search(plan, spec).rung_steps,
+        budget=terms_of(spec),
     )
 
 

@@ -15,6 +15,8 @@ For a sweep folder, from the rawest evidence up:
 - the best trial recomputed from the trials matches sweep_summary.json and
   promoted/best_params.json (its primary and test scores too), and promoted/best_config.yaml is
   the base config with its params;
+- with spec.budget, each trial's cost is the budget's rate times its held interval, which contains
+  its run_manifest's start..end, and the spend is their sum (`budget.py`);
 - no file changed, vanished or appeared after the promotion (`digests.json`, `digests.py`).
 A single trial folder (run_manifest.json + eval_summary.json) is checked on its own.
 """
@@ -28,7 +30,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import layout
+from . import bucket, layout
+from .budget import summary_problems as budget_problems
 from .digests import digest_problems
 from .documents import (
     BestParams,
@@ -60,6 +63,7 @@ from .sweep_evidence import (
 from .training_config import DataConfig, config_model
 from .trial_checks import metrics_problems, search_space_problems
 from .trial_config import config_differences, fold_params, manifest_config_problems, resolved_config
+from .warm_start import seeded_problems
 from .wording import counted
 
 PROMOTED_IS_PART = f"{layout.PROMOTED}/ is part of this sweep, so all of it was checked"
@@ -144,6 +148,8 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
     if summary is not None:
         _check_sweep_summary(reader, summary, plan, settings, by_id, best)
         _check_required_files(reader, summary)
+        if settings is not None:
+            _check_warm_start(reader, summary, settings)
     if promoted:
         for rel in PROMOTION_FILES:
             if not present[rel]:
@@ -327,6 +333,13 @@ def _check_sweep_summary(
     if summary.status != "running":
         for trial_id in sorted(set(trials) - recorded):
             reader.problem(where, f"trial {trial_id} has evidence but no record in trials[]")
+    if settings is not None:
+        manifests = {trial_id: trial.manifest for trial_id, trial in trials.items()}
+        final = summary.status != "running"
+        for problem in budget_problems(
+            settings.budget, summary.budget, summary.trials, manifests, final=final
+        ):
+            reader.problem(where, problem)
     if settings is None or (summary.best_trial is None and summary.status != "succeeded"):
         return
     claimed = summary.best_trial
@@ -342,6 +355,21 @@ def _check_sweep_summary(
             reader.problem(
                 where, f"best_trial.params {claimed.params} != trial {best.trial_id}'s {best.manifest.params}"
             )
+
+
+def _check_warm_start(reader: EvidenceReader, summary: SweepSummary, settings: SweepSettings) -> None:
+    """Each seeded point against its source's evidence, where the source is readable (its own
+    problems are its verify's to name: here only what this sweep took from it)."""
+    for index, record in enumerate(summary.warm_start):
+        source = EvidenceReader(record.evidence_uri)
+        try:
+            if not source.exists(layout.PLAN):
+                continue  # removed since: nothing to compare with
+            trials = {trial.trial_id: trial for trial in load_trials(source, sweep_uid=None)}
+        except bucket.BucketError:
+            continue  # e.g. another bucket, out of this reader's reach
+        for problem in seeded_problems(record, trials, settings.search_space):
+            reader.problem(layout.SWEEP_SUMMARY, f"warm_start[{index}].{problem}")
 
 
 def _score_problems(claimed: BestTrialRecord | BestParams, best: TrialEvidence) -> list[str]:

@@ -40,7 +40,7 @@ import kopf
 from kubernetes.client.rest import ApiException
 from pydantic import ValidationError
 from tunesweep_evidence import bucket, layout, memory_checks, placement, promotion
-from tunesweep_evidence.documents import Plan, SweepSummary
+from tunesweep_evidence.documents import Plan, SweepSummary, WarmStartSourceRef
 from tunesweep_evidence.spec import (
     GROUP,
     PLURAL,
@@ -49,11 +49,13 @@ from tunesweep_evidence.spec import (
     Phase,
     Promoted,
     TuningSweep,
+    TuningSweepSpec,
     TuningSweepStatus,
 )
 from tunesweep_evidence.sweep_manifest import path_text
+from tunesweep_evidence.warm_start import WarmStartError
 
-from . import checkpoint_cache, names, status, validation
+from . import checkpoint_cache, names, status, validation, warm_start
 from . import kube as k8s
 from .defaults import evidence_uri, trainer_image
 from .events import transition_events
@@ -152,7 +154,8 @@ class Handlers:
         self._require_ray_service_account(ref)
         root = layout.sweep_root(evidence_uri(sweep.spec, self.settings), ref.namespace, ref.name, ref.uid)
         plan_uri = layout.join(root, layout.PLAN)
-        fresh = build_plan(sweep, root, trainer_image(sweep.spec, self.settings), _now())
+        sources = self._warm_start_sources(ref, sweep.spec)
+        fresh = build_plan(sweep, root, trainer_image(sweep.spec, self.settings), _now(), sources)
         try:
             frozen = self._freeze_plan(plan_uri, fresh)
             planned = frozen_sweep(frozen)  # what the driver runs: Pods are sized from the same plan
@@ -384,6 +387,21 @@ class Handlers:
                 raise self._refused(
                     ref, f"creating Secret {ref.namespace}/{body['metadata']['name']}", error
                 ) from None
+
+    def _warm_start_sources(self, ref: SweepRef, spec: TuningSweepSpec) -> list[WarmStartSourceRef]:
+        """spec.warmStart resolved: a named sweep still running makes this one wait (retried every
+        progress interval); one missing or failed refuses it."""
+        try:
+            return warm_start.resolve(
+                spec, ref.namespace, ref.name, lambda name: self.kube.get_sweep(ref.namespace, name)
+            )
+        except warm_start.WarmStartWaiting as waiting:
+            message = str(waiting)
+            self._update(ref, lambda old, clock: status.waiting(old, warm_start.WAITING, message, clock))
+            raise kopf.TemporaryError(message, delay=self.settings.progress_interval_seconds) from None
+        except WarmStartError as error:
+            self._fail(ref, error.code, error.detail)
+            raise kopf.PermanentError(str(error)) from None
 
     def _require_kuberay(self, ref: SweepRef) -> None:
         """Without KubeRay's CRDs the sweep waits (Pending, KubeRayReady=False) and is retried every

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from tunesweep_evidence.documents import Plan, SweepRef
+from tunesweep_evidence.documents import Plan, SweepRef, WarmStartSourceRef
 from tunesweep_evidence.search_plan import search_plan
 from tunesweep_evidence.spec import ObjectMeta, TuningSweep, TuningSweepSpec
 
 
-def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> Plan:
-    """The plan of a validated sweep (its search planned, which validation made sure is possible)."""
+def build_plan(
+    sweep: TuningSweep,
+    evidence_root: str,
+    image: str,
+    now: str,
+    warm_start: list[WarmStartSourceRef] | None = None,
+) -> Plan:
+    """The plan of a validated sweep (its search planned, which validation made sure is possible);
+    `warm_start`: its spec.warmStart resolved (`warm_start.resolve`)."""
     meta = sweep.metadata
     return Plan(
         sweep=SweepRef(name=meta.name, namespace=meta.namespace, uid=meta.uid),
@@ -17,6 +24,7 @@ def build_plan(sweep: TuningSweep, evidence_root: str, image: str, now: str) -> 
         image=image,
         created_at=now,
         search=search_plan(sweep.spec),
+        warm_start=warm_start or [],
     )
 
 

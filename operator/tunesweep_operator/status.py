@@ -19,10 +19,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from tunesweep_evidence.documents import SweepSummary
+from tunesweep_evidence.budget import short_spend
+from tunesweep_evidence.documents import SweepBudget, SweepSummary
 from tunesweep_evidence.placement import SweepPlacement, queued
 from tunesweep_evidence.spec import (
     BestTrial,
+    BudgetStatus,
     Phase,
     Promoted,
     RayJobStatus,
@@ -247,7 +249,20 @@ def with_progress(prev: TuningSweepStatus, summary: SweepSummary, clock: Clock) 
         new.best_trial = BestTrial(
             id=best.trial_id, params=best.params, primary_score=best.primary_score, test_score=best.test_score
         )
+    if summary.budget is not None:
+        new.budget = budget_status(summary.budget)
     return evidence_reachable(new, clock)
+
+
+def budget_status(spend: SweepBudget) -> BudgetStatus:
+    return BudgetStatus(
+        unit=spend.unit,
+        limit=spend.limit,
+        spent=spend.spent,
+        left=spend.left,
+        wall_seconds_used=spend.wall_seconds_used,
+        spent_of_limit=short_spend(spend.spent, spend.limit, spend.unit),
+    )
 
 
 def promoted(
@@ -339,6 +354,11 @@ def kuberay_found(prev: TuningSweepStatus, clock: Clock) -> TuningSweepStatus:
         now=clock.now,
     )
     return new
+
+
+def waiting(prev: TuningSweepStatus, reason: str, message: str, clock: Clock) -> TuningSweepStatus:
+    """The sweep waits in Pending for something outside it (a warm-start source to succeed)."""
+    return _in_phase(_touched(prev, clock), Phase.pending, reason, message, clock)
 
 
 def spec_changed(prev: TuningSweepStatus, changed: list[str], clock: Clock) -> TuningSweepStatus:

@@ -48,6 +48,7 @@ def problems(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
         except MissingDefault as error:
             found.append(str(error))
     found += _evidence_location(sweep, settings)
+    found += _warm_start_locations(sweep, settings)
     found += _derived_names(sweep)
     found += _overlays(sweep, settings)
     return found
@@ -105,6 +106,37 @@ def _evidence_allowed(sweep: TuningSweep, uri: str, settings: OperatorSettings) 
     if refusal is None:
         return []
     return [f"spec.{'.'.join(map(str, refusal.field))}: the sweep's evidence folder {refusal.message}"]
+
+
+def _warm_start_locations(sweep: TuningSweep, settings: OperatorSettings) -> list[str]:
+    """A warmStart evidenceURI is read by this sweep's Ray pods: it must lie where this namespace's
+    evidence may (the allowed prefixes), so that no tenant reads another's results through a shared
+    bucket or volume. A named sweep is of this namespace already."""
+    prefixes = settings.allowed_evidence_prefixes()
+    namespace = sweep.metadata.namespace
+    found = []
+    for index, source in enumerate(sweep.spec.warm_start or []):
+        uri = source.evidence_uri
+        if uri is None:
+            continue
+        field = f"spec.warmStart[{index}].evidenceURI"
+        if uri.startswith("file://") and settings.file_evidence_volume is not None:
+            root = settings.file_evidence_path.rstrip("/") + "/"
+            if not (uri.removeprefix("file://").rstrip("/") + "/").startswith(root):
+                found.append(
+                    f"{field}: {uri!r} is not below {settings.file_evidence_path}, the volume the operator "
+                    "shares with the Ray pods, so they cannot read it"
+                )
+                continue
+        if prefixes is not None:
+            allowed = uris.expand(prefixes, namespace)
+            if not any(uris.is_under(uri, prefix) for prefix in allowed):
+                found.append(
+                    f"{field}: {uris.normalise(uri)} is not under an evidence prefix the operator allows "
+                    f"for namespace {namespace}: {', '.join(allowed) or '(none)'}; warm-start from a sweep "
+                    "of this namespace (warmStart[].sweep), or from evidence below one of those prefixes"
+                )
+    return found
 
 
 def _derived_names(sweep: TuningSweep) -> list[str]:

@@ -237,6 +237,30 @@ def test_progress_counts_and_best_so_far() -> None:
     assert new.phase is Phase.running
 
 
+def test_the_budget_s_spend_is_in_the_status_and_its_column() -> None:
+    doc = summary("succeeded", "running").model_dump()
+    doc["budget"] = {
+        "unit": "GPU-hours",
+        "rate": 2.0,
+        "limit": 4.0,
+        "spent": 1.234,
+        "left": 2.766,
+        "wall_seconds_used": 600.0,
+        "started_at": "2026-01-01T00:00:00+00:00",
+    }
+    new = status.with_progress(running_sweep(), SweepSummary.model_validate(doc), T1)
+    assert new.budget is not None
+    assert new.budget.model_dump(by_alias=True) == {
+        "unit": "GPU-hours",
+        "limit": 4.0,
+        "spent": 1.234,
+        "left": 2.766,
+        "wallSecondsUsed": 600.0,
+        "spentOfLimit": "1.23/4 GPU-h",
+    }
+    assert status.with_progress(running_sweep(), summary("running"), T1).budget is None
+
+
 def test_an_interrupted_trial_counts_as_queued() -> None:
     """It runs again when the sweep resumes, so it is a trial still to run."""
     new = status.with_progress(running_sweep(), summary("succeeded", "interrupted", "running"), T1)

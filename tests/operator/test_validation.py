@@ -160,6 +160,39 @@ def test_evidence_outside_the_allowed_prefixes_is_refused() -> None:
     assert "s3://attackers-bucket/team-a/s/uid-1234 is not under" in bucket_
 
 
+def warm_started(uri: str) -> dict[str, Any]:
+    return {
+        "algorithm": {"name": "tpe"},
+        "warmStart": [{"sweep": "earlier"}, {"evidenceURI": uri}],
+    }
+
+
+def test_warm_start_evidence_outside_the_namespaces_prefixes_is_refused() -> None:
+    prefixes = OperatorSettings(
+        trainer_images=ALL_IMAGES.trainer_images, evidence_allowed_prefixes=("s3://evidence/{namespace}/",)
+    )
+    assert problems_of(prefixes, **warm_started("s3://evidence/team-a/earlier/uid-1")) == []
+    (other,) = problems_of(prefixes, **warm_started("s3://evidence/team-b/theirs/uid-9"))
+    assert other == (
+        "spec.warmStart[1].evidenceURI: s3://evidence/team-b/theirs/uid-9 is not under an evidence prefix "
+        "the operator allows for namespace team-a: s3://evidence/team-a; warm-start from a sweep of this "
+        "namespace (warmStart[].sweep), or from evidence below one of those prefixes"
+    )
+    # No prefixes configured: the operator may write anywhere, so it may read anywhere too.
+    assert problems_of(**warm_started("s3://evidence/team-b/theirs/uid-9")) == []
+
+
+def test_file_warm_start_evidence_must_be_on_the_volume_shared_with_the_ray_pods() -> None:
+    shared = OperatorSettings(
+        trainer_images=ALL_IMAGES.trainer_images,
+        file_evidence_volume={"persistentVolumeClaim": {"claimName": "evidence"}},
+        file_evidence_path="/evidence",
+    )
+    assert problems_of(shared, **warm_started("file:///evidence/team-a/earlier/uid-1")) == []
+    (outside,) = problems_of(shared, **warm_started("file:///home/me/runs/earlier"))
+    assert outside.startswith("spec.warmStart[1].evidenceURI: 'file:///home/me/runs/earlier' is not below")
+
+
 def test_the_default_prefix_is_the_default_uri_per_namespace() -> None:
     settings = OperatorSettings(trainer_images=ALL_IMAGES.trainer_images, default_evidence_uri="s3://dflt/x")
     assert settings.allowed_evidence_prefixes() == ("s3://dflt/x/{namespace}/",)

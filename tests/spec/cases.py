@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunesweep_evidence import evidence_uri
-from tunesweep_evidence.spec import API_VERSION, BASE_CONFIG_MESSAGE, KIND, OBJECTIVE_MESSAGE, SearchDimension
+from tunesweep_evidence.spec import (
+    API_VERSION,
+    BASE_CONFIG_MESSAGE,
+    BUDGET_NEEDS_A_LIMIT,
+    KIND,
+    OBJECTIVE_MESSAGE,
+    WARM_START_ONE_OF,
+    WARM_START_TPE,
+    SearchDimension,
+)
 from tunesweep_evidence.sweep_manifest import path_text
 from tunesweep_evidence.training_config import MODEL_PRESETS
 
@@ -86,6 +95,7 @@ LR = 'spec.searchSpace["training.learning_rate"]'
 DECAY = "training.weight_decay"
 SPACE = "spec.searchSpace"
 ONE_OF = "give exactly one distribution"
+TPE = at("spec.algorithm", name="tpe")
 
 BAD: list[Bad] = [
     # search space: distributions
@@ -824,6 +834,77 @@ BAD: list[Bad] = [
         "must be a DNS-1123 subdomain",
         "should match",
     ),
+    # warm start
+    bad(
+        "warm-start-with-random",
+        at("spec", warmStart=[{"sweep": "earlier"}]),
+        "spec.warmStart",
+        WARM_START_TPE,
+        SAME,
+    ),
+    bad(
+        "warm-start-both-sources",
+        (TPE, at("spec", warmStart=[{"sweep": "earlier", "evidenceURI": "s3://bucket/prefix/earlier"}])),
+        "spec.warmStart[0]",
+        WARM_START_ONE_OF,
+        "must have at most 1 item",
+    ),
+    bad(
+        "warm-start-no-source",
+        (TPE, at("spec", warmStart=[{}])),
+        "spec.warmStart[0]",
+        WARM_START_ONE_OF,
+        "should have at least 1 properties",
+    ),
+    bad(
+        "warm-start-empty",
+        (TPE, at("spec", warmStart=[])),
+        "spec.warmStart",
+        "List should have at least 1 item",
+        "should have at least 1 items",
+    ),
+    bad(
+        "warm-start-too-many",
+        (TPE, at("spec", warmStart=[{"sweep": f"earlier-{i}"} for i in range(9)])),
+        "spec.warmStart",
+        "List should have at most 8 items",
+        "must have at most 8 items",
+    ),
+    bad(
+        "warm-start-dot-segments",
+        (TPE, at("spec", warmStart=[{"evidenceURI": "s3://bucket/team-a/../team-b"}])),
+        "spec.warmStart[0].evidenceURI",
+        evidence_uri.SEGMENTS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "warm-start-uri-credentials",
+        (TPE, at("spec", warmStart=[{"evidenceURI": "s3://key:secret@bucket/prefix"}])),
+        "spec.warmStart[0].evidenceURI",
+        evidence_uri.SECRETS_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "warm-start-uri-bucket",
+        (TPE, at("spec", warmStart=[{"evidenceURI": "gs://My-Bucket/prefix"}])),
+        "spec.warmStart[0].evidenceURI",
+        evidence_uri.BUCKET_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "warm-start-uri-http",
+        (TPE, at("spec", warmStart=[{"evidenceURI": "http://bucket/prefix"}])),
+        "spec.warmStart[0].evidenceURI",
+        evidence_uri.FORM_MESSAGE,
+        SAME,
+    ),
+    bad(
+        "warm-start-sweep-name",
+        (TPE, at("spec", warmStart=[{"sweep": "Earlier_Sweep"}])),
+        "spec.warmStart[0].sweep",
+        "must be a TuningSweep's name",
+        "should match",
+    ),
     bad(
         "ttl-negative",
         at("spec", ttlSecondsAfterFinished=-1),
@@ -831,10 +912,31 @@ BAD: list[Bad] = [
         "greater than or equal to 0",
         "should be greater than or equal to 0",
     ),
+    bad("budget-without-a-limit", at("spec", budget={}), "spec.budget", BUDGET_NEEDS_A_LIMIT, SAME),
+    bad(
+        "budget-hours-zero",
+        at("spec.budget", acceleratorHours=0),
+        "spec.budget.acceleratorHours",
+        "Input should be greater than 0",
+        "should be greater than 0",
+    ),
+    bad(
+        "budget-wall-seconds-fraction",
+        at("spec.budget", wallSeconds=1.5),
+        "spec.budget.wallSeconds",
+        "valid integer",
+        "must be of type integer",
+    ),
 ]
 
 GOOD: dict[str, tuple[Edit, ...]] = {
     "base": (),
+    "budget-hours": (at("spec.budget", acceleratorHours=0.25),),
+    "budget-wall-time": (at("spec.budget", wallSeconds=600),),
+    "budget-both": (
+        at("spec.resources.perTrial", accelerator="nvidia.com/gpu", count=2, cpu=4, memory="16Gi"),
+        at("spec.budget", acceleratorHours=12, wallSeconds=7200),
+    ),
     "gpu": (at("spec.resources.perTrial", accelerator="nvidia.com/gpu", count=1, cpu=4, memory="16Gi"),),
     "tpu": (
         at("spec.resources.perTrial", accelerator="google.com/tpu", count=4, cpu="8", memory="64Gi"),
@@ -897,6 +999,13 @@ GOOD: dict[str, tuple[Edit, ...]] = {
     "smoke-with-promotion": (
         at("spec", mode="smoke", ttlSecondsAfterFinished=0),
         at("spec.promotion", configMapName="best.config", minScore=0.5),
+    ),
+    "warm-start": (
+        at("spec.algorithm", name="tpe"),
+        at(
+            "spec",
+            warmStart=[{"sweep": "earlier.sweep"}, {"evidenceURI": "s3://bucket/prefix/ns/earlier/uid"}],
+        ),
     ),
     "explicit-nulls": (
         at("spec.searchSpace", **{DECAY: {"uniform": [0.0, 0.1], "choice": None}}),

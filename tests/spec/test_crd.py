@@ -104,6 +104,7 @@ def test_names_columns_and_status_subresource() -> None:
         "Succeeded": ".status.trials.succeeded",
         "Failed": ".status.trials.failed",
         "Queued": ".status.trials.queued",
+        "Spent": ".status.budget.spentOfLimit",
         "Age": ".metadata.creationTimestamp",
     }
 

@@ -14,7 +14,16 @@ import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from tunesweep_evidence.spec import GROUP, PLURAL, VERSION, BestTrial, Phase, TrialCounts, TuningSweepStatus
+from tunesweep_evidence.spec import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    BestTrial,
+    BudgetStatus,
+    Phase,
+    TrialCounts,
+    TuningSweepStatus,
+)
 
 from tests.operator.cluster import wait_until
 from tests.spec.cases import BAD, DROP, GOOD, MALFORMED_BOUNDS, Bad, Edit, MalformedBounds, at, with_edits
@@ -107,14 +116,18 @@ def test_status_columns_and_defaults(kubectl: Kubectl, namespace: str) -> None:
         best_trial=BestTrial(
             id="t-3", params={"training.learning_rate": 0.003}, primary_score=0.75, test_score=0.5
         ),
+        budget=BudgetStatus(
+            unit="CPU core-hours", limit=2.0, spent=0.5, left=1.5, spent_of_limit="0.5/2 CPU-h"
+        ),
     )
     body = json.dumps({"status": status.model_dump(mode="json", by_alias=True, exclude_none=True)})
     kubectl(
         "patch", "tsw", "spec-test", "--subresource=status", "--type=merge", "-p", body, namespace=namespace
     )
     table = kubectl("get", "tsweep", "spec-test", namespace=namespace).stdout.split("\n")
-    assert table[0].split() == ["NAME", "PHASE", "BEST", "TEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
-    assert table[1].split()[:7] == ["spec-test", "Succeeded", "0.75", "0.5", "5", "1", "2"]
+    header = ["NAME", "PHASE", "BEST", "TEST", "SUCCEEDED", "FAILED", "QUEUED", "SPENT", "AGE"]
+    assert table[0].split() == header
+    assert table[1].split()[:9] == ["spec-test", "Succeeded", "0.75", "0.5", "5", "1", "2", "0.5/2", "CPU-h"]
     stored = json.loads(kubectl("get", "tsw", "spec-test", "-o", "json", namespace=namespace).stdout)
     assert stored["spec"]["trials"] == {"count": 8, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 3600}
     assert stored["spec"]["resources"]["perTrial"] == {

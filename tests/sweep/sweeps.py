@@ -10,6 +10,7 @@ from typing import Any
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import Plan, RunManifest, SearchPlan, SweepSummary
 from tunesweep_evidence.spec import TuningSweep
+from tunesweep_evidence.warm_start import resolved
 from tunesweep_trainer.sweep import plan as plans
 
 MOCK_BASE_CONFIG: dict[str, Any] = {
@@ -54,9 +55,17 @@ def sweep_manifest(name: str = "test-sweep", **spec: Any) -> dict[str, Any]:
 def frozen_plan(out_dir: Path, manifest: dict[str, Any]) -> Plan:
     """The plan an operator would write, frozen into `out_dir` (the sweep's evidence folder)."""
     sweep = TuningSweep.model_validate(manifest)
-    plan = plans.freeze(sweep, uid=str(uuid.uuid4()), namespace="tests", evidence_uri=str(out_dir))
+    sources = resolved(sweep.spec, by_uri_only)
+    plan = plans.freeze(
+        sweep, uid=str(uuid.uuid4()), namespace="tests", evidence_uri=str(out_dir), warm_start=sources
+    )
     plans.write(plan)
     return plan
+
+
+def by_uri_only(field: str, name: str) -> str:
+    """The sweep tests' warm starts give evidence URIs: no sweep name is looked up."""
+    raise AssertionError(f"{field} names sweep {name}; give spec.warmStart[].evidenceURI in these tests")
 
 
 def manifests(out_dir: Path | str) -> dict[str, RunManifest]:

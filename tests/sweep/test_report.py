@@ -20,6 +20,7 @@ from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import (
     AcceleratorInfo,
     BestTrialRecord,
+    CompileCacheUse,
     EvalSummary,
     HostInfo,
     MetricsLine,
@@ -28,13 +29,17 @@ from tunesweep_evidence.documents import (
     RungScore,
     RunManifest,
     SearchPlan,
+    SeededPoint,
+    SkippedPoint,
     SweepRef,
     SweepSummary,
     TrialRecord,
+    WarmStartRecord,
 )
 from tunesweep_evidence.judge import JUDGE
 from tunesweep_evidence.rungs import RungLadder, decision_problems, describe
 from tunesweep_trainer.sweep.report import write_report
+from tunesweep_trainer.sweep.report_data import TrialEvidence, compile_cache_tally
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SWEEP = SweepRef(name="rung-sweep", namespace="team-a", uid="uid-1")
@@ -401,6 +406,49 @@ def test_a_cpu_sweep_counts_cpu_seconds_and_an_older_plan_derives_its_rungs(tmp_
     assert sorted(shape["x0"] for shape in figures["rungs"]["layout"]["shapes"]) == [10, 20]
 
 
+def with_compile_cache(root: Path, uses: dict[str, CompileCacheUse]) -> None:
+    for trial_id, use in uses.items():
+        uri = layout.join(layout.trial_dir(str(root), trial_id), layout.RUN_MANIFEST)
+        manifest = bucket.read_document(uri, RunManifest)
+        bucket.write_document(uri, manifest.model_copy(update={"compile_cache": use}))
+
+
+def test_the_compile_cache_hit_rate_over_the_trials_that_recorded_it(tmp_path: Path) -> None:
+    plan = write_sweep(tmp_path)
+    # The first trial compiled its 4 executables, two later ones (another worker, same shared
+    # folder) read them; t3 and t4 recorded no cache use (e.g. a backend without one).
+    with_compile_cache(
+        tmp_path,
+        {
+            "t0": CompileCacheUse(folder="/cache/gpu-h100-2", hits=0, misses=4),
+            "t1": CompileCacheUse(folder="/cache/gpu-h100-2", hits=4, misses=0),
+            "t2": CompileCacheUse(folder="/cache/gpu-h100-2", hits=3, misses=1),
+        },
+    )
+    write_report(plan, summary_of())
+    text = html.unescape((tmp_path / layout.REPORT).read_text())
+
+    assert "<h2>Compile cache</h2>" in text
+    assert "7 hits and 5 misses over 3 trials: hit rate <b>58%</b>" in text
+    assert "<code>/cache/gpu-h100-2</code>" in text
+
+
+def test_without_compile_cache_records_the_report_has_no_compile_cache_section(tmp_path: Path) -> None:
+    write_report(write_sweep(tmp_path), summary_of())
+    assert "Compile cache" not in (tmp_path / layout.REPORT).read_text()
+
+
+def test_a_cache_that_was_never_looked_up_has_no_hit_rate() -> None:
+    idle = CompileCacheUse(folder="/cache/cpu", hits=0, misses=0)
+    trial = TrialEvidence(
+        record=TrialRecord(trial_id="t0", status="failed"), metrics=[], chips=1, compile_cache=idle
+    )
+    tally = compile_cache_tally([trial])
+
+    assert tally is not None and (tally.trials, tally.hit_rate) == (1, None)
+    assert compile_cache_tally([]) is None
+
+
 def test_params_against_score_include_cut_trials_by_their_last_rung(tmp_path: Path) -> None:
     write_report(write_sweep(tmp_path), summary_of())
     _, figures = parse(tmp_path / layout.REPORT)
@@ -449,3 +497,48 @@ def test_the_trials_table(tmp_path: Path) -> None:
     assert '<tr class="best"><td>t2</td>' in table
     assert "<td>0.300 at step 20</td>" in table and "RESOURCE_EXHAUSTED: out of memory" in table
     assert "training.learning_rate=0.0003, training.per_device_batch_size=8" in table
+
+
+def test_seeded_points_are_marked_apart_from_the_trials(tmp_path: Path) -> None:
+    seeded = [
+        SeededPoint(trial_id="old-1", params=params(2e-3, 4), primary_score=0.8),
+        SeededPoint(trial_id="old-2", params=params(4e-3, 8), primary_score=0.6),
+    ]
+    record = WarmStartRecord(
+        source="spec.warmStart[0].sweep earlier",
+        evidence_uri="s3://evidence/team-a/earlier/uid-0",
+        seeded=seeded,
+        skipped=[
+            SkippedPoint(trial_id="old-3", reason="not scored (status failed)"),
+            SkippedPoint(trial_id="old-4", reason="outside this sweep's searchSpace: params.x: 9"),
+            SkippedPoint(trial_id="old-5", reason="outside this sweep's searchSpace: params.x: 10"),
+        ],
+    )
+    write_report(write_sweep(tmp_path), summary_of().model_copy(update={"warm_start": [record]}))
+    _, figures = parse(tmp_path / layout.REPORT)
+
+    for index, path in enumerate(("training.learning_rate", "training.per_device_batch_size")):
+        marked = trace(figures[f"param-{index}"], "seeded (earlier sweep)")
+        assert list(zip(marked["x"], marked["y"], strict=True)) == [
+            (p.params[path], p.primary_score) for p in seeded
+        ]
+        final = trace(figures[f"param-{index}"], "primary score")  # this sweep's trials only
+        assert len(final["x"]) == len([t for t in TRIALS if t.primary_score is not None])
+    (parcoords,) = figures["parcoords"]["data"]
+    assert len(parcoords["line"]["color"]) == len([t for t in TRIALS if t.primary_score is not None])
+    assert table_rows((tmp_path / layout.REPORT).read_text(), "source") == [
+        [
+            "spec.warmStart[0].sweep earlier",
+            "<code>s3://evidence/team-a/earlier/uid-0</code>",
+            "2",
+            "3",
+            "1 not scored (status failed), 2 outside this sweep's searchSpace",
+        ]
+    ]
+
+
+def test_without_a_warm_start_the_report_has_no_seeded_points(tmp_path: Path) -> None:
+    write_report(write_sweep(tmp_path), summary_of())
+    _, figures = parse(tmp_path / layout.REPORT)
+    assert not traces(figures["param-0"], "seeded (earlier sweep)")
+    assert 'id="warm-start"' not in (tmp_path / layout.REPORT).read_text()

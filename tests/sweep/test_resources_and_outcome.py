@@ -44,6 +44,15 @@ def test_a_scored_trial_makes_a_successful_sweep() -> None:
     assert (outcome.status, outcome.reason, outcome.promote) == ("succeeded", "", True)
 
 
+def test_a_budget_that_ended_the_search_is_a_normal_end_and_says_so() -> None:
+    spent = "BudgetSpent: one more trial would pass budget.acceleratorHours=4 GPU-hours"
+    records = [record("a", "succeeded", 0.5), record("b", "early_stopped")]
+    outcome = conclude(records, mode="production", max_failed=0, ended_by=spent)
+    assert (outcome.status, outcome.reason, outcome.promote) == ("succeeded", spent, True)
+    failed = conclude([record("a", "failed")], mode="production", max_failed=0, ended_by=spent)
+    assert failed.status == "failed" and failed.reason.startswith("TooManyFailedTrials: ")
+
+
 def test_more_failures_than_tolerated_fail_the_sweep() -> None:
     records = [record("a", "succeeded", 0.5), record("b", "failed", error="boom"), record("c", "failed")]
     outcome = conclude(records, mode="production", max_failed=1)

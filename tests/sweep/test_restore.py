@@ -49,6 +49,20 @@ def finished(out: Path) -> dict[str, tuple[str, str]]:
     return {tid: (m.run_id, m.started_at) for tid, m in manifests(out).items() if m.status == "succeeded"}
 
 
+def kill_after_a_trial_finished(plan_uri: str, out: Path) -> dict[str, tuple[str, str]]:
+    """Start the driver, SIGKILL it once a trial finished; the trials finished by then."""
+    driver = start_driver(plan_uri)
+    try:
+        deadline = time.monotonic() + 180
+        while not (out / "trials").exists() or not finished(out):
+            assert driver.poll() is None, driver.stdout.read() if driver.stdout else ""
+            assert time.monotonic() < deadline, "no trial finished in time"
+            time.sleep(0.2)
+        return finished(out)
+    finally:
+        kill(driver)
+
+
 @pytest.mark.usefixtures("local_ray")
 def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     # Each mock trial reports 300 times, so it lasts a few seconds: the kill lands mid-sweep.
@@ -62,16 +76,7 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Pat
     frozen_plan(tmp_path, manifest)
     plan_uri = str(tmp_path / layout.PLAN)
 
-    driver = start_driver(plan_uri)
-    try:
-        deadline = time.monotonic() + 180
-        while not (tmp_path / "trials").exists() or not finished(tmp_path):
-            assert driver.poll() is None, driver.stdout.read() if driver.stdout else ""
-            assert time.monotonic() < deadline, "no trial finished in time"
-            time.sleep(0.2)
-        before = finished(tmp_path)
-    finally:
-        kill(driver)
+    before = kill_after_a_trial_finished(plan_uri, tmp_path)
     assert 1 <= len(before) < COUNT, "the kill should land after one trial and before the last"
     progress = sweep_summary(tmp_path)
     assert progress.status == "running"  # the progress callback had been following the sweep

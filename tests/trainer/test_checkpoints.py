@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import io
 import os
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import sentencepiece as spm
 from flax import nnx
 from tunesweep_evidence import bucket
 from tunesweep_evidence.training_config import ModelConfig
@@ -24,7 +22,7 @@ from tunesweep_trainer.data import arithmetic
 from tunesweep_trainer.flax_lm import checkpoint, evaluation, models
 from tunix.models.gemma import model as gemma_lib
 
-from tests.trainer import hf_checkpoint
+from bench import hf_checkpoint
 
 PROMPTS = [f"{arithmetic.record(a, b).prompt}\n" for a, b in ((39, 79), (12, 10), (55, 44), (90, 18))]
 
@@ -58,7 +56,7 @@ def test_named_gemma_loads_weights_and_sentencepiece_tokenizer(
     # tiny preset's shape, its vocabulary a SentencePiece model trained on the spot.
     folder = tmp_path / "gemma-2b-it"
     folder.mkdir()
-    vocab = _train_sentencepiece(folder / "tokenizer.model")
+    vocab = hf_checkpoint.train_sentencepiece(folder / "tokenizer.model")
     architecture = dataclasses.replace(models.tiny_config(), num_embed=vocab)
     monkeypatch.setattr(models, "architecture_config", lambda name, dtype: architecture)
     original = gemma_lib.Gemma(architecture, rngs=nnx.Rngs(params=3))
@@ -211,20 +209,3 @@ def test_unknown_model_name_is_a_clear_error() -> None:
 
     with pytest.raises(ValueError, match="'gemma-5-xl' is not a known Gemma"):
         models.architecture_config("gemma-5-xl", jnp.float32)
-
-
-def _train_sentencepiece(path: Path) -> int:
-    lines = [f"{r.prompt} {r.trace} ANSWER {r.answer}" for r in arithmetic.deal(0, [("train_size", 2000)])[0]]
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
-        model_writer=model,
-        vocab_size=64,
-        pad_id=0,
-        eos_id=1,
-        bos_id=2,
-        unk_id=3,
-        minloglevel=2,
-    )
-    path.write_bytes(model.getvalue())
-    return 64

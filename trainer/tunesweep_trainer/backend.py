@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tunesweep_evidence.documents import AcceleratorInfo, EvalRow, JudgeInfo
+from tunesweep_evidence.documents import AcceleratorInfo, BaseModelUse, EvalRow, JudgeInfo
 from tunesweep_evidence.training_config import CUSTOM_BACKENDS, CustomTraining, TrainingSection
 
 ProgressFn = Callable[[int, Mapping[str, float]], None]
@@ -36,6 +36,8 @@ class BackendResult:
     """The test slice's judged rows: reported, never used for a decision."""
     judge: JudgeInfo
     steps_done: int
+    base_model: BaseModelUse | None = None
+    """Where the base model came from; None for a backend without one."""
 
 
 def is_report_step(

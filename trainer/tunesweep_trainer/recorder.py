@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import CompileCacheUse, EvalSummary, MetricsLine, RunManifest
+from tunesweep_evidence.documents import BaseModelUse, CompileCacheUse, EvalSummary, MetricsLine, RunManifest
 
 EndState = Literal["succeeded", "failed", "early_stopped"]
 
@@ -36,10 +36,20 @@ class TrialRecorder:
         bucket.write_document(self.eval_summary_uri, summary)
 
     def finish(
-        self, status: EndState, error: str | None = None, cache: CompileCacheUse | None = None
+        self,
+        status: EndState,
+        error: str | None = None,
+        cache: CompileCacheUse | None = None,
+        base_model: BaseModelUse | None = None,
     ) -> RunManifest:
         self._manifest = self._manifest.model_copy(
-            update={"status": status, "error": error, "finished_at": now(), "compile_cache": cache}
+            update={
+                "status": status,
+                "error": error,
+                "finished_at": now(),
+                "compile_cache": cache,
+                "base_model": base_model,
+            }
         )
         bucket.write_document(self.manifest_uri, self._manifest)
         return self._manifest

@@ -167,7 +167,7 @@ def run_trial(
     except BaseException as error:
         recorder.finish("failed", _error(error), compile_cache.use_since(cache_start))
         raise
-    recorder.finish("succeeded", cache=compile_cache.use_since(cache_start))
+    recorder.finish("succeeded", cache=compile_cache.use_since(cache_start), base_model=result.base_model)
     final = {**last, "elapsed_s": time.monotonic() - started, **summary.metrics}
     final["eval_examples"] = float(summary.n_examples)
     if report is not None:

@@ -42,7 +42,8 @@ def _run_on(
     on_progress: ProgressFn,
     rung_steps: Collection[int],
 ) -> BackendResult:
-    model, tokenizer = models.build(config.model, config.training.seed, devices)
+    built = models.load(config.model, config.training.seed, devices)
+    model, tokenizer = built.model, built.tokenizer
     encoded = batches.encode(splits.train, tokenizer, config.data.prompt_template, config.model.max_length)
     section = config.training
     rung_scores: dict[int, dict[str, float]] = {}
@@ -85,5 +86,9 @@ def _run_on(
         mesh=devices,
     )
     return BackendResult(
-        rows=judged(splits.eval), test_rows=judged(splits.test), judge=judge.JUDGE, steps_done=steps_done
+        rows=judged(splits.eval),
+        test_rows=judged(splits.test),
+        judge=judge.JUDGE,
+        steps_done=steps_done,
+        base_model=built.base,
     )

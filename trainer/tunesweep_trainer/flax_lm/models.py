@@ -17,11 +17,13 @@ import jax.numpy as jnp
 import qwix
 from flax import nnx
 from jax.sharding import Mesh
+from tunesweep_evidence.documents import BaseModelUse
 from tunesweep_evidence.training_config import MODEL_PRESETS, TINY, LoraConfig, ModelConfig
 from tunix.models import automodel, naming
 from tunix.models.gemma import model as gemma_lib
 from tunix.models.gemma import params_safetensors as gemma_safetensors
 
+from . import base_cache
 from .checkpoint import local_folder
 from .mesh import FSDP, shard_model
 from .tokenizers import ByteTokenizer, Tokenizer, load_sentencepiece
@@ -47,15 +49,42 @@ def tiny_config() -> gemma_lib.ModelConfig:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Built:
+    model: nnx.Module
+    tokenizer: Tokenizer
+    base: BaseModelUse
+    """Whether the base came from this process's cache (`base_cache`), and how long it took."""
+
+
 def build(config: ModelConfig, seed: int, mesh: Mesh | None = None) -> tuple[nnx.Module, Tokenizer]:
     """The model to fine-tune (with LoRA adapters if configured) and its tokenizer; on `mesh`,
     every array sharded over it (`mesh.shard_model`)."""
-    model, tokenizer = _base(config, seed, mesh)
-    if config.lora is not None:
-        model = with_lora(model, config.lora, seed)
+    built = load(config, seed, mesh)
+    return built.model, built.tokenizer
+
+
+def load(config: ModelConfig, seed: int, mesh: Mesh | None = None) -> Built:
+    """`build`, saying where the base came from. A LoRA model's frozen base is the one this process
+    keeps (`base_cache`) when an earlier trial loaded the same; a full fine-tune trains every weight,
+    so it loads a base of its own (keeping it would hold a second copy of every weight on the
+    devices while the trial trains the first)."""
+    folder = None if config.checkpoint is None else local_folder(config.checkpoint)
+
+    def placed_base() -> tuple[nnx.Module, Tokenizer]:
+        model, tokenizer = _base(config, folder, seed, mesh)
+        if mesh is not None:
+            shard_model(model, mesh)
+        return model, tokenizer
+
+    if config.lora is None:
+        return Built(*base_cache.load_own(placed_base))
+    key = base_cache.base_key(config.name, config.checkpoint, folder, config.dtype, seed, mesh)
+    base, tokenizer, use = base_cache.base(key, placed_base)
+    model = with_lora(base, config.lora, seed)
     if mesh is not None:
-        shard_model(model, mesh)
-    return model, tokenizer
+        shard_model(model, mesh)  # the adapters: the base's arrays are placed already, and stay as they are
+    return Built(model, tokenizer, use)
 
 
 def with_lora(model: nnx.Module, lora: LoraConfig, seed: int) -> nnx.Module:
@@ -70,17 +99,17 @@ def with_lora(model: nnx.Module, lora: LoraConfig, seed: int) -> nnx.Module:
     return adapted
 
 
-def _base(config: ModelConfig, seed: int, mesh: Mesh | None) -> tuple[nnx.Module, Tokenizer]:
+def _base(
+    config: ModelConfig, folder: str | None, seed: int, mesh: Mesh | None
+) -> tuple[nnx.Module, Tokenizer]:
     dtype = DTYPES[config.dtype]
     if config.name == TINY:
-        if config.checkpoint is None:
+        if folder is None:
             return _cast(random_tiny(seed), dtype), ByteTokenizer()
-        folder = local_folder(config.checkpoint)
         return _tiny_from_safetensors(folder, dtype), ByteTokenizer()
-    if config.checkpoint is None:  # the config model rejects this too; say it here for direct callers
+    if folder is None:  # the config model rejects this too; say it here for direct callers
         raise ValueError(f"model {config.name!r} needs a checkpoint")
     architecture = architecture_config(config.name, dtype)
-    folder = local_folder(config.checkpoint)
     # Tunix loads each weight straight into its shards when its Gemma specs (over `fsdp`: the
     # embedding dimension) split evenly; else it loads them whole and `shard_model` fits them.
     fits = mesh is not None and architecture.embed_dim % mesh.shape[FSDP] == 0

@@ -16,14 +16,21 @@ from tunesweep_evidence.spec import TuningSweepSpec
 from .plan import PlanError
 from .rungs import RungScheduler
 from .searcher import ObjectiveSearch
+from .warm_start import WarmStart
 
 
-def search_algorithm(spec: TuningSweepSpec, search: SearchPlan) -> SearchAlgorithm | Searcher:
+def search_algorithm(
+    spec: TuningSweepSpec, search: SearchPlan, warm: WarmStart | None = None
+) -> SearchAlgorithm | Searcher:
+    """`warm`: the points an earlier sweep scored, told to TPE (the spec allows warmStart with tpe only)."""
     seed, parallel = spec.algorithm.seed, spec.trials.parallel
     if spec.algorithm.name == "tpe":
         if search.random_startup_trials is None:
             raise PlanError("plan.json's search gives algorithm tpe no random_startup_trials")
-        searcher = ObjectiveSearch(seed=seed, random_startup_trials=search.random_startup_trials)
+        seeded, scores = warm.searcher_points() if warm is not None else ([], [])
+        searcher = ObjectiveSearch(
+            seed=seed, random_startup_trials=search.random_startup_trials, seeded=seeded, seeded_scores=scores
+        )
         return ConcurrencyLimiter(searcher, max_concurrent=parallel)
     return BasicVariantGenerator(max_concurrent=parallel, random_state=seed)  # random, grid
 

@@ -3,7 +3,9 @@
 It starts the Ray Tune experiment or resumes the one already under `<evidence>/ray/`, waits for
 it, decides how the sweep ended (`outcome`), and writes the report and the final summary (last,
 so that a reader who sees a final status also finds everything else). Before the first trial it
-records the eval set every trial is evaluated on (eval_set.json); after a local promotion it
+checks spec.warmStart's sources and seeds the searcher with their points (`warm_start`; a source
+that does not verify or does not match fails the sweep there) and records the eval set every trial
+is evaluated on (eval_set.json); after a local promotion it
 writes digests.json again, over the final summary and report. Whoever acts on the
 verdict promotes: local mode asks the driver to (`promote=True`, the one promotion the operator
 also uses); on a cluster the operator promotes once the Ray job ends, from the evidence, so the
@@ -15,21 +17,34 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 from ray.tune import ExperimentAnalysis
 from ray.tune.experiment import Trial
 from tunesweep_evidence import bucket, layout
+from tunesweep_evidence.budget import terms_of
 from tunesweep_evidence.digests import signing_key_from_env, write_digests
-from tunesweep_evidence.documents import BestTrialRecord, ObjectiveRecord, Plan, SweepSummary, TrialRecord
+from tunesweep_evidence.documents import (
+    BestTrialRecord,
+    EvalSet,
+    ObjectiveRecord,
+    Plan,
+    SweepBudget,
+    SweepSummary,
+    TrialRecord,
+    WarmStartRecord,
+)
 from tunesweep_evidence.eval_set import build_eval_set
 from tunesweep_evidence.promotion import PromotionError, PromotionRefusal, PromotionResult
 from tunesweep_evidence.promotion import promote as promote_best
 from tunesweep_evidence.selection import promotes_unscored
 from tunesweep_evidence.spec import TuningSweepSpec
 from tunesweep_evidence.training_config import DataConfig
+from tunesweep_evidence.warm_start import WarmStartError
 
 from ..trial import held_out_examples
+from .budget import BudgetView, priced
 from .outcome import conclude
 from .placement import Placement, PlacementError
 from .plan import PlanError, spec_of
@@ -38,6 +53,7 @@ from .ray_runtime import RaySession, placement_for
 from .ray_storage import ray_storage
 from .report import write_report
 from .tuner import tuner_for
+from .warm_start import warm_start
 
 EXIT_SUCCEEDED = 0
 EXIT_FAILED = 1
@@ -96,6 +112,8 @@ class _Sweep:
     spec: TuningSweepSpec
     objective: ObjectiveRecord
     mode: str
+    warm_start: list[WarmStartRecord] = field(default_factory=list)
+    """What each spec.warmStart source seeded, once checked (`warm_start`)."""
 
     @classmethod
     def of(cls, plan: Plan) -> _Sweep:
@@ -110,6 +128,7 @@ class _Sweep:
         best: BestTrialRecord | None = None,
         promoted_by: str | None = None,
     ) -> SweepSummary:
+        records, spend = self.priced(records)
         return summary(
             self.plan,
             self.objective,
@@ -119,7 +138,23 @@ class _Sweep:
             reason=reason,
             best=best,
             promoted_by=promoted_by,
+            warm_start=self.warm_start,
+            budget=spend,
         )
+
+    def priced(self, records: list[TrialRecord]) -> tuple[list[TrialRecord], SweepBudget | None]:
+        """spec.budget: each trial's cost and the spend, from the budget's ledger as the progress
+        callback last wrote it into the summary."""
+        terms = terms_of(self.spec)
+        if terms is None:
+            return records, None
+        now = datetime.now(UTC)
+        return priced(terms, records, BudgetView.of_summary(self.last_summary(), now), now)
+
+    def budget_ended_search(self) -> str:
+        """Why spec.budget stopped the search before every planned trial ran; empty if it did not."""
+        last = self.last_summary()
+        return last.budget.stopped_starting if last is not None and last.budget is not None else ""
 
     def write(
         self, records: list[TrialRecord], status: str, reason: str, best: BestTrialRecord | None = None
@@ -130,17 +165,27 @@ class _Sweep:
 
     def last_records(self) -> list[TrialRecord]:
         """The trials as the progress callback last wrote them."""
+        last = self.last_summary()
+        return last.trials if last is not None else []
+
+    def last_summary(self) -> SweepSummary | None:
         uri = layout.join(self.plan.evidence_uri, layout.SWEEP_SUMMARY)
-        return bucket.read_document(uri, SweepSummary).trials if bucket.exists(uri) else []
+        return bucket.read_document(uri, SweepSummary) if bucket.exists(uri) else None
 
 
 def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     plan, mode = sweep.plan, sweep.mode
+    eval_set = _eval_set(sweep)
     try:
-        tuner = tuner_for(plan, sweep.spec, placement)
+        warm = warm_start(plan, sweep.spec, eval_set)
+    except WarmStartError as error:  # before any trial: nothing runs on evidence that cannot seed
+        return DriveResult(EXIT_INVALID, sweep.write(sweep.last_records(), "failed", str(error)))
+    sweep = replace(sweep, warm_start=warm.records)
+    try:
+        tuner = tuner_for(plan, sweep.spec, placement, warm)
     except PlanError as error:
         return DriveResult(EXIT_INVALID, sweep.write([], "failed", f"InvalidPlan: {error}"))
-    _record_eval_set(sweep)
+    _record_eval_set(sweep, eval_set)
     tuner.fit()
     storage = ray_storage(plan.evidence_uri)
     trials = ExperimentAnalysis(storage.experiment_path, storage_filesystem=storage.filesystem).trials
@@ -151,7 +196,9 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
         sweep.write(records, "running", "", best_so_far(plan, records, sweep.objective))
         return DriveResult(EXIT_INTERRUPTED, None)
     records = _final_records(progress.records(trials))
-    conclusion = conclude(records, mode=mode, max_failed=sweep.spec.trials.max_failed)
+    conclusion = conclude(
+        records, mode=mode, max_failed=sweep.spec.trials.max_failed, ended_by=sweep.budget_ended_search()
+    )
     status, reason = conclusion.status, conclusion.reason
     # Named as the operator's promotion will choose it (smoke mode may take an unscored trial).
     unscored = conclusion.promote and promotes_unscored(mode, sweep.spec.promotion.min_score)
@@ -172,17 +219,24 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     return DriveResult(exit_code, document, promotion, report_uri)
 
 
-def _record_eval_set(sweep: _Sweep) -> None:
-    """eval_set.json: what every trial will be evaluated on, from the base config, once per sweep
-    (a resumed sweep keeps the set its first run recorded)."""
+def _eval_set(sweep: _Sweep) -> EvalSet:
+    """What every trial will be evaluated on: the set recorded by the sweep's first run (a resumed
+    sweep keeps it), else the base config's."""
     uri = layout.join(sweep.plan.evidence_uri, layout.EVAL_SET)
     if bucket.exists(uri):
-        return
+        return bucket.read_document(uri, EvalSet)
     backend = sweep.spec.trainer.backend
     # The base config's: the spec refuses a searchSpace over the evaluation protocol.
     data = DataConfig.model_validate(sweep.spec.trainer.base_config.get("data", {}))
     evaluation, test = held_out_examples(backend, data)
-    bucket.write_document(uri, build_eval_set(backend, data, evaluation, test))
+    return build_eval_set(backend, data, evaluation, test)
+
+
+def _record_eval_set(sweep: _Sweep, eval_set: EvalSet) -> None:
+    """eval_set.json, once per sweep, before the first trial."""
+    uri = layout.join(sweep.plan.evidence_uri, layout.EVAL_SET)
+    if not bucket.exists(uri):
+        bucket.write_document(uri, eval_set)
 
 
 def _final_records(records: list[TrialRecord]) -> list[TrialRecord]:

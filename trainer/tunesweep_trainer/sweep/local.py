@@ -22,6 +22,7 @@ from tunesweep_evidence import bucket, layout, sweep_manifest
 from tunesweep_evidence.documents import Plan
 from tunesweep_evidence.placement import planned_trials
 from tunesweep_evidence.spec import TuningSweep
+from tunesweep_evidence.warm_start import UNRESOLVED, WarmStartError, resolved
 
 from . import plan as plans
 from .console import SweepConsole
@@ -45,13 +46,30 @@ class EvidenceDestination:
 
 def evidence_destination(sweep: TuningSweep, out: str | None) -> EvidenceDestination:
     """Where a local run writes: `--out`, else below spec.evidence.uri, else ./runs/<name>/."""
-    name = sweep.metadata.name
     if out:
         return EvidenceDestination(os.path.abspath(out), "--out")
-    if sweep.spec.evidence.uri:
-        folder = layout.join(sweep.spec.evidence.uri, LOCAL_NAMESPACE, name)
+    return _default_destination(sweep.spec.evidence.uri, sweep.metadata.name)
+
+
+def _default_destination(evidence_uri: str, name: str) -> EvidenceDestination:
+    if evidence_uri:
+        folder = layout.join(evidence_uri, LOCAL_NAMESPACE, name)
         return EvidenceDestination(bucket.local_path(folder) or folder, "spec.evidence.uri")
     return EvidenceDestination(os.path.abspath(os.path.join("runs", name)), "default: no spec.evidence.uri")
+
+
+def warm_start_folder(sweep: TuningSweep, field: str, name: str) -> str:
+    """The folder local mode runs sweep `name` in (without --out), for `spec.warmStart[i].sweep`;
+    raises WarmStartError naming `field` when no sweep ran there."""
+    destination = _default_destination(sweep.spec.evidence.uri, name)
+    if not bucket.exists(layout.join(destination.uri, layout.PLAN)):
+        raise WarmStartError(
+            UNRESOLVED,
+            f"{field} {name}: no sweep evidence at {destination.uri} (where `tunesweep run` puts sweep "
+            f"{name}, from {destination.why}); run that sweep there first, or name its folder in "
+            f"{field.rpartition('.')[0]}.evidenceURI instead",
+        )
+    return destination.uri
 
 
 def run_local(sweep_path: str, out: str | None, console: Console, *, progress_interval_s: float) -> int:
@@ -61,7 +79,7 @@ def run_local(sweep_path: str, out: str | None, console: Console, *, progress_in
         sweep = load_sweep(sweep_path)
         destination = evidence_destination(sweep, out)
         plan, resumed = plan_for(sweep, destination.uri)
-    except (SweepFileError, plans.PlanError, bucket.BucketError) as error:
+    except (SweepFileError, plans.PlanError, bucket.BucketError, WarmStartError) as error:
         console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         return EXIT_INVALID
     spec = plans.spec_of(plan)
@@ -96,12 +114,19 @@ def load_sweep(path: str) -> TuningSweep:
 
 def plan_for(sweep: TuningSweep, out_dir: str) -> tuple[Plan, bool]:
     """The plan already frozen in `out_dir` (resume), or a new one written there."""
-    fresh = plans.freeze(sweep, uid=str(uuid.uuid4()), namespace=LOCAL_NAMESPACE, evidence_uri=out_dir)
     if not bucket.exists(layout.join(out_dir, layout.PLAN)):
+        fresh = plans.freeze(
+            sweep,
+            uid=str(uuid.uuid4()),
+            namespace=LOCAL_NAMESPACE,
+            evidence_uri=out_dir,
+            warm_start=resolved(sweep.spec, lambda field, name: warm_start_folder(sweep, field, name)),
+        )
         plans.write(fresh)
         return fresh, False
     existing = plans.read(out_dir)
-    if existing.sweep.name != fresh.sweep.name or existing.spec != fresh.spec:
+    wanted = sweep.spec.model_dump(mode="json", by_alias=True)
+    if existing.sweep.name != sweep.metadata.name or existing.spec != wanted:
         raise SweepFileError(
             f"{out_dir} holds sweep {existing.sweep.name!r} (uid {existing.sweep.uid}) with a different "
             "spec; pass another --out, or remove that folder to start over"

@@ -24,7 +24,9 @@ class Conclusion:
     promote: bool = True
 
 
-def conclude(records: Sequence[TrialRecord], *, mode: str, max_failed: int) -> Conclusion:
+def conclude(records: Sequence[TrialRecord], *, mode: str, max_failed: int, ended_by: str = "") -> Conclusion:
+    """`ended_by`: why spec.budget stopped the search early (`BudgetSpent: ...`), a normal end: the
+    sweep still succeeds with a scored trial, and says so."""
     failed = [record for record in records if record.status == "failed"]
     if len(failed) > max_failed:
         first = failed[0]
@@ -36,7 +38,7 @@ def conclude(records: Sequence[TrialRecord], *, mode: str, max_failed: int) -> C
         )
     scored = [r for r in records if r.status in SCORED_STATES and r.primary_score is not None]
     if scored:
-        return Conclusion("succeeded")
+        return Conclusion("succeeded", ended_by)
     what = f"none of {counted(len(records), 'trial')} has a primary score ({len(failed)} failed)"
     if mode == "production":
         return Conclusion("failed", f"NoScoredTrial: {what}; production mode needs one", promote=False)

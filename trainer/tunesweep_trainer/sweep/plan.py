@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import Plan, SweepRef
+from tunesweep_evidence.documents import Plan, SweepRef, WarmStartSourceRef
 from tunesweep_evidence.search_plan import search_plan
 from tunesweep_evidence.spec import TuningSweep, TuningSweepSpec
 
@@ -16,7 +16,16 @@ class PlanError(ValueError):
     """A plan that cannot be read or does not hold a valid TuningSweep spec."""
 
 
-def freeze(sweep: TuningSweep, *, uid: str, namespace: str, evidence_uri: str, image: str = "") -> Plan:
+def freeze(
+    sweep: TuningSweep,
+    *,
+    uid: str,
+    namespace: str,
+    evidence_uri: str,
+    image: str = "",
+    warm_start: list[WarmStartSourceRef] | None = None,
+) -> Plan:
+    """`warm_start`: spec.warmStart's sources with their evidence folders (`warm_start.resolved`)."""
     return Plan(
         sweep=SweepRef(name=sweep.metadata.name, namespace=namespace, uid=uid),
         spec=sweep.spec.model_dump(mode="json", by_alias=True),
@@ -24,6 +33,7 @@ def freeze(sweep: TuningSweep, *, uid: str, namespace: str, evidence_uri: str, i
         image=image or sweep.spec.trainer.image,
         created_at=datetime.now(UTC).isoformat(),
         search=search_plan(sweep.spec),
+        warm_start=warm_start or [],
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from ray.tune import Callback
@@ -20,12 +21,15 @@ from tunesweep_evidence.documents import (
     ObjectiveRecord,
     Plan,
     RungScore,
+    SweepBudget,
     SweepSummary,
     TrialRecord,
+    WarmStartRecord,
 )
 from tunesweep_evidence.selection import best_trial
 
 from ..backend import RUNG_SCORE
+from .budget import BudgetLedger, BudgetView, priced
 from .results import finite_or_nan
 from .trial_records import End, live_record, now_iso, settled_record
 
@@ -43,6 +47,8 @@ def summary(
     reason: str = "",
     best: BestTrialRecord | None = None,
     promoted_by: str | None = None,
+    warm_start: list[WarmStartRecord] | None = None,
+    budget: SweepBudget | None = None,
 ) -> SweepSummary:
     return SweepSummary(
         sweep=plan.sweep,
@@ -53,6 +59,8 @@ def summary(
         trials=sorted(records, key=lambda record: record.trial_id),
         best_trial=best,
         promoted_by=promoted_by,
+        warm_start=warm_start or [],
+        budget=budget,
         updated_at=now_iso(),
     )
 
@@ -80,10 +88,20 @@ def write_summary(plan: Plan, document: SweepSummary) -> None:
 
 
 class SweepProgress(Callback):
-    def __init__(self, plan: Plan, objective: ObjectiveRecord, mode: str) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        objective: ObjectiveRecord,
+        mode: str,
+        warm_start: list[WarmStartRecord] | None = None,
+        ledger: BudgetLedger | None = None,
+    ) -> None:
+        """`ledger`: spec.budget's, shared with the budget's hooks (`budget`), to price the trials."""
         self.plan = plan
+        self.ledger = ledger
         self.objective = objective
         self.mode = mode
+        self.warm_start = warm_start or []
         self._settled: dict[str, TrialRecord] = {}
         self._started_at: dict[str, str] = {}
         self._rung_scores: dict[str, list[RungScore]] = {}
@@ -118,7 +136,10 @@ class SweepProgress(Callback):
         # Tune treats an exception raised by a callback as the trial's failure: a store hiccup
         # while reporting progress must not fail a trial (the driver's final write does raise).
         try:
-            records = self.records(trials)
+            records, spend = self.records(trials), None
+            if self.ledger is not None:
+                view = BudgetView.of_ledger(self.ledger)
+                records, spend = priced(self.ledger.terms, records, view, datetime.now(UTC))
             write_summary(
                 self.plan,
                 summary(
@@ -127,6 +148,8 @@ class SweepProgress(Callback):
                     self.mode,
                     records,
                     best=best_so_far(self.plan, records, self.objective),
+                    warm_start=self.warm_start,
+                    budget=spend,
                 ),
             )
         except Exception as error:
@@ -164,3 +187,7 @@ class SweepProgress(Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self.write(trials)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        if self.ledger is not None:  # the budget's last word: why it stopped starting trials
+            self.write(trials)

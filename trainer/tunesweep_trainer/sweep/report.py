@@ -1,7 +1,7 @@
 """report.html beside the evidence: one self-contained page that shows the sweep's decisions (the
 winner's selection and test scores, rung scores and the decisions ASHA recorded, best score against
-compute, params against score, the trials). It reads the evidence through tunesweep_evidence only;
-what it shows is computed by `report_data` and drawn by `report_html`.
+compute, the compile cache's hit rate, params against score, the trials). It reads the evidence
+through tunesweep_evidence only; what it shows is computed by `report_data` and drawn by `report_html`.
 """
 
 from __future__ import annotations
@@ -60,13 +60,13 @@ def _trial(root: str, record: TrialRecord, spec: TuningSweepSpec) -> TrialEviden
     folder = layout.trial_dir(root, record.trial_id)
     metrics_uri = layout.join(folder, layout.METRICS)
     metrics = bucket.read_jsonl(metrics_uri, MetricsLine) if bucket.exists(metrics_uri) else []
+    manifest_uri = layout.join(folder, layout.RUN_MANIFEST)
+    manifest = bucket.read_document(manifest_uri, RunManifest) if bucket.exists(manifest_uri) else None
     if _cpu_sweep(spec):
         chips = cpu_cores(spec.resources.per_trial.cpu)
     else:
-        manifest_uri = layout.join(folder, layout.RUN_MANIFEST)
-        manifest = bucket.read_document(manifest_uri, RunManifest) if bucket.exists(manifest_uri) else None
         chips = float(manifest.host.accelerator.count if manifest else spec.resources.per_trial.count)
-    return TrialEvidence(record, metrics, chips)
+    return TrialEvidence(record, metrics, chips, manifest.compile_cache if manifest else None)
 
 
 def _eval_summary(root: str, trial_id: str) -> EvalSummary | None:

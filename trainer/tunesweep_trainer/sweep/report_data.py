@@ -9,21 +9,29 @@
   times metrics.jsonl elapsed_s).
 - Params: each trial's score against its params: the primary score, or for a trial without one
   (cut by the scheduler) its last rung score, marked as such.
+- Warm start: the points earlier sweeps seeded the searcher with (sweep_summary.json warm_start),
+  shown apart from this sweep's trials, and per source what was skipped and why.
+- Compile cache: JAX's persistent compile cache hits and misses over the trials that recorded them
+  (run_manifest.json compile_cache), and the hit rate: a miss compiles, a hit reads the executable.
+- Budget: spec.budget's spend, what is left and the trials it cut, from sweep_summary.json `budget`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from tunesweep_evidence.documents import (
+    CompileCacheUse,
     MetricsLine,
     ObjectiveMode,
     RungDecision,
     RungDecisions,
     SweepSummary,
     TrialRecord,
+    WarmStartRecord,
 )
 
 
@@ -35,6 +43,8 @@ class TrialEvidence:
     metrics: list[MetricsLine]
     chips: float
     """Accelerator chips (run_manifest host.accelerator.count), or CPU cores on a CPU sweep."""
+    compile_cache: CompileCacheUse | None = None
+    """run_manifest.json compile_cache; None when the trial recorded none (no cache, another backend)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,33 @@ class ParamPoint:
     score: float
     last_rung_step: int | None
     """None: `score` is the primary score; else the trial's last rung score, at that step."""
+
+
+@dataclass(frozen=True)
+class CompileCacheTally:
+    trials: int
+    """Trials that recorded their compile cache use."""
+    hits: int
+    misses: int
+    folders: list[str]
+
+    @property
+    def hit_rate(self) -> float | None:
+        looked_up = self.hits + self.misses
+        return self.hits / looked_up if looked_up else None
+
+
+def compile_cache_tally(trials: Sequence[TrialEvidence]) -> CompileCacheTally | None:
+    """The compile cache's hits and misses over the trials that recorded them; None when none did."""
+    uses = [t.compile_cache for t in trials if t.compile_cache is not None]
+    if not uses:
+        return None
+    return CompileCacheTally(
+        trials=len(uses),
+        hits=sum(u.hits for u in uses),
+        misses=sum(u.misses for u in uses),
+        folders=sorted({u.folder for u in uses}),
+    )
 
 
 def rung_points(trial: TrialEvidence) -> list[RungPoint]:
@@ -159,6 +196,24 @@ def param_points(
     return out
 
 
+def seeded_points(summary: SweepSummary, path: str) -> list[ParamPoint]:
+    """The warm start's points that give `path`: earlier sweeps' trials told to the searcher, with
+    their recomputed primary scores (no trials of this sweep)."""
+    return [
+        ParamPoint(
+            f"{seeded.trial_id} of {record.evidence_uri}", seeded.params[path], seeded.primary_score, None
+        )
+        for record in summary.warm_start
+        for seeded in record.seeded
+        if path in seeded.params
+    ]
+
+
+def skipped_reasons(record: WarmStartRecord) -> Counter[str]:
+    """How many of a source's trials were not seeded, by reason (the reason up to its first ':')."""
+    return Counter(skipped.reason.split(":", 1)[0] for skipped in record.skipped)
+
+
 def _finish_key(record: TrialRecord) -> tuple[bool, float]:
     finished = _epoch(record.finished_at)
     return (finished is None, finished or 0.0)
@@ -166,3 +221,22 @@ def _finish_key(record: TrialRecord) -> tuple[bool, float]:
 
 def _epoch(iso: str | None) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
+
+
+def budget_line(summary: SweepSummary) -> str | None:
+    """spec.budget in one sentence: what was spent of it, what is left, and which trials it cut;
+    None without a budget."""
+    spend = summary.budget
+    if spend is None:
+        return None
+    if spend.limit is None:
+        line = f"Budget: spent {spend.spent:.4g} {spend.unit} (no limit)"
+    else:
+        left = spend.left or 0.0
+        line = f"Budget: spent {spend.spent:.4g} of {spend.limit:g} {spend.unit} ({left:.4g} left)"
+    if spend.wall_seconds_limit is not None:
+        line += f"; wall time {spend.wall_seconds_used:.0f} s of {spend.wall_seconds_limit} s"
+    if spend.stopped_starting:
+        line += f". It stopped starting trials: {spend.stopped_starting}"
+    cut = ", ".join(spend.cut_trials) if spend.cut_trials else "none"
+    return line + f". Trials it cut: {cut}."

@@ -1,7 +1,7 @@
 """report.html: one self-contained page (plotly.js embedded once, each figure's JSON in a
 `<script type="application/json" data-figure=...>`), so it opens offline and its data can be read
 back: the winner's selection and test scores, rung scores and ASHA's decisions, best score against
-compute, params against score, and the trials table.
+compute, the compile cache's hit rate, params against score, and the trials table.
 """
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 from tunesweep_evidence import layout
-from tunesweep_evidence.documents import RungDecision, RungDecisions, TrialRecord
+from tunesweep_evidence.documents import RungDecision, RungDecisions, SweepSummary, TrialRecord
 from tunesweep_evidence.rungs import describe
 
 from .report_data import (
     ParamPoint,
     ReportInput,
     RungPoint,
+    budget_line,
+    compile_cache_tally,
     compute_curve,
     param_points,
     rung_points,
     rung_summaries,
+    seeded_points,
+    skipped_reasons,
 )
 
 _STATUS_COLORS = {
@@ -64,10 +68,13 @@ def render(view: ReportInput) -> str:
         f"{(' · ' + _e(summary.reason)) if summary.reason else ''} · updated {_e(summary.updated_at)} · "
         + ", ".join(f"{n} {_e(status)}" for status, n in sorted(counts.items()))
         + "</p>",
+        *_budget_section(summary),
         *_winner_section(view),
         *_rung_section(view, points),
         *_compute_section(view),
+        *_compile_cache_section(view),
         *_param_section(view, points),
+        *_warm_start_section(summary),
         "<h2>Trials</h2>",
         _trials_table(summary.trials, points, summary.best_trial.trial_id if summary.best_trial else None),
     ]
@@ -78,6 +85,11 @@ def render(view: ReportInput) -> str:
         + "\n".join(body)
         + f"\n<script>{_DRAW}</script>\n</body></html>\n"
     )
+
+
+def _budget_section(summary: SweepSummary) -> list[str]:
+    line = budget_line(summary)
+    return [] if line is None else [f'<p id="budget">{_e(line)}</p>']
 
 
 def _winner_section(view: ReportInput) -> list[str]:
@@ -288,6 +300,22 @@ def _compute_section(view: ReportInput) -> list[str]:
     ]
 
 
+def _compile_cache_section(view: ReportInput) -> list[str]:
+    tally = compile_cache_tally(view.trials)
+    if tally is None:
+        return []
+    rate = "no lookups" if tally.hit_rate is None else f"hit rate <b>{tally.hit_rate:.0%}</b>"
+    return [
+        "<h2>Compile cache</h2>",
+        f'<p class="note">{tally.hits} hits and {tally.misses} misses over {tally.trials} trials: {rate}. '
+        "A miss compiled an executable (seconds on a CPU, minutes for a large model on accelerators); a "
+        "hit read one that an earlier trial, on any worker sharing the cache, compiled for the same "
+        "shape. From each trial's run_manifest.json compile_cache; cache folders: "
+        + ", ".join(f"<code>{_e(folder)}</code>" for folder in tally.folders)
+        + ".</p>",
+    ]
+
+
 def _param_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> list[str]:
     out = ["<h2>Parameters against score</h2>"]
     scored = [t.record for t in view.trials if t.record.primary_score is not None]
@@ -312,20 +340,47 @@ def _param_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> lis
         ]
     out.append(
         '<p class="note">Score against each param: ● the primary score of a finished trial, '
-        "× the last rung score of a trial without one (cut by the scheduler), at the step shown on hover."
-        '</p><div class="params">'
+        "× the last rung score of a trial without one (cut by the scheduler), at the step shown on hover"
+        + (
+            "; ◇ a point an earlier sweep seeded the searcher with (its trial, not this sweep's)"
+            if view.summary.warm_start
+            else ""
+        )
+        + '.</p><div class="params">'
     )
     for index, path in enumerate(paths):
+        param = param_points(view.trials, points, path)
         out.append(
             _figure(
                 f"param-{index}",
-                _param_figure(path, param_points(view.trials, points, path), view.loguniform[path]),
+                _param_figure(path, param, seeded_points(view.summary, path), view.loguniform[path]),
                 height=340,
                 top=70,
             )
         )
     out.append("</div>")
     return out
+
+
+def _warm_start_section(summary: SweepSummary) -> list[str]:
+    if not summary.warm_start:
+        return []
+    rows = "".join(
+        f"<tr><td>{_e(record.source)}</td><td><code>{_e(record.evidence_uri)}</code></td>"
+        f"<td>{len(record.seeded)}</td><td>{len(record.skipped)}</td><td>"
+        + _e(", ".join(f"{n} {reason}" for reason, n in sorted(skipped_reasons(record).items())))
+        + "</td></tr>"
+        for record in summary.warm_start
+    )
+    return [
+        '<h2 id="warm-start">Warm start</h2>',
+        '<p class="note">Before its first trial, the searcher was told these earlier sweeps\' scored trials '
+        "(their evidence verified, their primary scores recomputed from their eval rows): they ran in those "
+        "sweeps, count as none of this sweep's trials, and are never promoted.</p>",
+        "<table><tr><th>source</th><th>evidence</th><th>seeded</th><th>skipped</th><th>why skipped</th></tr>"
+        + rows
+        + "</table>",
+    ]
 
 
 def _parcoords_dimension(path: str, values: Sequence[Any], log: bool) -> dict[str, Any]:
@@ -353,12 +408,13 @@ def _ticks(low: float, high: float) -> list[float]:
     return [low] if high == low else [low + (high - low) * i / 4 for i in range(5)]
 
 
-def _param_figure(path: str, param: list[ParamPoint], log: bool) -> go.Figure:
-    numeric = _numeric([p.value for p in param])
+def _param_figure(path: str, param: list[ParamPoint], seeded: list[ParamPoint], log: bool) -> go.Figure:
+    numeric = _numeric([p.value for p in param + seeded])
     figure = go.Figure()
     for name, chosen, symbol in (
         ("primary score", [p for p in param if p.last_rung_step is None], "circle"),
         ("last rung score (cut)", [p for p in param if p.last_rung_step is not None], "x"),
+        *([("seeded (earlier sweep)", seeded, "diamond-open")] if seeded else []),
     ):
         figure.add_scatter(
             x=[p.value if numeric else str(p.value) for p in chosen],

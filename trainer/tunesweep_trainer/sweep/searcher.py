@@ -8,6 +8,10 @@ study's trial would stay RUNNING, so TPE would never learn from the trials ASHA 
 - a trial cut by the scheduler is PRUNED: TPE then ranks it by its last rung score and step (Tune
   hands the searcher the result the scheduler cut on only as the trial's completion);
 - a trial that failed is FAIL.
+A warm start (`warm_start`) adds earlier sweeps' scored points to the study as COMPLETE trials before
+the first suggestion (Ray's `evaluated_rewards`): TPE counts them among its random startup trials
+and models them, yet they are no trials of this sweep. On restore the study comes back from Tune's
+searcher state, seeded points included, so they are never added twice.
 """
 
 from __future__ import annotations
@@ -24,11 +28,21 @@ from .results import OBJECTIVE, finite_or_nan
 
 
 class ObjectiveSearch(OptunaSearch):
-    def __init__(self, *, seed: int, random_startup_trials: int) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        random_startup_trials: int,
+        seeded: list[dict[str, Any]] | None = None,
+        seeded_scores: list[float] | None = None,
+    ) -> None:
+        """`seeded`: points (params by searchSpace path) already scored `seeded_scores`."""
         super().__init__(
             metric=OBJECTIVE,
             mode="max",
             sampler=TPESampler(seed=seed, n_startup_trials=random_startup_trials),
+            points_to_evaluate=seeded or None,
+            evaluated_rewards=seeded_scores or None,
         )
         self._reported_rungs: set[tuple[str, int]] = set()
 

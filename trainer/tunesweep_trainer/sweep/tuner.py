@@ -5,7 +5,8 @@ Restoring never re-runs a finished trial: Tune skips TERMINATED trials, errored 
 were running when the driver died start again from scratch (they keep no checkpoints). The
 rung scheduler goes on from the decisions in rung_decisions.json (`rungs`). The trainable also
 refuses to re-run a trial whose evidence already says it finished, which covers
-a driver killed before Tune's experiment snapshot caught up.
+a driver killed before Tune's experiment snapshot caught up. spec.budget's hooks (`budget`) come
+back with the experiment, their ledger restored from Tune's callback state.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tunesweep_evidence.spec import TuningSweepSpec
 
 from ..backend import Program
 from .algorithms import scheduler, search_algorithm
+from .budget import BudgetHooks
 from .failures import FailureBudget
 from .placement import Placement
 from .progress import SweepProgress
@@ -28,6 +30,7 @@ from .ray_storage import ray_storage
 from .resources import trial_resources
 from .search_space import param_space
 from .trainable import TrialJob, train_trial
+from .warm_start import WarmStart
 
 REUSE_TRIAL_PROCESSES = True
 """A finished or cut trial's process runs the next trial: no process start and no imports (seconds
@@ -35,7 +38,10 @@ per trial). A cut trial ends its thread as Tune expects (`train_trial`), so its 
 `bench.sweep_bench` turns it off to measure what it saves."""
 
 
-def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.Tuner:
+def tuner_for(
+    plan: Plan, spec: TuningSweepSpec, placement: Placement, warm: WarmStart | None = None
+) -> tune.Tuner:
+    """`warm`: the warm start's points (a restored experiment has them in its searcher already)."""
     storage = ray_storage(plan.evidence_uri)
     search = planned_search(plan, spec)
     trainable = _trainable(plan, spec, search, placement)
@@ -50,11 +56,12 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
         )
     objective = ObjectiveRecord.model_validate(spec.objective.model_dump())
     budget = FailureBudget(spec.trials.max_failed)
+    spend = BudgetHooks.of(spec)
     return tune.Tuner(
         trainable,
         param_space=param_space(spec),
         tune_config=tune.TuneConfig(
-            search_alg=search_algorithm(spec, search),
+            search_alg=spend.search(search_algorithm(spec, search, warm)),
             scheduler=scheduler(spec, search, plan.evidence_uri),
             num_samples=spec.trials.count,
             trial_dirname_creator=trial_dirname,
@@ -64,8 +71,12 @@ def tuner_for(plan: Plan, spec: TuningSweepSpec, placement: Placement) -> tune.T
             name=storage.name,
             storage_path=storage.storage_path,
             storage_filesystem=storage.filesystem,
-            callbacks=[SweepProgress(plan, objective, spec.mode.value), budget],
-            stop=budget.stopper(),
+            callbacks=[
+                *spend.callbacks(),
+                SweepProgress(plan, objective, spec.mode.value, warm.records if warm else None, spend.ledger),
+                budget,
+            ],
+            stop=spend.stopper(budget.stopper()),
             failure_config=tune.FailureConfig(max_failures=0),  # a failed trial counts, never retries
             verbose=0,
         ),

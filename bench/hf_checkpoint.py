@@ -1,14 +1,21 @@
-"""Test support: write a Gemma (Tunix module layout) as a Hugging Face-layout safetensors checkpoint,
-the inverse of the mapping Tunix's loader applies (`tunix.models.gemma.params_safetensors`), so the
-tests can reload a model they saved through the trainer's real loading path."""
+"""A Gemma (Tunix module layout) written as a Hugging Face-layout checkpoint: safetensors, the inverse
+of the mapping Tunix's loader applies (`tunix.models.gemma.params_safetensors`), and a SentencePiece
+`tokenizer.model` trained on the spot, so that tests and benches load a model they saved through the
+trainer's real loading path (a real Gemma's weights cannot be downloaded here)."""
 
 from __future__ import annotations
 
+import io
 import os
+from pathlib import Path
 
 import numpy as np
+import sentencepiece as spm
 from flax import nnx
 from safetensors.numpy import save_file
+from tunesweep_trainer.data import arithmetic
+
+SENTENCEPIECE_VOCAB = 64
 
 
 def save(model: nnx.Module, folder: str) -> None:
@@ -17,6 +24,25 @@ def save(model: nnx.Module, folder: str) -> None:
         tensors.update(_hf_tensors(tuple(path), np.asarray(variable.get_value())))
     os.makedirs(folder, exist_ok=True)
     save_file(tensors, os.path.join(folder, "model.safetensors"))
+
+
+def train_sentencepiece(path: Path) -> int:
+    """Writes a SentencePiece model of the builtin arithmetic task's text to `path` (Gemma's special
+    ids: pad 0, eos 1, bos 2); returns its vocabulary size."""
+    lines = [f"{r.prompt} {r.trace} ANSWER {r.answer}" for r in arithmetic.deal(0, [("train_size", 2000)])[0]]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=SENTENCEPIECE_VOCAB,
+        pad_id=0,
+        eos_id=1,
+        bos_id=2,
+        unk_id=3,
+        minloglevel=2,
+    )
+    path.write_bytes(model.getvalue())
+    return SENTENCEPIECE_VOCAB
 
 
 def _hf_tensors(path: tuple, value: np.ndarray) -> dict[str, np.ndarray]:
