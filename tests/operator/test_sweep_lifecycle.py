@@ -108,7 +108,17 @@ def test_mock_sweep_promotes_the_best_config(
 
     table = kubectl("get", "tsweep", namespace=namespace).stdout
     header, row = table.splitlines()
-    assert header.split() == ["NAME", "PHASE", "BEST", "TEST", "SUCCEEDED", "FAILED", "QUEUED", "AGE"]
+    assert header.split() == [
+        "NAME",
+        "PHASE",
+        "BEST",
+        "TEST",
+        "SUCCEEDED",
+        "FAILED",
+        "QUEUED",
+        "SPENT",
+        "AGE",
+    ]
     counts = [str(trials["succeeded"]), str(trials["failed"])]
     scores = [str(best_params.primary_score), str(best_params.test_score)]
     assert row.split()[:6] == ["lr-sweep", "Succeeded", *scores, *counts]

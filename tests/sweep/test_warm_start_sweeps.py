@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 from optuna.trial import TrialState
+from ray.tune import ExperimentAnalysis
 from tunesweep_evidence import layout
 from tunesweep_evidence.documents import SweepSummary
 from tunesweep_evidence.spec import TuningSweep
 from tunesweep_evidence.sweep_evidence import EvidenceReader, load_trials
 from tunesweep_evidence.verify import verify
 from tunesweep_trainer.sweep.driver import EXIT_SUCCEEDED, drive
+from tunesweep_trainer.sweep.ray_storage import ray_storage
 from tunesweep_trainer.sweep.results import OBJECTIVE
 from tunesweep_trainer.sweep.search_space import param_space
 from tunesweep_trainer.sweep.searcher import ObjectiveSearch
@@ -46,8 +48,16 @@ def run_sweep(out: Path, manifest: dict[str, Any]) -> SweepSummary:
     return sweep_summary(out)
 
 
-def scores_in_order(summary: SweepSummary) -> list[float]:
-    trials = sorted(summary.trials, key=lambda t: t.started_at or "")
+def scores_in_order(out: Path, summary: SweepSummary) -> list[float]:
+    """The trials' scores in the order Tune created them (its experiment tags count them; with
+    parallel 1 that is the order they ran in). Not by started_at, which has whole seconds that mock
+    trials share, nor by trial id, which TPE's trials get at random."""
+    storage = ray_storage(str(out))
+    created = {
+        trial.trial_id: int(trial.experiment_tag.split("_", 1)[0])
+        for trial in ExperimentAnalysis(storage.experiment_path).trials
+    }
+    trials = sorted(summary.trials, key=lambda t: created[t.trial_id])
     return [t.primary_score if t.primary_score is not None else 0.0 for t in trials]
 
 
@@ -126,9 +136,12 @@ def test_a_warm_start_reaches_the_earlier_best_in_fewer_trials(tmp_path: Path) -
     needed: dict[str, list[int]] = {"A": [], "B": [], "C": []}
     for seed_a, seed_c in SEED_PAIRS:
         a_dir = tmp_path / f"a{seed_a}"
-        a = scores_in_order(run_sweep(a_dir, tpe_manifest(f"a{seed_a}", seed_a, TRIALS, PROPERTY_SPACE)))
+        a = scores_in_order(
+            a_dir, run_sweep(a_dir, tpe_manifest(f"a{seed_a}", seed_a, TRIALS, PROPERTY_SPACE))
+        )
+        b_dir = tmp_path / f"b{seed_c}"
         b = scores_in_order(
-            run_sweep(tmp_path / f"b{seed_c}", tpe_manifest(f"b{seed_c}", seed_c, TRIALS, PROPERTY_SPACE))
+            b_dir, run_sweep(b_dir, tpe_manifest(f"b{seed_c}", seed_c, TRIALS, PROPERTY_SPACE))
         )
         c_summary = run_sweep(
             tmp_path / f"c{seed_c}",
@@ -136,7 +149,8 @@ def test_a_warm_start_reaches_the_earlier_best_in_fewer_trials(tmp_path: Path) -
         )
         assert len(c_summary.warm_start[0].seeded) == TRIALS
         level = max(a) - TOLERANCE
-        for name, scores in (("A", a), ("B", b), ("C", scores_in_order(c_summary))):
+        c = scores_in_order(tmp_path / f"c{seed_c}", c_summary)
+        for name, scores in (("A", a), ("B", b), ("C", c)):
             needed[name].append(trials_to_reach(scores, level))
     # C reaches A's level sooner than A itself did, every time, and sooner than B overall.
     assert all(c < a for a, c in zip(needed["A"], needed["C"], strict=True)), needed
