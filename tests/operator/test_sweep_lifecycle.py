@@ -135,12 +135,15 @@ def test_mock_sweep_promotes_the_best_config(
         'tunesweep_sweeps{phase="Succeeded"} 1.0', "tunesweep_promotion_seconds_count 1.0"
     )
 
-    # where it ran: the driver on the head (num-cpus 0), every trial on the worker Pod
+    # where it ran: the driver on the head (num-cpus 0), every trial on a worker Pod. Which worker
+    # runs which trial is Ray Tune's: a freed trial process runs the next trial (trial processes are
+    # reused), and mock trials end in milliseconds, so the first worker up may run them all before
+    # the other's process has started. That both can (one trial each at once) is `concurrent` above.
     pods = ray_pods(cluster.core, namespace, rayjob["status"]["rayClusterName"])
     hosts = trial_hosts(root)
     assert len(hosts) >= trials["succeeded"] + trials["earlyStopped"], hosts
     assert len(pods.workers) == 2
-    assert set(hosts.values()) == pods.worker_names, (hosts, pods.worker_names)
+    assert hosts and set(hosts.values()) <= pods.worker_names, (hosts, pods.worker_names)
     assert pods.head_name not in hosts.values()
     assert kuberay.errors == []
 
