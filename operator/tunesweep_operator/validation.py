@@ -62,14 +62,20 @@ def _evidence_location(sweep: TuningSweep, settings: OperatorSettings) -> list[s
     scheme, _, path = uri.partition("://") if "://" in uri else ("file", "", uri)
     if scheme not in SCHEMES:
         return [f"evidence.uri {uri!r}: unsupported scheme {scheme!r} (use file://, s3:// or gs://)"]
-    if scheme == "file" and settings.file_evidence_volume is not None:
-        root = settings.file_evidence_path.rstrip("/") + "/"
-        if not (path.rstrip("/") + "/").startswith(root):
-            return [
-                f"evidence.uri {uri!r} is not below {settings.file_evidence_path}, the volume the "
-                "operator shares with the Ray pods"
-            ]
+    if scheme == "file" and _off_the_shared_volume(path, settings):
+        return [
+            f"evidence.uri {uri!r} is not below {settings.file_evidence_path}, the volume the "
+            "operator shares with the Ray pods"
+        ]
     return _evidence_allowed(sweep, uri, settings)
+
+
+def _off_the_shared_volume(path: str, settings: OperatorSettings) -> bool:
+    """Whether a file:// path lies outside the volume the operator shares with the Ray pods (False
+    without such a volume: nothing to be below)."""
+    if settings.file_evidence_volume is None:
+        return False
+    return not (path.rstrip("/") + "/").startswith(settings.file_evidence_path.rstrip("/") + "/")
 
 
 def unshared_file_evidence(uri: str, settings: OperatorSettings) -> str | None:
@@ -120,14 +126,12 @@ def _warm_start_locations(sweep: TuningSweep, settings: OperatorSettings) -> lis
         if uri is None:
             continue
         field = f"spec.warmStart[{index}].evidenceURI"
-        if uri.startswith("file://") and settings.file_evidence_volume is not None:
-            root = settings.file_evidence_path.rstrip("/") + "/"
-            if not (uri.removeprefix("file://").rstrip("/") + "/").startswith(root):
-                found.append(
-                    f"{field}: {uri!r} is not below {settings.file_evidence_path}, the volume the operator "
-                    "shares with the Ray pods, so they cannot read it"
-                )
-                continue
+        if uri.startswith("file://") and _off_the_shared_volume(uri.removeprefix("file://"), settings):
+            found.append(
+                f"{field}: {uri!r} is not below {settings.file_evidence_path}, the volume the operator "
+                "shares with the Ray pods, so they cannot read it"
+            )
+            continue
         if prefixes is not None:
             allowed = uris.expand(prefixes, namespace)
             if not any(uris.is_under(uri, prefix) for prefix in allowed):
