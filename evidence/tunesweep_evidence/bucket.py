@@ -17,8 +17,8 @@ else the folder's or the environment's AWS_ENDPOINT_URL. gs://: GOOGLE_APPLICATI
 key file) or the workload identity. `s3_options` gives every s3fs client the same settings.
 
 `copy_to_file` streams an object of any size to a local file in chunks of `COPY_CHUNK_BYTES` (never
-the whole object in memory), with the same atomic rename; `file_sizes` lists a folder's files with
-their sizes (the operator sizes a checkpoint cache from it).
+the whole object in memory), with the same atomic rename, and `copy_from_file` the other way;
+`file_sizes` lists a folder's files with their sizes (the operator sizes a checkpoint cache from it).
 """
 
 from __future__ import annotations
@@ -103,6 +103,29 @@ def copy_to_file(uri: str, target: Path, chunk_bytes: int = COPY_CHUNK_BYTES) ->
         _filesystem(protocol).open(path, "rb", **streaming) as source,
     ):
         _replace_local(target, lambda handle: _pump(source, handle, chunk_bytes))
+
+
+def copy_from_file(source: Path, uri: str) -> None:
+    """Copy the local file `source` to `uri`, streamed (never whole in memory); atomic as
+    `write_bytes`."""
+    protocol, path = _split(uri)
+    if not source.is_file():
+        raise BucketError(f"copying {source} to {uri}: {source} is missing (or not a file)")
+    with _translated(uri, protocol, "writing", f"; and that {source} is readable"):
+        if protocol == "file":
+            with source.open("rb") as handle:
+                _replace_local(Path(path), lambda target: _pump(handle, target, COPY_CHUNK_BYTES))
+        else:
+            _filesystem(protocol).put_file(str(source), path)
+
+
+def remove_tree(uri: str) -> None:
+    """Remove the folder at `uri` and everything below it; nothing to do when it does not exist."""
+    protocol, path = _split(uri)
+    with _translated(uri, protocol, "removing"):
+        filesystem = _filesystem(protocol)
+        if filesystem.exists(path):
+            filesystem.rm(path, recursive=True)
 
 
 def _pump(source: IO[bytes], target: IO[bytes], chunk_bytes: int) -> None:

@@ -1,7 +1,9 @@
 """digests.json: sha256 and size of every evidence file of a sweep, written last by the promotion.
 
 Covered: every file below the sweep's folder except digests.json itself, `ray/` (Ray Tune's own
-restore state, rewritten by Ray) and a local run's `.ray/` (Ray's session: sockets and logs).
+restore state, rewritten by Ray), a local run's `.ray/` (Ray's session: sockets and logs), and the
+state files of trial checkpoints: each checkpoint's checkpoint.json is covered, and it holds their
+sha256 (a full fine-tune's checkpoints are gigabytes the operator would otherwise read back).
 Whoever writes the sweep's final files writes the digests after them (the promotion; the local
 driver again after its final summary and report), so any file changed, removed or added afterwards
 is named by `tunesweep evidence verify`.
@@ -28,7 +30,13 @@ _NOT_COVERED = (layout.DIGESTS, f"{layout.RAY_STATE}/", f"{layout.LOCAL_RAY_SESS
 
 def evidence_files(root: str) -> list[str]:
     """Relative paths of the files digests.json covers, sorted."""
-    return [rel for rel in bucket.walk(root) if not rel.startswith(_NOT_COVERED)]
+    return [rel for rel in bucket.walk(root) if not (rel.startswith(_NOT_COVERED) or _checkpoint_state(rel))]
+
+
+def _checkpoint_state(rel: str) -> bool:
+    parts = rel.split("/")
+    in_checkpoint = len(parts) > 4 and parts[0] == "trials" and parts[2] == layout.CHECKPOINTS
+    return in_checkpoint and rel != "/".join([*parts[:4], layout.CHECKPOINT_RECORD])
 
 
 def file_digest(data: bytes) -> FileDigest:

@@ -92,6 +92,53 @@ class BaseModelUse(_Evidence):
     """Seconds to load the base (read it, place it on the devices), or to take it from the cache."""
 
 
+class FileDigest(_Evidence):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class CheckpointRecord(_Evidence):
+    """checkpoint.json, written last into a trial checkpoint's folder (`checkpoints/step-<step>/`):
+    a checkpoint is complete exactly when it has this file, and its files match these digests."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    step: int = Field(ge=1)
+    """Optimizer updates the saved state holds."""
+    files: dict[str, FileDigest]
+    """The state's files, relative to the checkpoint's folder."""
+    data_position: int = Field(ge=0)
+    """Training examples consumed up to `step` (steps x global batch): the data order is seeded
+    (`training.seed`), so the resumed trial reads on from exactly here."""
+    rng: dict[str, Any] = Field(default_factory=dict)
+    """The random state the trial resumes with (the data order's seed; a backend's own generators)."""
+    elapsed_s: float = Field(ge=0)
+    """The trial's training seconds up to this step, resumed attempts included."""
+    saved_at: str
+    save_s: float = Field(ge=0)
+    """Seconds to write the state and upload it."""
+
+
+class CheckpointRef(_Evidence):
+    """A checkpoint a trial keeps, as its run_manifest.json lists it."""
+
+    step: int = Field(ge=1)
+    folder: str
+    """Relative to the trial's folder: `checkpoints/step-<step>`."""
+    bytes: int = Field(ge=0)
+    save_s: float = Field(ge=0)
+
+
+class TrialAttempt(_Evidence):
+    """One start of a trial's process: the first, and each restart after a lost process or node or a
+    resumed sweep."""
+
+    started_at: str
+    resumed_from_step: int = Field(0, ge=0)
+    """The checkpoint step it went on from; 0: from the start."""
+    host: str = ""
+    """The hostname (Pod) it ran on."""
+
+
 class RunManifest(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     run_id: str
@@ -126,6 +173,12 @@ class RunManifest(_Evidence):
     """Where the base model came from, recorded when the trial succeeds; null for a trial that did
     not finish, a backend without a base model (mock, a custom trainer), and evidence written
     before it was recorded."""
+    attempts: list[TrialAttempt] = Field(default_factory=list)
+    """Every start of this trial, in order; more than one: it was restarted (a lost process, node
+    or driver) and resumed from `resumed_from_step`. Empty in evidence written before it was
+    recorded."""
+    checkpoints: list[CheckpointRef] = Field(default_factory=list)
+    """The checkpoints it keeps (`trials.checkpoints.keep`), oldest first."""
 
 
 class EvalRow(_Evidence):
@@ -208,6 +261,9 @@ class TrialRecord(_Evidence):
     """The Ray node it ran on (run_manifest.json `host.ray_node_id`)."""
     rung_scores: list[RungScore] = Field(default_factory=list)
     """The rung slice's answer correctness at each rung the trial reached, as the scheduler saw it."""
+    restarts: int = Field(0, ge=0)
+    """Times the trial was started again after its process, node or driver was lost (its
+    run_manifest.json `attempts` beyond the first): it went on from its checkpoint each time."""
     held_from: str | None = None
     """spec.budget: when the driver started the trial, holding its resources (at or before its
     run_manifest's started_at); null when it never started or the sweep has no budget."""
@@ -410,11 +466,6 @@ class EvalSet(_Evidence):
     rows: list[EvalSetRow]
     test_rows: list[EvalSetRow] = Field(default_factory=list)
     """The held-out test slice every trial is also scored on (`data.test_size` examples)."""
-
-
-class FileDigest(_Evidence):
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
 
 
 class Digests(_Evidence):

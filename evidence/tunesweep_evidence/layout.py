@@ -3,6 +3,7 @@
 <evidence.uri>/<namespace>/<sweep-name>/<sweep-uid>/
   plan.json  eval_set.json
   trials/<trial_id>/run_manifest.json  eval_summary.json  metrics.jsonl
+  trials/<trial_id>/checkpoints/step-<step>/   (the trial's state; checkpoint.json last)
   ray/                                  (Ray Tune experiment state, for restore)
   sweep_summary.json  rung_decisions.json   (ASHA: each rung decision, in order)
   promoted/best_config.yaml  promoted/best_params.json
@@ -27,6 +28,8 @@ BEST_PARAMS = f"{PROMOTED}/best_params.json"
 RUN_MANIFEST = "run_manifest.json"
 EVAL_SUMMARY = "eval_summary.json"
 METRICS = "metrics.jsonl"
+CHECKPOINTS = "checkpoints"
+CHECKPOINT_RECORD = "checkpoint.json"
 
 
 def join(root: str, *parts: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from .documents import (
     BestParams,
+    CheckpointRecord,
     Digests,
     EvalSet,
     EvalSummary,
@@ -41,6 +42,7 @@ SCHEMA_MODELS: dict[str, type[BaseModel]] = {
     "eval_set.schema.json": EvalSet,
     "rung_decisions.schema.json": RungDecisions,
     "digests.schema.json": Digests,
+    "checkpoint.schema.json": CheckpointRecord,
 }
 REGENERATE = "tunesweep evidence schemas --output evidence/tunesweep_evidence/schemas"
 _MAX_MESSAGE = 200

@@ -297,6 +297,15 @@ class EarlyStopping(WireModel):
     """ASHA: the fraction (1/reductionFactor) of trials kept at each rung."""
 
 
+class TrialCheckpoints(WireModel):
+    """Checkpoints at report steps, under each trial's evidence folder (`checkpoints/`)."""
+
+    keep: int = Field(2, ge=0, le=1_000)
+    """The newest checkpoints each trial keeps; 0: none, a restarted trial starts from step 0."""
+    every_steps: int | None = Field(None, ge=1, le=10_000_000)
+    """Save at the report steps that are multiples of this; unset: at every report step."""
+
+
 class Trials(WireModel):
     """How many trials, how many at once, and their limits."""
 
@@ -308,6 +317,13 @@ class Trials(WireModel):
     """Failed trials tolerated before the sweep stops."""
     timeout_seconds: int = Field(3600, ge=1, le=30 * 24 * 3600)
     """Wall-clock limit of one trial."""
+    max_restarts: int = Field(3, ge=0, le=100)
+    """Times one trial is started again after its process or node was lost (a killed Pod, a
+    preempted VM): it resumes from its last checkpoint and counts as a restart, not a failure. An
+    error of the trainer itself (a raised exception, a NaN loss) is never retried."""
+    checkpoints: TrialCheckpoints = Field(default_factory=lambda: TrialCheckpoints())
+    """Where trials save their trainable state, so that a restarted or resumed trial goes on from
+    there."""
 
 
 BUDGET_NEEDS_A_LIMIT = "budget needs acceleratorHours, wallSeconds or both; remove budget for none"

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from . import bucket, layout
+from . import bucket, layout, trial_checkpoints
 from .budget import summary_problems as budget_problems
 from .digests import digest_problems
 from .documents import (
@@ -210,6 +210,8 @@ def _check_trial(
         return f"{rel_dir}/{name}" if rel_dir else name
 
     manifest = trial.manifest
+    for problem in trial_checkpoints.manifest_problems(reader.uri(rel_dir), manifest):
+        reader.problem(rel(layout.RUN_MANIFEST), problem)
     if settings is not None:
         where = rel(layout.RUN_MANIFEST)
         for problem in search_space_problems(manifest.params, settings.search_space):

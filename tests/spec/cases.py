@@ -558,8 +558,29 @@ BAD: list[Bad] = [
         "misspelt-field",
         at("spec.trials", paralel=3),
         "spec.trials.paralel",
-        "unknown field; known fields: count, parallel, maxFailed, timeoutSeconds",
+        "unknown field; known fields: count, parallel, maxFailed, timeoutSeconds, maxRestarts, checkpoints",
         'unknown field "spec.trials.paralel"',
+    ),
+    bad(
+        "negative-restarts",
+        at("spec.trials", maxRestarts=-1),
+        "spec.trials.maxRestarts",
+        "greater than or equal to 0",
+        "should be greater than or equal to 0",
+    ),
+    bad(
+        "checkpoints-every-zero-steps",
+        at("spec.trials.checkpoints", everySteps=0),
+        "spec.trials.checkpoints.everySteps",
+        "greater than or equal to 1",
+        "should be greater than or equal to 1",
+    ),
+    bad(
+        "negative-checkpoints-kept",
+        at("spec.trials.checkpoints", keep=-2),
+        "spec.trials.checkpoints.keep",
+        "greater than or equal to 0",
+        "should be greater than or equal to 0",
     ),
     # resources
     bad(

@@ -113,4 +113,11 @@ def test_fields_are_explained() -> None:
     trials = SPEC["properties"]["trials"]
     assert trials["description"] == "How many trials, how many at once, and their limits."
     assert trials["properties"]["parallel"]["description"].startswith("Trials running at once")
-    assert trials["default"] == {"count": 8, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 3600}
+    assert trials["default"] == {
+        "count": 8,
+        "parallel": 2,
+        "maxFailed": 0,
+        "timeoutSeconds": 3600,
+        "maxRestarts": 3,
+        "checkpoints": {"keep": 2},
+    }

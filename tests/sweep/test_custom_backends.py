@@ -142,7 +142,7 @@ def test_a_cut_trial_kills_the_command(tmp_path: Path) -> None:
 
     backend = CommandBackend((sys.executable, str(script), str(pid_file)), tmp_path / "checkpoint")
     with pytest.raises(TrialStopped):
-        backend.run(config, cut, ())
+        backend.run(config, cut, (), None)  # type: ignore[arg-type]
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 from rich.console import Console
-from tunesweep_evidence import layout
+from tunesweep_evidence import bucket, layout, trial_checkpoints
+from tunesweep_evidence.documents import MetricsLine
 from tunesweep_evidence.spec import TuningSweep
 from tunesweep_evidence.verify import verify
 from tunesweep_trainer.commands import run as run_command
@@ -151,7 +152,9 @@ def test_the_evidence_destination_is_out_else_below_the_evidence_uri_else_runs(t
     )
 
 
-def test_ctrl_c_marks_the_running_trial_interrupted_and_a_rerun_runs_it_again(tmp_path: Path) -> None:
+def test_ctrl_c_marks_the_running_trial_interrupted_and_a_rerun_resumes_it_from_its_checkpoint(
+    tmp_path: Path,
+) -> None:
     # One trial of 300 reports: it runs for seconds, so the interrupt lands while it trains.
     manifest = sweep_manifest(
         trainer={
@@ -189,16 +192,25 @@ def test_ctrl_c_marks_the_running_trial_interrupted_and_a_rerun_runs_it_again(tm
     assert record.status == "interrupted" and record.primary_score is None, text
     (first,) = manifests(out).values()
     assert first.status == "interrupted" and first.finished_at is not None
-    assert f"trial {record.trial_id} interrupted (runs again when the sweep resumes)" in text
+    resumes = "(goes on from its newest checkpoint when the sweep resumes)"
+    assert f"trial {record.trial_id} interrupted {resumes}" in text
     assert f"params training.learning_rate={record.params['training.learning_rate']}" in text
     assert "Token authentication" not in text
     interrupted = verify(str(out))
     assert interrupted.ok, interrupted.problems  # an interrupted trial is valid evidence
 
+    newest = trial_checkpoints.latest(layout.trial_dir(str(out), record.trial_id))
+    assert newest is not None and first.checkpoints[-1].step == newest.step
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == EXIT_SUCCEEDED, rerun.stdout + rerun.stderr
+    assert f"trial {record.trial_id} resumes from step {newest.step} (its newest checkpoint)" in rerun.stdout
     (again,) = manifests(out).values()
-    assert again.status == "succeeded" and again.run_id != first.run_id  # it ran again, from the start
+    assert again.status == "succeeded"
+    assert [a.resumed_from_step for a in again.attempts] == [0, newest.step]
+    # the reports before the checkpoint are the first run's; none after it was lost or doubled
+    metrics_uri = layout.join(layout.trial_dir(str(out), record.trial_id), layout.METRICS)
+    steps = [line.step for line in bucket.read_jsonl(metrics_uri, MetricsLine)]
+    assert steps == list(range(10, 3001, 10))
     assert sweep_summary(out).trials[0].status == "succeeded"
     report = verify(str(out))
     assert report.ok, report.problems

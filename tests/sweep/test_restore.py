@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import ray
-from tunesweep_evidence import layout
+from tunesweep_evidence import layout, trial_checkpoints
 from tunesweep_evidence.verify import verify
 
 from tests.sweep.sweeps import frozen_plan, manifests, sweep_manifest, sweep_summary
@@ -78,6 +78,9 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Pat
 
     before = kill_after_a_trial_finished(plan_uri, tmp_path)
     assert 1 <= len(before) < COUNT, "the kill should land after one trial and before the last"
+    running = [trial_id for trial_id, manifest in manifests(tmp_path).items() if manifest.status == "running"]
+    newest = {tid: trial_checkpoints.latest(layout.trial_dir(str(tmp_path), tid)) for tid in running}
+    cut_short = {trial_id: record.step if record else 0 for trial_id, record in newest.items()}
     progress = sweep_summary(tmp_path)
     assert progress.status == "running"  # the progress callback had been following the sweep
     assert {r.trial_id for r in progress.trials if r.status == "succeeded"} <= set(before)
@@ -91,6 +94,9 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Pat
     assert len(after) == COUNT
     for trial_id, identity in before.items():
         assert after[trial_id] == identity, f"trial {trial_id} ran again"
+    # a trial running when the driver was killed went on from its newest checkpoint
+    for trial_id, step in cut_short.items():
+        assert [a.resumed_from_step for a in manifests(tmp_path)[trial_id].attempts] == [0, step]
     summary = sweep_summary(tmp_path)
     assert summary.status == "succeeded" and len(summary.trials) == COUNT
     report = verify(str(tmp_path))

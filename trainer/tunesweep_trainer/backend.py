@@ -21,6 +21,8 @@ from typing import Any, Protocol
 from tunesweep_evidence.documents import AcceleratorInfo, BaseModelUse, EvalRow, JudgeInfo
 from tunesweep_evidence.training_config import CUSTOM_BACKENDS, CustomTraining, TrainingSection
 
+from .checkpointing import TrialState
+
 ProgressFn = Callable[[int, Mapping[str, float]], None]
 """Called with (step, metrics such as loss and learning_rate) at each report step and at the last step."""
 
@@ -65,8 +67,11 @@ class Program:
 
 class Backend(Protocol):
     def prepare(self) -> AcceleratorInfo: ...
-    def run(self, config: Any, on_progress: ProgressFn, rung_steps: Collection[int]) -> BackendResult:
-        """Train `config` (an instance of the backend's `config_model`) and evaluate it."""
+    def run(
+        self, config: Any, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
+    ) -> BackendResult:
+        """Train `config` (an instance of the backend's `config_model`) and evaluate it, going on from
+        `state.resumed` when there is one and saving at `state.save_steps` (`checkpointing`)."""
         ...
 
 

@@ -20,15 +20,18 @@ not exactly, as their final scores do. The test slice scores the same setting wi
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 from collections.abc import Collection
+from pathlib import Path
 
 from tunesweep_evidence.documents import AcceleratorInfo, EvalRow
 from tunesweep_evidence.judge import MOCK_JUDGE, eval_row
 from tunesweep_evidence.training_config import DataConfig, TrainingConfig, TrainingSection
 
 from .backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
+from .checkpointing import TrialState
 from .schedule import learning_rate_at
 
 JUDGE = MOCK_JUDGE
@@ -76,10 +79,12 @@ def prepare() -> AcceleratorInfo:
     return AcceleratorInfo(platform="cpu", device_kind="mock", count=0)
 
 
-def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:
+def run(
+    config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
+) -> BackendResult:
     training = config.training
     score = noisy_score(training)
-    for step in range(1, training.max_steps + 1):
+    for step in range(_resumed_step(state) + 1, training.max_steps + 1):
         if is_report_step(step, training, rung_steps):
             rate = learning_rate_at(
                 step - 1, training.learning_rate, training.warmup_steps, training.max_steps
@@ -88,6 +93,9 @@ def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[
             if step in rung_steps:
                 metrics[RUNG_SCORE] = simulated_rung_score(step, training, score, config.data.rung_size)
             on_progress(step, metrics)
+        if state.due(step):
+            # Its state is the step alone: every number it reports is a function of the setting and the step.
+            state.save(step, _written(state.scratch(f"step-{step}"), step), data_position=0)  # reads no data
     test_score = min(1.0, max(0.0, surface(training) + _rng(training, "test").gauss(0.0, NOISE)))
     return BackendResult(
         rows=_rows(eval_examples(config.data), score, _rng(training, "rows")),
@@ -95,6 +103,16 @@ def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[
         judge=JUDGE,
         steps_done=training.max_steps,
     )
+
+
+def _resumed_step(state: TrialState) -> int:
+    restored = state.restore(state.scratch("resumed"))
+    return 0 if restored is None else int(json.loads((restored / "state.json").read_text())["step"])
+
+
+def _written(folder: Path, step: int) -> Path:
+    (folder / "state.json").write_text(json.dumps({"step": step}))
+    return folder
 
 
 def eval_examples(data: DataConfig) -> list[tuple[str, str, str]]:

@@ -36,9 +36,11 @@ from pydantic import ValidationError
 from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest
 from tunesweep_evidence.primary_score import primary_score, require_score
 from tunesweep_evidence.training_config import CustomConfig, DataConfig, TrainingConfig, config_model
+from tunesweep_evidence.trial_checks import report_steps
 
 from . import compile_cache, environment, mock
 from .backend import BackendResult, Program, load_backend
+from .checkpointing import NO_CHECKPOINTS, CheckpointPolicy, TrialState
 from .data import sources
 from .errors import InvalidConfig, TrialFailed, TrialStopped
 from .recorder import TrialRecorder, now
@@ -117,7 +119,10 @@ def run_trial(
     report: Report | None = None,
     rung_steps: Collection[int] = (),
     program: Program = BUILT_IN,
+    checkpoints: CheckpointPolicy = NO_CHECKPOINTS,
 ) -> TrialOutcome:
+    """`checkpoints`: save the trial's state at its report steps into `<out_uri>/checkpoints/`, and
+    go on from the newest one there (a restarted trial: its manifest lists each start)."""
     if mode not in get_args(Mode):
         raise ValueError(f"unknown mode {mode!r}: expected production or smoke")
     identity = identity or TrialIdentity()
@@ -134,6 +139,14 @@ def run_trial(
         )
         raise
     resolved = parsed.model_dump(mode="json")
+    state = TrialState(
+        out_uri,
+        checkpoints,
+        report_steps(parsed.training, rung_steps),
+        elapsed_s=lambda: time.monotonic() - started,
+        on_saved=lambda records: recorder.checkpoints(records),
+    )
+    started -= state.resumed_elapsed_s
     recorder = TrialRecorder(
         out_uri,
         _manifest(
@@ -144,6 +157,7 @@ def run_trial(
             accelerator,
             _global_batch_size(parsed, accelerator.count),
         ),
+        resumed_step=state.resumed_step,
     )
     last: dict[str, float] = {}
 
@@ -157,7 +171,7 @@ def run_trial(
             report({"step": step, **metrics, "elapsed_s": elapsed})
 
     try:
-        result = module.run(parsed, on_progress, rung_steps)
+        result = module.run(parsed, on_progress, rung_steps, state)
         score = require_score(primary_score(result.rows), mode)
         summary = _summary(result, score, mode, backend, identity)
         recorder.eval_summary(summary)

@@ -1,6 +1,7 @@
 """`paced:run`, a `backend: python` trainer for the budget tests: each step takes `pace.step_seconds`
 (it stands for training, holding the trial's resources that long) and is reported; it answers the
-share `pace.skill` of the prompts right, so its primary score follows that param."""
+share `pace.skill` of the prompts right, so its primary score follows that param. With
+`pace.fail_at_step` it raises there, as a trainer with a bug does."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def run(config: dict[str, Any], context: TrialContext) -> dict[str, str]:
     pace = config["pace"]
     for step in range(1, context.max_steps + 1):
         time.sleep(pace["step_seconds"])
+        if step == pace.get("fail_at_step"):
+            raise RuntimeError(f"the trainer broke at step {step}")
         context.report(step, {"loss": 1.0 / step})
     prompts = context.answer_prompts
     right = round(pace["skill"] * len(prompts))

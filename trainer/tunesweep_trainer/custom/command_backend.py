@@ -37,6 +37,7 @@ from tunesweep_evidence.training_config import CustomConfig
 
 from .. import environment
 from ..backend import BackendResult, Program, ProgressFn
+from ..checkpointing import TrialState
 from ..errors import TrialFailed
 from . import checkpoints
 from .examples import TrialExamples
@@ -63,8 +64,9 @@ class CommandBackend:
         return environment.jax_accelerator()
 
     def run(
-        self, config: CustomConfig, on_progress: ProgressFn, rung_steps: Collection[int]
+        self, config: CustomConfig, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
     ) -> BackendResult:
+        """`state` is unused: a custom trainer keeps its own checkpoints (`checkpoint_dir`)."""
         examples = TrialExamples.load(config.data)
         reports = ReportChecks(config.training, rung_steps, examples, on_progress)
         work = Path(tempfile.mkdtemp(prefix="tunesweep-command-"))

@@ -15,6 +15,7 @@ from tunesweep_evidence.training_config import CustomConfig
 
 from .. import environment
 from ..backend import BackendResult, Program, ProgressFn
+from ..checkpointing import TrialState
 from ..errors import TrialFailed
 from . import checkpoints
 from .context import TrialContext
@@ -37,8 +38,9 @@ class PythonBackend:
         return environment.jax_accelerator()
 
     def run(
-        self, config: CustomConfig, on_progress: ProgressFn, rung_steps: Collection[int]
+        self, config: CustomConfig, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
     ) -> BackendResult:
+        """`state` is unused: a custom trainer keeps its own checkpoints (`checkpoint_dir`)."""
         train = load_entrypoint(self.entrypoint)
         examples = TrialExamples.load(config.data)
         reports = ReportChecks(config.training, rung_steps, examples, on_progress)

@@ -14,11 +14,22 @@ from tunesweep_evidence.training_config import TrainingConfig
 
 from .. import compile_cache, environment
 from ..backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
+from ..checkpointing import TrialState
 from ..data import sources
 from ..data.records import Record, prompt_text
 from ..errors import TrialFailed
 from ..schedule import learning_rate_at
 from . import batches, evaluation, mesh, models, training
+
+
+def _checkpoints(state: TrialState) -> training.Checkpoints | None:
+    """Tunix's checkpoints of the trial in a local folder, holding the resumed one if any; None when
+    the trial keeps none."""
+    if not state.save_steps and state.resumed is None:
+        return None
+    folder = state.scratch("tunix")
+    state.restore(folder / str(state.resumed_step))
+    return training.Checkpoints(folder, state.save_steps)
 
 
 def prepare() -> AcceleratorInfo:
@@ -28,11 +39,13 @@ def prepare() -> AcceleratorInfo:
     return environment.jax_accelerator()
 
 
-def run(config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int] = ()) -> BackendResult:
+def run(
+    config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
+) -> BackendResult:
     splits = sources.load_splits(config.data)
     devices = mesh.trial_mesh()
     with mesh.active(devices):
-        return _run_on(devices, config, splits, on_progress, rung_steps)
+        return _run_on(devices, config, splits, on_progress, rung_steps, state)
 
 
 def _run_on(
@@ -41,12 +54,15 @@ def _run_on(
     splits: sources.Splits,
     on_progress: ProgressFn,
     rung_steps: Collection[int],
+    state: TrialState,
 ) -> BackendResult:
     built = models.load(config.model, config.training.seed, devices)
     model, tokenizer = built.model, built.tokenizer
     encoded = batches.encode(splits.train, tokenizer, config.data.prompt_template, config.model.max_length)
     section = config.training
+    batch_size = section.global_batch_size(devices.size)
     rung_scores: dict[int, dict[str, float]] = {}
+    saved = _checkpoints(state)
 
     def judged(records: Sequence[Record]) -> list[EvalRow]:
         predictions = evaluation.generate(
@@ -75,15 +91,20 @@ def _run_on(
             metrics = {"loss": loss, "learning_rate": float(rate)}
             metrics.update(rung_scores.pop(step, {}))
             on_progress(step, metrics)
+        if saved is not None and state.due(step):
+            data = {"data_seed": section.seed}
+            state.save(step, saved.folder / str(step), data_position=step * batch_size, rng=data)
 
     steps_done = training.fine_tune(
         model,
-        batches.training_batches(encoded, section.global_batch_size(devices.size), section.seed),
+        batches.training_batches(encoded, batch_size, section.seed),
         tokenizer.pad_id(),
         section,
         on_step,
-        rungs=training.Rungs(frozenset(rung_steps), on_rung),
+        # a resumed trial reported the rungs up to its checkpoint before
+        rungs=training.Rungs(frozenset(s for s in rung_steps if s > state.resumed_step), on_rung),
         mesh=devices,
+        checkpoints=saved,
     )
     return BackendResult(
         rows=judged(splits.eval),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import optax
+import orbax.checkpoint as ocp
 from flax import nnx
 from jax.sharding import Mesh
 from tunesweep_evidence.training_config import TrainingSection
@@ -31,6 +33,17 @@ class Rungs:
     measure: Callable[[int], None] = lambda step: None
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Tunix's own checkpoints of the trained state (the LoRA adapters, else every parameter, and
+    the optimizer state), in `folder/<step>/`, saved after the updates of each of `steps`. Tunix
+    resumes from the newest one there when the trainer is made: it loads that state and skips as
+    many batches as the updates it holds, so the seeded data order goes on where it was."""
+
+    folder: Path
+    steps: frozenset[int]
+
+
 def fine_tune(
     model: nnx.Module,
     batches: Iterator[peft_trainer.TrainingInput],
@@ -39,25 +52,47 @@ def fine_tune(
     on_step: StepCallback,
     rungs: Rungs = Rungs(),
     mesh: Mesh | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> int:
-    """Train `model` in place for `training.max_steps` updates; returns the updates done. With a
-    `mesh`: `model` sharded over it (`models.build`), called under it (`mesh.active`)."""
-    trainer = trainer_for(model, pad_id, training, mesh)
+    """Train `model` in place up to `training.max_steps` updates; returns the updates done. With a
+    `mesh`: `model` sharded over it (`models.build`), called under it (`mesh.active`). With
+    `checkpoints`: from the newest checkpoint in its folder, if any."""
+    trainer = trainer_for(model, pad_id, training, mesh, checkpoints)
     trainer.with_training_hooks(_StepWatch(on_step, rungs, _frozen(model)))
     trainer.train(batches)
     return trainer.train_steps
 
 
 def trainer_for(
-    model: nnx.Module, pad_id: int, training: TrainingSection, mesh: Mesh | None = None
+    model: nnx.Module,
+    pad_id: int,
+    training: TrainingSection,
+    mesh: Mesh | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> peft_trainer.PeftTrainer:
     """Tunix's trainer of `model`; on a mesh it splits each batch over `fsdp` and places the
     optimizer state as the trained parameters are placed."""
     trainer = peft_trainer.PeftTrainer if mesh is None else partial(_PlacedTrainer, mesh)
+    saving = {}
+    if checkpoints is not None:
+        saving = {
+            "checkpoint_root_directory": str(checkpoints.folder),
+            "checkpointing_options": ocp.CheckpointManagerOptions(
+                save_decision_policy=ocp.checkpoint_managers.SpecificStepsPolicy(
+                    steps=sorted(checkpoints.steps)
+                ),
+                # the caller uploads each one before the next is saved
+                max_to_keep=1,
+                # written before the step's report, which uploads it
+                enable_async_checkpointing=False,
+            ),
+        }
     return trainer(
         model,
         optimizer_for(model, training),
-        peft_trainer.TrainingConfig(eval_every_n_steps=training.max_steps, max_steps=training.max_steps),
+        peft_trainer.TrainingConfig(
+            eval_every_n_steps=training.max_steps, max_steps=training.max_steps, **saving
+        ),
     ).with_gen_model_input_fn(model_inputs(pad_id))
 
 

@@ -198,10 +198,12 @@ def _trial_line(record: TrialRecord, *, with_params: bool) -> str:
     """One trial as one line: its status, score, rung scores and error (params: every one, whole)."""
     score = f" score {_score(record.primary_score)}" if record.status in _DONE else ""
     rungs = f" rung scores {_rungs(record)}" if record.rung_scores else ""
-    again = " (runs again when the sweep resumes)" if record.status == "interrupted" else ""
+    interrupted = record.status == "interrupted"
+    again = " (goes on from its newest checkpoint when the sweep resumes)" if interrupted else ""
+    restarted = f" (restarted {counted(record.restarts, 'time')})" if record.restarts else ""
     error = f" ({record.error})" if record.error else ""
     params = f" params {_all_params(record.params)}" if with_params and record.params else ""
-    return f"trial {record.trial_id} {record.status}{score}{rungs}{again}{error}{params}"
+    return f"trial {record.trial_id} {record.status}{score}{rungs}{restarted}{again}{error}{params}"
 
 
 def _rungs(record: TrialRecord) -> str:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
-from tunesweep_evidence import bucket, layout, sweep_manifest
-from tunesweep_evidence.documents import Plan
+from tunesweep_evidence import bucket, layout, sweep_manifest, trial_checkpoints
+from tunesweep_evidence.documents import Plan, RunManifest
 from tunesweep_evidence.placement import planned_trials
 from tunesweep_evidence.spec import TuningSweep
 from tunesweep_evidence.warm_start import UNRESOLVED, WarmStartError, resolved
@@ -88,6 +88,8 @@ def run_local(sweep_path: str, out: str | None, console: Console, *, progress_in
     verb = "Resuming" if resumed else "Starting"
     console.print(f"{verb} sweep {plan.sweep.name} (uid {plan.sweep.uid})", highlight=False, soft_wrap=True)
     console.print(f"evidence: {destination.uri} ({destination.why})", highlight=False, soft_wrap=True)
+    for line in resuming_trials(destination.uri) if resumed else ():
+        console.print(line, highlight=False, soft_wrap=True)
     try:
         with (
             ray_session(bucket.local_path(destination.uri)) as session,
@@ -100,6 +102,24 @@ def run_local(sweep_path: str, out: str | None, console: Console, *, progress_in
         return EXIT_INTERRUPTED
     view.final(result)
     return result.exit_code
+
+
+def resuming_trials(root: str) -> list[str]:
+    """Where each trial the last run left unfinished goes on from."""
+    lines = []
+    for trial_id in bucket.list_dir(layout.join(root, "trials")):
+        manifest_uri = layout.join(layout.trial_dir(root, trial_id), layout.RUN_MANIFEST)
+        if not bucket.exists(manifest_uri):
+            continue
+        if bucket.read_document(manifest_uri, RunManifest).status not in ("running", "interrupted"):
+            continue
+        newest = trial_checkpoints.latest(layout.trial_dir(root, trial_id))
+        lines.append(
+            f"trial {trial_id} resumes from step {newest.step} (its newest checkpoint)"
+            if newest
+            else f"trial {trial_id} starts again from step 0 (it saved no checkpoint)"
+        )
+    return lines
 
 
 def load_sweep(path: str) -> TuningSweep:

@@ -18,6 +18,7 @@ from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.trial_config import fold_params
 
 from ..backend import Program
+from ..checkpointing import CheckpointPolicy
 from ..errors import TrialFailed, TrialStopped
 from ..trial import TrialIdentity, run_trial
 from .results import OBJECTIVE, tune_result
@@ -40,6 +41,7 @@ class TrialJob:
     timeout_s: float
     rung_steps: tuple[int, ...]
     """Where the trial scores its rung slice (the plan's search.rung_steps)."""
+    checkpoints: CheckpointPolicy
 
 
 def train_trial(config: dict[str, Any], job: TrialJob) -> None:
@@ -68,6 +70,7 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
                 report=report,
                 rung_steps=job.rung_steps,
                 program=job.program,
+                checkpoints=job.checkpoints,
             )
     except TrialStopped:
         # Ended as Tune ends a stopped trial's thread (its evidence is marked by now): returning
@@ -84,7 +87,8 @@ def _replayed(out_uri: str) -> bool:
         return False
     manifest = bucket.read_document(manifest_uri, RunManifest)
     if manifest.status in ("running", "interrupted", "early_stopped"):
-        # Cut short (a killed driver, or Ctrl-C, whose trials the driver marks interrupted): run it again.
+        # Cut short (a lost process or node, a killed driver, or Ctrl-C, whose trials the driver
+        # marks interrupted): run it again, from its newest checkpoint.
         return False
     if manifest.status == "failed":
         raise TrialFailed(f"(recorded earlier) {manifest.error}")

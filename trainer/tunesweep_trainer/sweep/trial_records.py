@@ -6,7 +6,7 @@ write it itself: a trial that ASHA stopped (its process is ended mid-training) b
 `early_stopped`, one whose process died (timeout, OOM kill) becomes `failed` with Ray's error.
 A trial still unfinished when the sweep was interrupted (Ctrl-C) becomes `interrupted`, even where
 its process wrote `early_stopped` (Tune stops it as it stops a cut trial): it runs again when the
-sweep resumes, and no scheduler cut it.
+sweep resumes (from its newest checkpoint), and no scheduler cut it.
 The record also says where the trial ran (its manifest's hostname and Ray node) and its rung
 scores (from its metrics.jsonl once settled; from the results Tune saw while it runs).
 """
@@ -79,6 +79,7 @@ def settled_record(root: str, trial: Trial, sweep_uid: str, *, end: End) -> Tria
         hostname=manifest.host.hostname,
         ray_node_id=manifest.host.ray_node_id,
         rung_scores=recorded_rung_scores(layout.join(root, rel_dir, layout.METRICS)),
+        restarts=max(0, len(manifest.attempts) - 1),
     )
 
 

@@ -2,7 +2,9 @@
 
 Restoring never re-runs a finished trial: Tune skips TERMINATED trials, errored ones stay failed
 (resume_errored/restart_errored off, so they keep counting against maxFailed), and trials that
-were running when the driver died start again from scratch (they keep no checkpoints). The
+were running when the driver died start again from their newest checkpoint (`checkpointing`).
+Within a run, a trial whose process or node is lost is started again the same way, up to
+`trials.maxRestarts` times (`failures.TrainerErrors` keeps the trainer's own errors from it). The
 rung scheduler goes on from the decisions in rung_decisions.json (`rungs`). The trainable also
 refuses to re-run a trial whose evidence already says it finished, which covers
 a driver killed before Tune's experiment snapshot caught up. spec.budget's hooks (`budget`) come
@@ -21,9 +23,10 @@ from tunesweep_evidence.search_plan import planned_search
 from tunesweep_evidence.spec import TuningSweepSpec
 
 from ..backend import Program
+from ..checkpointing import CheckpointPolicy
 from .algorithms import scheduler, search_algorithm
 from .budget import BudgetHooks
-from .failures import FailureBudget
+from .failures import FailureBudget, TrainerErrors
 from .placement import Placement
 from .progress import SweepProgress
 from .ray_storage import ray_storage
@@ -75,9 +78,10 @@ def tuner_for(
                 *spend.callbacks(),
                 SweepProgress(plan, objective, spec.mode.value, warm.records if warm else None, spend.ledger),
                 budget,
+                TrainerErrors(plan.evidence_uri),
             ],
             stop=spend.stopper(budget.stopper()),
-            failure_config=tune.FailureConfig(max_failures=0),  # a failed trial counts, never retries
+            failure_config=tune.FailureConfig(max_failures=spec.trials.max_restarts),
             verbose=0,
         ),
     )
@@ -96,6 +100,7 @@ def _trainable(
         mode=spec.mode.value,
         timeout_s=spec.trials.timeout_seconds,
         rung_steps=tuple(search.rung_steps),
+        checkpoints=CheckpointPolicy(spec.trials.checkpoints.keep, spec.trials.checkpoints.every_steps),
     )
     resources = trial_resources(
         spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators
