@@ -74,6 +74,7 @@ test: lint typecheck pytest
 bench: setup $(GO)
 	$(BIN)/python -m bench.trainer_bench
 	$(BIN)/python -m bench.start_overhead
+	$(BIN)/python -m bench.checkpoint_cost
 	$(BIN)/python -m bench.sweep_bench
 	$(BIN)/python -m bench.operator_scale
 	$(BIN)/python -m bench.search_quality

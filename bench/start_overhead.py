@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-start-") as work:
         folder = Path(work, "checkpoint")
-        parameters = _write_checkpoint(folder, _architecture(args.layers, args.embed_dim, args.vocab))
+        architecture = gemma_architecture(args.layers, args.embed_dim, args.vocab)
+        parameters = write_gemma_checkpoint(folder, architecture)
         size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
         child = {"checkpoint": str(folder), "architecture": vars(args), "steps": args.steps}
         cache = Path(work, "jax-cache")
@@ -82,7 +83,7 @@ def start_overhead(start: dict[str, Any]) -> float:
     return float(sum(start["phases"].values()) - start["step_s"])
 
 
-def _architecture(layers: int, embed_dim: int, vocab: int) -> Any:
+def gemma_architecture(layers: int, embed_dim: int, vocab: int) -> Any:
     from tunesweep_trainer.flax_lm import models
     from tunix.models.gemma import model as gemma_lib
 
@@ -98,7 +99,7 @@ def _architecture(layers: int, embed_dim: int, vocab: int) -> Any:
     )
 
 
-def _write_checkpoint(folder: Path, architecture: Any) -> int:
+def write_gemma_checkpoint(folder: Path, architecture: Any) -> int:
     """The checkpoint of a random Gemma of `architecture`; returns its parameter count."""
     import jax
     from flax import nnx
@@ -112,6 +113,13 @@ def _write_checkpoint(folder: Path, architecture: Any) -> int:
     model = gemma_lib.Gemma(architecture, rngs=nnx.Rngs(params=0))
     hf_checkpoint.save(model, str(folder))
     return sum(leaf.size for leaf in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def stand_in(architecture: Any) -> None:
+    """Load `NAME` with `architecture`: Tunix knows only the real Gemmas' sizes."""
+    from tunesweep_trainer.flax_lm import models
+
+    models.architecture_config = lambda name, dtype: dataclasses.replace(architecture)
 
 
 def _child(child: dict[str, Any], cache: Path, learning_rate: float) -> dict[str, Any]:
@@ -144,9 +152,7 @@ def _trial_process(child: dict[str, Any]) -> dict[str, Any]:
 
     compile_cache.enable()
     shape = child["architecture"]
-    architecture = _architecture(shape["layers"], shape["embed_dim"], shape["vocab"])
-    # Tunix knows only the real Gemmas' sizes: the bench's architecture stands in for the name's.
-    models.architecture_config = lambda name, dtype: dataclasses.replace(architecture)
+    stand_in(gemma_architecture(shape["layers"], shape["embed_dim"], shape["vocab"]))
     config = ModelConfig(name=NAME, checkpoint=child["checkpoint"], max_length=64, lora=LoraConfig(rank=8))
     _, records = arithmetic.deal(0, [("eval_size", 1), ("train_size", 256)])
     steps = child["steps"]

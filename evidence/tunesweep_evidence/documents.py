@@ -104,6 +104,8 @@ class CheckpointRecord(_Evidence):
     schema_version: Literal[1] = SCHEMA_VERSION
     step: int = Field(ge=1)
     """Optimizer updates the saved state holds."""
+    segment: int = Field(0, ge=0)
+    """PBT: the index of the trial's segment (run_manifest.json `segments`) it belongs to."""
     files: dict[str, FileDigest]
     """The state's files, relative to the checkpoint's folder."""
     data_position: int = Field(ge=0)
@@ -116,6 +118,29 @@ class CheckpointRecord(_Evidence):
     saved_at: str
     save_s: float = Field(ge=0)
     """Seconds to write the state and upload it."""
+
+
+class LineageSource(_Evidence):
+    """The checkpoint a PBT segment went on from: another trial's, at one of its perturbation steps."""
+
+    trial_id: str
+    step: int = Field(ge=1)
+    folder: str
+    """The checkpoint's folder, relative to that trial's folder."""
+    record_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """sha256 of that checkpoint's checkpoint.json (which holds its files' digests)."""
+
+
+class Segment(_Evidence):
+    """A stretch of a PBT trial trained with one set of params."""
+
+    from_step: int = Field(ge=0)
+    """The step it started from: 0, or its source checkpoint's step."""
+    params: dict[str, Any]
+    """The sampled params it trained with (flat dotted paths)."""
+    source: LineageSource | None = None
+    """Whose checkpoint it started from; null for the first segment."""
+    started_at: str
 
 
 class CheckpointRef(_Evidence):
@@ -137,6 +162,10 @@ class TrialAttempt(_Evidence):
     """The checkpoint step it went on from; 0: from the start."""
     host: str = ""
     """The hostname (Pod) it ran on."""
+    after: Literal["lost", "stopped", "interrupted"] | None = None
+    """How the start before it ended; null for the first. `lost`: its process, node or driver was
+    lost mid-training (a restart); `stopped`: the sweep's scheduler paused it (PBT waits for the
+    population at each perturbation step); `interrupted`: the sweep was stopped (Ctrl-C)."""
 
 
 class RunManifest(_Evidence):
@@ -179,6 +208,10 @@ class RunManifest(_Evidence):
     recorded."""
     checkpoints: list[CheckpointRef] = Field(default_factory=list)
     """The checkpoints it keeps (`trials.checkpoints.keep`), oldest first."""
+    segments: list[Segment] = Field(default_factory=list)
+    """PBT: each stretch trained with one set of params, in order; the first from step 0 with the
+    params the trial was sampled with, each next one from another trial's checkpoint with perturbed
+    params (`params` and `config` are the last one's). Empty: one segment, the trial's own params."""
 
 
 class EvalRow(_Evidence):
@@ -263,7 +296,7 @@ class TrialRecord(_Evidence):
     """The rung slice's answer correctness at each rung the trial reached, as the scheduler saw it."""
     restarts: int = Field(0, ge=0)
     """Times the trial was started again after its process, node or driver was lost (its
-    run_manifest.json `attempts` beyond the first): it went on from its checkpoint each time."""
+    run_manifest.json `attempts` after one `lost`): it went on from its checkpoint each time."""
     held_from: str | None = None
     """spec.budget: when the driver started the trial, holding its resources (at or before its
     run_manifest's started_at); null when it never started or the sweep has no budget."""
@@ -419,6 +452,9 @@ class BestParams(_Evidence):
     promoted_at: str
     trial_started_at: str | None = None
     trial_finished_at: str | None = None
+    schedule: list[Segment] = Field(default_factory=list)
+    """PBT: the winner's schedule of params (its run_manifest.json `segments`), which `params` ends;
+    empty for a trial trained with one set of params."""
 
 
 class SearchPlan(_Evidence):

@@ -214,4 +214,5 @@ def build_best_params(
         promoted_at=promoted_at,
         trial_started_at=best.manifest.started_at,
         trial_finished_at=best.manifest.finished_at,
+        schedule=best.manifest.segments,
     )

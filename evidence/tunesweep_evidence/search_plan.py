@@ -3,7 +3,8 @@
 - `rung_steps`: ASHA's rungs in optimizer steps, gracePeriod * reductionFactor^k below the largest
   max_steps any trial can train, exactly where Ray's ASHAScheduler places them for
   time_attr=step, grace_period=gracePeriod, max_t=largest max_steps. A trial scores its rung slice
-  at each of them, and the scheduler ranks trials on that score.
+  at each of them, and the scheduler ranks trials on that score. Under PBT: every
+  perturbationInterval steps, where PBT ranks the trials on that score and exploits.
 - `random_startup_trials`: TPE samples this many trials at random before it models good and bad
   ones, max(2, count // 4): Optuna's default of 10 would make a sweep of 10 trials or fewer
   pure random search.
@@ -39,6 +40,8 @@ def planned_search(plan: Plan, spec: TuningSweepSpec) -> SearchPlan:
 
 
 def rung_steps(spec: TuningSweepSpec) -> list[int]:
+    if spec.algorithm.name == "pbt":
+        return perturbation_steps(spec)
     stopping = spec.early_stopping
     if stopping.name == "none":
         return []
@@ -53,6 +56,17 @@ def rung_steps(spec: TuningSweepSpec) -> list[int]:
         steps.append(step)
         step *= stopping.reduction_factor
     return steps
+
+
+def perturbation_steps(spec: TuningSweepSpec) -> list[int]:
+    """PBT's decision points: every perturbationInterval steps below the longest trial."""
+    interval, longest = spec.algorithm.perturbation_interval, largest_max_steps(spec)
+    if interval >= longest:
+        raise SearchPlanError(
+            f"algorithm.perturbationInterval {interval} is not below the longest trial "
+            f"({counted(longest, 'step')}, training.max_steps), so no trial would ever be perturbed; lower it"
+        )
+    return list(range(interval, longest, interval))
 
 
 def largest_max_steps(spec: TuningSweepSpec) -> int:

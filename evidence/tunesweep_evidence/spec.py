@@ -277,10 +277,20 @@ class Objective(WireModel):
 class Algorithm(WireModel):
     """How trials are chosen."""
 
-    name: Literal["random", "grid", "tpe"] = "random"
-    """`random`, `grid` (every combination of grid/choice values) or `tpe` (Optuna)."""
+    name: Literal["random", "grid", "tpe", "pbt"] = "random"
+    """`random`, `grid` (every combination of grid/choice values), `tpe` (Optuna), or `pbt`
+    (Population Based Training: every perturbationInterval steps each trial scores the rung slice,
+    and one in the bottom quantileFraction goes on from the checkpoint of one in the top, with its
+    params perturbed)."""
     seed: int = Field(0, ge=0, le=2**32 - 1)
     """Seeds the search algorithm, so a sweep samples the same trials again."""
+    perturbation_interval: int = Field(100, ge=1, le=10_000_000)
+    """pbt: optimizer steps between two exploit/explore decisions of a trial."""
+    quantile_fraction: float = Field(0.25, gt=0, le=0.5)
+    """pbt: the share of trials at the bottom that copy one at the top (the same share)."""
+    resample_probability: float = Field(0.25, ge=0, le=1)
+    """pbt: the chance that explore draws a param anew from searchSpace rather than multiplying it
+    by 0.8 or 1.2."""
 
 
 class EarlyStopping(WireModel):
@@ -512,6 +522,25 @@ WARM_START_TPE = (
 )
 
 
+PBT_SEARCHABLE = ("training.learning_rate", "training.weight_decay")
+"""What PBT may change in the middle of a trial: the optimizer's hyperparameters, which a trial
+resumed from another's optimizer state can take."""
+PBT_PARAMS = (
+    "algorithm pbt changes params in the middle of training, where only the optimizer's can change: "
+    f"search only {' and '.join(PBT_SEARCHABLE)}, or use another algorithm"
+)
+PBT_ALONE = "algorithm pbt decides which trials go on itself: set earlyStopping.name none"
+PBT_CHECKPOINTS = "algorithm pbt copies trials' checkpoints: set trials.checkpoints.keep to 1 or more"
+PBT_POPULATION = (
+    "algorithm pbt trains its whole population at once, each trial waiting for the others at every "
+    "perturbation step: set trials.parallel to trials.count"
+)
+PBT_BACKENDS = (
+    "algorithm pbt needs the trainer's checkpoints (backend flax-lm or mock); a custom trainer keeps "
+    "its own: use another algorithm"
+)
+
+
 def _warm_uri_rule(check: Callable[[str], bool], message: str, cel: str) -> Rule:
     return Rule(
         message,
@@ -579,8 +608,14 @@ def _search_plan_violations(spec: TuningSweepSpec) -> list[Violation]:
     try:
         rung_steps(spec)
     except SearchPlanError as error:
-        return [Violation(("earlyStopping", "gracePeriod"), str(error))]
+        pbt = spec.algorithm.name == "pbt"
+        field = ("algorithm", "perturbationInterval") if pbt else ("earlyStopping", "gracePeriod")
+        return [Violation(field, str(error))]
     return []
+
+
+def _grid(dim: SearchDimension) -> bool:
+    return dim.grid is not None
 
 
 def _continuous(dim: SearchDimension) -> bool:
@@ -632,8 +667,8 @@ class TuningSweepSpec(RuleModel):
             field=("searchSpace",),
         ),
         Rule(
-            "algorithm tpe (Optuna) cannot enumerate a grid: use choice, or algorithm grid",
-            lambda s: s.algorithm.name != "tpe" or all(d.grid is None for d in s.search_space.values()),
+            "algorithm tpe (Optuna) or pbt cannot enumerate a grid: use choice, or algorithm grid",
+            lambda s: s.algorithm.name not in ("tpe", "pbt") or not any(map(_grid, s.search_space.values())),
             cel=None,
             field=("searchSpace",),
             server="none: CEL cannot read grid (untyped items)",
@@ -649,6 +684,46 @@ class TuningSweepSpec(RuleModel):
                 " && !has(self.searchSpace[k].uniform) && !has(self.searchSpace[k].randint))"
             ),
             field=("trials", "parallel"),
+        ),
+        Rule(
+            PBT_PARAMS,
+            lambda s: s.algorithm.name != "pbt" or set(s.search_space) <= set(PBT_SEARCHABLE),
+            cel=f"self.algorithm.name != 'pbt' || self.searchSpace.all(k, k in {list(PBT_SEARCHABLE)})",
+            field=("searchSpace",),
+        ),
+        Rule(
+            PBT_ALONE,
+            lambda s: s.algorithm.name != "pbt" or s.early_stopping.name == "none",
+            cel=(
+                "self.algorithm.name != 'pbt' || !has(self.earlyStopping)"
+                " || self.earlyStopping.name == 'none'"
+            ),
+            field=("earlyStopping", "name"),
+        ),
+        Rule(
+            PBT_CHECKPOINTS,
+            lambda s: s.algorithm.name != "pbt" or s.trials.checkpoints.keep >= 1,
+            cel=(
+                "self.algorithm.name != 'pbt' || !has(self.trials) || !has(self.trials.checkpoints)"
+                " || !has(self.trials.checkpoints.keep) || self.trials.checkpoints.keep >= 1"
+            ),
+            field=("trials", "checkpoints", "keep"),
+        ),
+        Rule(
+            PBT_POPULATION,
+            lambda s: s.algorithm.name != "pbt" or s.trials.parallel == s.trials.count,
+            cel=(
+                "self.algorithm.name != 'pbt' || (has(self.trials) && has(self.trials.parallel)"
+                " && has(self.trials.count) && self.trials.parallel == self.trials.count)"
+            ),
+            field=("trials", "parallel"),
+        ),
+        Rule(
+            PBT_BACKENDS,
+            lambda s: s.algorithm.name != "pbt" or s.trainer.backend in ("flax-lm", "mock"),
+            cel="self.algorithm.name != 'pbt' || !has(self.trainer) || !has(self.trainer.backend)"
+            " || self.trainer.backend in ['flax-lm', 'mock']",
+            field=("trainer", "backend"),
         ),
         Rule(
             WARM_START_TPE,

@@ -99,6 +99,8 @@ class SweepSettings:
     """plan.json `search.rung_steps`, or derived from the spec for a plan written before it."""
     budget: Terms | None = None
     """spec.budget with the rate of one trial; None without a budget."""
+    algorithm: str = "random"
+    """spec.algorithm.name: under pbt, trials have lineages and no rung scheduler decides."""
 
     @property
     def allow_unscored(self) -> bool:
@@ -125,6 +127,7 @@ def sweep_settings(plan: Plan, reader: EvidenceReader) -> SweepSettings | None:
         search_space=spec.search_space,
         rung_steps=planned_search(plan, spec).rung_steps,
         budget=terms_of(spec),
+        algorithm=spec.algorithm.name,
     )
 
 

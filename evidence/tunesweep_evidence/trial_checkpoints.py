@@ -2,9 +2,11 @@
 
 A checkpoint is complete exactly when its `checkpoint.json` is there: it is written after every
 file it lists (with their sha256), so a writer killed mid-upload leaves a folder nobody resumes
-from. After each save the trial keeps its newest `keep` complete checkpoints and removes the rest
+from. After each save the trial keeps its newest `keep` complete checkpoints, and those at its
+`pinned` steps (PBT's perturbation steps, which other trials may go on from), and removes the rest
 (and any unfinished folder). A resumed trial copies the newest complete one to a local folder,
-checking every digest (`fetch`).
+checking every digest (`fetch`). A PBT trial's later segments save apart from its first
+(`seg<k>-step-<step>`): the same step can come again in a new segment.
 
 `save_steps` (pure) says which report steps save.
 """
@@ -12,6 +14,7 @@ checking every digest (`fetch`).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ from .documents import CheckpointRecord, CheckpointRef, FileDigest, RunManifest
 from .wording import counted
 
 _PREFIX = "step-"
+_SEGMENT_PREFIX = "seg"
 _CHUNK = 8 * 2**20
 
 
@@ -35,9 +39,14 @@ def save_steps(report_steps: Collection[int], every_steps: int | None) -> frozen
     return frozenset(s for s in report_steps if every_steps is None or s % every_steps == 0)
 
 
-def folder(step: int) -> str:
-    """A checkpoint's folder, relative to its trial's folder (zero-padded: listed in step order)."""
-    return f"{layout.CHECKPOINTS}/{_PREFIX}{step:09d}"
+def folder(step: int, segment: int = 0) -> str:
+    """A checkpoint's folder, relative to its trial's folder (zero-padded: listed in order)."""
+    name = f"{_PREFIX}{step:09d}"
+    return f"{layout.CHECKPOINTS}/{name if segment == 0 else f'{_SEGMENT_PREFIX}{segment:03d}-{name}'}"
+
+
+def folder_of(record: CheckpointRecord) -> str:
+    return folder(record.step, record.segment)
 
 
 def write(
@@ -49,11 +58,13 @@ def write(
     elapsed_s: float,
     keep: int,
     rng: dict[str, Any] | None = None,
+    segment: int = 0,
+    pinned: Collection[int] = (),
 ) -> CheckpointRecord:
-    """Upload the files below the local folder `state` as the checkpoint of `step`, then its
-    checkpoint.json, then prune to the newest `keep`."""
+    """Upload the files below the local folder `state` as the checkpoint of `step` (of `segment`),
+    then its checkpoint.json, then prune to the newest `keep` and those at `pinned` steps."""
     started = time.monotonic()
-    target = layout.join(trial_uri, folder(step))
+    target = layout.join(trial_uri, folder(step, segment))
     bucket.remove_tree(target)  # what a killed earlier save of this step left
     files: dict[str, FileDigest] = {}
     for path in sorted(p for p in state.rglob("*") if p.is_file()):
@@ -62,6 +73,7 @@ def write(
         bucket.copy_from_file(path, layout.join(target, relative))
     record = CheckpointRecord(
         step=step,
+        segment=segment,
         files=files,
         data_position=data_position,
         rng=rng or {},
@@ -71,31 +83,44 @@ def write(
     )
     record = record.model_copy(update={"save_s": time.monotonic() - started})
     bucket.write_document(layout.join(target, layout.CHECKPOINT_RECORD), record)
-    _prune(trial_uri, keep)
+    _prune(trial_uri, keep, pinned)
     return record
 
 
 def complete(trial_uri: str) -> list[CheckpointRecord]:
-    """The trial's complete checkpoints, oldest first."""
+    """The trial's complete checkpoints, oldest first (by segment, then step)."""
     found = []
     for name in bucket.list_dir(layout.join(trial_uri, layout.CHECKPOINTS)):
-        if not name.startswith(_PREFIX):
+        if not name.startswith((_PREFIX, _SEGMENT_PREFIX)):
             continue
         record_uri = layout.join(trial_uri, layout.CHECKPOINTS, name, layout.CHECKPOINT_RECORD)
         if bucket.exists(record_uri):
             found.append(bucket.read_document(record_uri, CheckpointRecord))
-    return sorted(found, key=lambda record: record.step)
+    return sorted(found, key=_order)
 
 
-def latest(trial_uri: str) -> CheckpointRecord | None:
-    records = complete(trial_uri)
+def latest(trial_uri: str, segment: int | None = None) -> CheckpointRecord | None:
+    """The newest complete checkpoint (of `segment`, if given)."""
+    records = [r for r in complete(trial_uri) if segment is None or r.segment == segment]
     return records[-1] if records else None
+
+
+def read(trial_uri: str, relative_folder: str) -> CheckpointRecord:
+    """The checkpoint.json of the checkpoint at `relative_folder` of the trial (ObjectNotFound if
+    there is none: not complete, or removed)."""
+    uri = layout.join(trial_uri, relative_folder, layout.CHECKPOINT_RECORD)
+    return bucket.read_document(uri, CheckpointRecord)
+
+
+def record_sha256(trial_uri: str, relative_folder: str) -> str:
+    data = bucket.read_bytes(layout.join(trial_uri, relative_folder, layout.CHECKPOINT_RECORD))
+    return hashlib.sha256(data).hexdigest()
 
 
 def fetch(trial_uri: str, record: CheckpointRecord, local: Path) -> Path:
     """Copy the checkpoint to the local folder `local` (emptied first), every file checked against
     its digest; returns `local`."""
-    source = layout.join(trial_uri, folder(record.step))
+    source = layout.join(trial_uri, folder_of(record))
     for path in sorted(local.rglob("*"), reverse=True) if local.exists() else []:
         path.unlink() if path.is_file() else path.rmdir()
     for relative, expected in record.files.items():
@@ -116,9 +141,9 @@ def refs(records: Collection[CheckpointRecord]) -> list[CheckpointRef]:
     """The run_manifest.json entries of `records`."""
     return [
         CheckpointRef(
-            step=r.step, folder=folder(r.step), bytes=sum(f.size for f in r.files.values()), save_s=r.save_s
+            step=r.step, folder=folder_of(r), bytes=sum(f.size for f in r.files.values()), save_s=r.save_s
         )
-        for r in sorted(records, key=lambda record: record.step)
+        for r in sorted(records, key=_order)
     ]
 
 
@@ -127,10 +152,10 @@ def manifest_problems(trial_uri: str, manifest: RunManifest) -> list[str]:
     checkpoint must be complete in its folder, of the step and size listed; each restart resumed
     from a step the trial reached, after the start before it."""
     problems = []
-    by_step = {record.step: record for record in complete(trial_uri)}
+    by_folder = {folder_of(record): record for record in complete(trial_uri)}
     for ref in manifest.checkpoints:
-        record = by_step.get(ref.step)
-        if ref.folder != folder(ref.step) or record is None:
+        record = by_folder.get(ref.folder)
+        if record is None or record.step != ref.step:
             where = f"checkpoints lists step {ref.step} at {ref.folder}"
             problems.append(f"{where}: no complete checkpoint there")
         elif ref.bytes != sum(f.size for f in record.files.values()):
@@ -138,7 +163,7 @@ def manifest_problems(trial_uri: str, manifest: RunManifest) -> list[str]:
                 f"checkpoints lists step {ref.step} with {ref.bytes} bytes; its {layout.CHECKPOINT_RECORD} "
                 f"lists {sum(f.size for f in record.files.values())}"
             )
-    for number, (before, after) in enumerate(zip(manifest.attempts, manifest.attempts[1:], strict=False), 2):
+    for number, (before, after) in enumerate(itertools.pairwise(manifest.attempts), 2):
         if after.started_at < before.started_at:
             problems.append(f"attempt {number} started at {after.started_at}, before attempt {number - 1}")
     max_steps = int(manifest.config.get("training", {}).get("max_steps") or 0)
@@ -156,11 +181,17 @@ def describe(record: CheckpointRecord) -> str:
     return f"step {record.step} ({counted(len(record.files), 'file')}, {size} bytes)"
 
 
-def _prune(trial_uri: str, keep: int) -> None:
-    kept = {folder(r.step).rsplit("/", 1)[-1] for r in complete(trial_uri)[-keep:]} if keep else set()
+def _prune(trial_uri: str, keep: int, pinned: Collection[int]) -> None:
+    records = complete(trial_uri)
+    newest = records[-keep:] if keep else []
+    kept = {folder_of(r) for r in [*newest, *(r for r in records if r.step in pinned)]}
     for name in bucket.list_dir(layout.join(trial_uri, layout.CHECKPOINTS)):
-        if name not in kept:
+        if f"{layout.CHECKPOINTS}/{name}" not in kept:
             bucket.remove_tree(layout.join(trial_uri, layout.CHECKPOINTS, name))
+
+
+def _order(record: CheckpointRecord) -> tuple[int, int]:
+    return (record.segment, record.step)
 
 
 def _digest(path: Path) -> FileDigest:

@@ -7,7 +7,7 @@ sweep's rungs). Pure: each returns the problems it finds.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from .documents import MetricsLine
@@ -66,6 +66,7 @@ def metrics_problems(
     rung_steps: Collection[int],
     *,
     complete: bool,
+    training_at: Callable[[int], TrainingSection | CustomTraining] | None = None,
 ) -> list[tuple[int | None, str]]:
     """(line number or None, what is wrong) for metrics.jsonl against the trial's config and the
     sweep's rung steps (plan.json `search.rung_steps`).
@@ -74,6 +75,8 @@ def metrics_problems(
     with the schedule's learning rate (a built-in trainer's: a custom trainer's schedule is its
     own); those at a rung step, and only those, carry a `rung_score`.
     A succeeded trial (`complete`) reported all of them; a stopped or failed one a prefix.
+    `training_at(step)`: the training a line's step was trained with, where it changed along the
+    way (PBT's segments, `lineage.config_at`); else `training` throughout.
     """
     every, last = training.report_every_steps, training.max_steps
     steps = report_steps(training, rung_steps)
@@ -109,15 +112,17 @@ def metrics_problems(
             problems.append((number, f"{what} at step {line.step}, {kind} ({rungs})"))
     if not isinstance(training, TrainingSection):
         return problems
-    wrong = [(number, line) for number, line in enumerate(lines, start=1) if not _scheduled(line, training)]
+    at = training_at or (lambda step: training)
+    trained = [(number, line, at(line.step)) for number, line in enumerate(lines, start=1)]
+    wrong = [(n, ln, t) for n, ln, t in trained if isinstance(t, TrainingSection) and not _scheduled(ln, t)]
     if wrong:
-        number, line = wrong[0]
-        want = learning_rate_at(line.step - 1, training.learning_rate, training.warmup_steps, last)
+        number, line, used = wrong[0]
+        want = learning_rate_at(line.step - 1, used.learning_rate, used.warmup_steps, last)
         problems.append(
             (
                 number,
                 f"learning_rate {line.learning_rate!r} != schedule {want!r} at step {line.step} "
-                f"(training.learning_rate {training.learning_rate!r}, warmup_steps {training.warmup_steps}, "
+                f"(training.learning_rate {used.learning_rate!r}, warmup_steps {used.warmup_steps}, "
                 f"max_steps {last} {source}); lines that differ: {len(wrong)} of {len(lines)}",
             )
         )

@@ -23,7 +23,7 @@ A single trial folder (run_manifest.json + eval_summary.json) is checked on its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -47,6 +47,7 @@ from .documents import (
 )
 from .eval_set import evaluation_problems, size_problems
 from .judge import rejudged_problems
+from .lineage import config_at, lineage_problems
 from .promotion import best_config_problems
 from .rungs import decision_problems
 from .selection import best_trial
@@ -60,7 +61,7 @@ from .sweep_evidence import (
     same_score,
     sweep_settings,
 )
-from .training_config import DataConfig, config_model
+from .training_config import CustomTraining, DataConfig, TrainingSection, config_model
 from .trial_checks import metrics_problems, search_space_problems
 from .trial_config import config_differences, fold_params, manifest_config_problems, resolved_config
 from .warm_start import seeded_problems
@@ -129,7 +130,14 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
         trial.trial_id: _check_trial(reader, f"trials/{trial.trial_id}", trial, settings, eval_set)
         for trial in trials
     }
-    _check_rung_decisions(reader, settings, trials, rung_scores)
+    trial_ids = {trial.trial_id for trial in trials}
+    search_space = settings.search_space if settings is not None else None
+    for trial in trials:
+        lineage = lineage_problems(trial.manifest, _trial_uri(reader), trial_ids, search_space)
+        for problem in lineage:
+            reader.problem(f"trials/{trial.trial_id}/{layout.RUN_MANIFEST}", problem)
+    if settings is None or settings.algorithm != "pbt":  # PBT's decisions are the trials' lineages
+        _check_rung_decisions(reader, settings, trials, rung_scores)
     best = None
     if settings is not None:
         best = best_trial(trials, settings.objective.mode, allow_unscored=settings.allow_unscored)
@@ -171,6 +179,10 @@ def _verify_sweep(reader: EvidenceReader, signing_key: bytes | None) -> str:
     )
     checked = counted(reader.files_read, "file")
     return f"{counted(len(trials), 'trial')} ({scored} scored), {best_text}; {checked} checked"
+
+
+def _trial_uri(reader: EvidenceReader) -> Callable[[str], str]:
+    return lambda trial_id: reader.uri(f"trials/{trial_id}")
 
 
 def _eval_set(reader: EvidenceReader, settings: SweepSettings | None, *, evaluated: bool) -> EvalSet | None:
@@ -289,7 +301,12 @@ def _check_metrics(
     except ValidationError:
         return  # an invalid config trains nothing; manifest_config_problems says whether it fits
     complete = manifest.status == "succeeded"
-    for number, problem in metrics_problems(lines, training, rung_steps, complete=complete):
+
+    def training_at(step: int) -> TrainingSection | CustomTraining:
+        return config_model(manifest.backend).model_validate(config_at(manifest, step)).training
+
+    checked = metrics_problems(lines, training, rung_steps, complete=complete, training_at=training_at)
+    for number, problem in checked:
         reader.problem(where if number is None else f"{where}:{number}", problem)
 
 
@@ -444,6 +461,7 @@ def _check_best_params(
         "mode": settings.mode,
         "objective": settings.objective,
         "evidence_uri": plan.evidence_uri,
+        "schedule": best.manifest.segments,
     }
     for name, value in expected.items():
         if getattr(record, name) != value:

@@ -258,7 +258,13 @@ class Cluster:
         )
 
     def rayjobs(self) -> list[dict[str, Any]]:
-        found = self.custom.list_namespaced_custom_object("ray.io", "v1", self.namespace, "rayjobs")
+        return self._ray_objects("rayjobs")
+
+    def rayclusters(self) -> list[dict[str, Any]]:
+        return self._ray_objects("rayclusters")
+
+    def _ray_objects(self, plural: str) -> list[dict[str, Any]]:
+        found = self.custom.list_namespaced_custom_object("ray.io", "v1", self.namespace, plural)
         items: list[dict[str, Any]] = found["items"]
         return items
 

@@ -1,6 +1,7 @@
 """Faults on the cluster path, injected where they happen in production: a worker Pod's node is lost, the
 head's node is lost, a Pod never becomes Ready. KubeRay's own controller and Ray react as they do on a
-real cluster; the tests assert what the sweep makes of it."""
+real cluster; the tests assert what the sweep makes of it: a trial whose node was lost resumes from its
+last checkpoint and counts as a restart, not a failure."""
 
 from __future__ import annotations
 
@@ -10,28 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kubernetes import client
-from tunesweep_evidence import bucket, layout
-from tunesweep_evidence.documents import SweepSummary
 
 from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
-from tests.operator.ray_cluster import ray_pods, trial_hosts
+from tests.operator.ray_cluster import ray_pods
+from tests.operator.resumed_trials import (
+    assert_resumed,
+    caught_mid_run,
+    finished_trials,
+    flax_trainer,
+    run_manifest,
+    summary,
+    wait_for_a_trial_mid_run,
+)
 from tests.operator.sweeps import sweep_manifest
-from tests.operator.test_sweep_lifecycle import FLAX_TINY_CONFIG, apply
+from tests.operator.test_sweep_lifecycle import apply
 from tests.support.kubelet import KubeletStandIn
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
-FLAX = {"backend": "flax-lm", "baseConfig": FLAX_TINY_CONFIG}
-
-
-def summary(root: str) -> SweepSummary | None:
-    uri = layout.join(root, layout.SWEEP_SUMMARY)
-    return bucket.read_document(uri, SweepSummary) if bucket.exists(uri) else None
-
-
-def running_trial(root: str) -> str | None:
-    found = summary(root)
-    return next((t.trial_id for t in found.trials if t.status == "running"), None) if found else None
 
 
 def ray_cluster_of(cluster: Cluster) -> str:
@@ -42,23 +39,21 @@ def ray_cluster_of(cluster: Cluster) -> str:
     return wait_until(name, 120, "the RayJob's Ray cluster")
 
 
-def finished_trials(root: str) -> set[str]:
-    found = summary(root)
-    return {t.trial_id for t in found.trials if t.status == "succeeded"} if found else set()
-
-
 def run_flax_sweep(
     cluster: Cluster, kubectl: Kubectl, namespace: str, tmp_path: Path, name: str, **trials: int
 ) -> tuple[str, str]:
-    """Apply a tiny flax-lm sweep, one trial at a time; once it runs: its evidence root and Ray cluster."""
+    """Apply a flax-lm sweep of trials long enough to be caught mid-run, one at a time; once it runs:
+    its evidence root and Ray cluster."""
     trials = {"parallel": 1, "timeoutSeconds": 300, **trials}
-    manifest = sweep_manifest(name, f"file://{tmp_path}/evidence", trainer=FLAX, trials=trials)
+    # a SIGKILL stops a trial at once: 400 steps (~10 s) leave seconds after its first checkpoint
+    trainer = flax_trainer(400)
+    manifest = sweep_manifest(name, f"file://{tmp_path}/evidence", trainer=trainer, trials=trials)
     apply(kubectl, namespace, manifest, tmp_path)
     root = cluster.wait_for_phase(name, "Running", timeout=300)["evidenceURI"]
     return root, ray_cluster_of(cluster)
 
 
-def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
+def test_a_lost_worker_node_restarts_its_trial_from_its_checkpoint(
     start_operator: StartOperator,
     kuberay: KubeletStandIn,
     cluster: Cluster,
@@ -67,29 +62,24 @@ def test_a_lost_worker_node_fails_its_trial_and_the_sweep_goes_on(
     tmp_path: Path,
 ) -> None:
     start_operator(TUNESWEEP_RAYJOB_BACKOFF_LIMIT="0", **KUBERAY_SEES_THE_END)
-    root, ray_cluster = run_flax_sweep(cluster, kubectl, namespace, tmp_path, "lossy", count=3, maxFailed=1)
-    victim = wait_until(lambda: running_trial(root), 300, lambda: f"a running trial in {summary(root)}")
+    root, ray_cluster = run_flax_sweep(cluster, kubectl, namespace, tmp_path, "lossy", count=2, maxFailed=0)
+    caught = wait_for_a_trial_mid_run(root)
     (worker,) = ray_pods(cluster.core, namespace, ray_cluster).workers
     assert kuberay.kill_pod(namespace, worker.metadata.name) > 0
 
     status = cluster.wait_for_phase("lossy", ("Succeeded", "Failed"), timeout=600)
     assert status["phase"] == "Succeeded", json.dumps(status, indent=1)
-    final = summary(root)
-    assert final is not None
-    by_id = {t.trial_id: t for t in final.trials}
-    assert by_id[victim].status == "failed", by_id[victim]
-    assert status["trials"]["failed"] == 1 and status["trials"]["succeeded"] == 2
+    assert status["trials"]["failed"] == 0 and status["trials"]["succeeded"] == 2, status["trials"]
+    manifest = assert_resumed(root, caught)
     # The Ray Pods restart in place (restartPolicy Always, as KubeRay renders them): the kubelet restarted
-    # the worker's container, a new Ray node joined from it, and the trials after the loss ran there.
+    # the worker's container, a new Ray node joined from it, and Ray Tune started the trial again there.
     (after,) = ray_pods(cluster.core, namespace, ray_cluster).workers
     assert after.metadata.uid == worker.metadata.uid
     assert after.status.container_statuses[0].restart_count >= 1
-    lost_node = by_id[victim].ray_node_id
-    assert any(t.ray_node_id not in (None, lost_node) for t in final.trials if t.status == "succeeded")
-    assert set(trial_hosts(root).values()) == {worker.metadata.name}
+    assert {attempt.host for attempt in manifest.attempts} == {worker.metadata.name}
 
 
-def test_a_lost_head_node_restarts_in_place_and_the_sweep_resumes(
+def test_a_lost_head_node_resubmits_the_driver_and_the_running_trial_resumes(
     start_operator: StartOperator,
     kuberay: KubeletStandIn,
     cluster: Cluster,
@@ -101,7 +91,13 @@ def test_a_lost_head_node_restarts_in_place_and_the_sweep_resumes(
     root, first_cluster = run_flax_sweep(
         cluster, kubectl, namespace, tmp_path, "headless", count=2, maxFailed=0
     )
-    done = wait_until(lambda: finished_trials(root), 300, lambda: f"a finished trial in {summary(root)}")
+    # the second trial mid-run, the first one finished
+    caught = wait_until(
+        lambda: caught_mid_run(root) if finished_trials(root) else None,
+        300,
+        lambda: f"a finished trial and a running one with a checkpoint in {summary(root)}",
+    )
+    done = finished_trials(root)
     head = ray_pods(cluster.core, namespace, first_cluster).head_name
     assert kuberay.kill_pod(namespace, head) > 0
 
@@ -118,9 +114,11 @@ def test_a_lost_head_node_restarts_in_place_and_the_sweep_resumes(
     assert (submitter.status.failed or 0) >= 1, submitter.status
     final = summary(root)
     assert final is not None and {t.status for t in final.trials} == {"succeeded"}
-    # what finished before the loss was restored from the evidence, not run again
-    assert done <= {t.trial_id for t in final.trials}
-    assert status["trials"]["succeeded"] == 2
+    assert status["trials"]["succeeded"] == 2 and status["trials"]["failed"] == 0, status["trials"]
+    # The new driver restored the experiment from the evidence: what had finished was not run again,
+    # and the trial that was running went on from its checkpoint.
+    assert all(len(run_manifest(root, trial).attempts) == 1 for trial in done), done
+    assert_resumed(root, caught)
 
 
 def test_a_pod_that_never_becomes_ready_ends_at_the_deadline(

@@ -15,6 +15,11 @@ from tunesweep_evidence.spec import (
     BUDGET_NEEDS_A_LIMIT,
     KIND,
     OBJECTIVE_MESSAGE,
+    PBT_ALONE,
+    PBT_BACKENDS,
+    PBT_CHECKPOINTS,
+    PBT_PARAMS,
+    PBT_POPULATION,
     WARM_START_ONE_OF,
     WARM_START_TPE,
     SearchDimension,
@@ -36,6 +41,16 @@ BASE: dict[str, Any] = {
         "evidence": {"uri": "s3://bucket/prefix"},
     },
 }
+
+TRIALS_DEFAULT = {
+    "count": 8,
+    "parallel": 2,
+    "maxFailed": 0,
+    "timeoutSeconds": 3600,
+    "maxRestarts": 3,
+    "checkpoints": {"keep": 2},
+}
+"""spec.trials as the API server stores it when a sweep leaves it out (the CRD's defaults)."""
 
 DROP = object()
 """An edit value that removes the key."""
@@ -96,6 +111,12 @@ DECAY = "training.weight_decay"
 SPACE = "spec.searchSpace"
 ONE_OF = "give exactly one distribution"
 TPE = at("spec.algorithm", name="tpe")
+PBT = at("spec.algorithm", name="pbt", perturbationInterval=25)
+PBT_GOOD = (
+    PBT,
+    at(SPACE, **{"training.per_device_batch_size": DROP, DECAY: {"uniform": [0, 0.1]}}),
+    at("spec.trials", count=4, parallel=4),
+)
 
 BAD: list[Bad] = [
     # search space: distributions
@@ -465,7 +486,7 @@ BAD: list[Bad] = [
         "algorithm-unknown",
         at("spec.algorithm", name="bayes"),
         "spec.algorithm.name",
-        "Input should be 'random', 'grid' or 'tpe'",
+        "Input should be 'random', 'grid', 'tpe' or 'pbt'",
         'Unsupported value: "bayes"',
     ),
     bad(
@@ -486,7 +507,7 @@ BAD: list[Bad] = [
         "tpe-with-grid",
         (at("spec.algorithm", name="tpe"), at(SPACE, **{DECAY: {"grid": [0.0, 0.1]}})),
         SPACE,
-        "algorithm tpe (Optuna) cannot enumerate a grid",
+        "algorithm tpe (Optuna) or pbt cannot enumerate a grid",
         None,
     ),
     bad(
@@ -855,6 +876,57 @@ BAD: list[Bad] = [
         "must be a DNS-1123 subdomain",
         "should match",
     ),
+    # population based training
+    bad(
+        "pbt-searches-the-batch-size",
+        (PBT, at("spec.trials", parallel=4)),
+        SPACE,
+        PBT_PARAMS,
+        SAME,
+    ),
+    bad(
+        "pbt-with-asha",
+        (*PBT_GOOD, at("spec.earlyStopping", name="asha", gracePeriod=2)),
+        "spec.earlyStopping.name",
+        PBT_ALONE,
+        SAME,
+    ),
+    bad(
+        "pbt-without-checkpoints",
+        (*PBT_GOOD, at("spec.trials.checkpoints", keep=0)),
+        "spec.trials.checkpoints.keep",
+        PBT_CHECKPOINTS,
+        SAME,
+    ),
+    bad(
+        "pbt-custom-trainer",
+        (
+            *PBT_GOOD,
+            at(
+                "spec.trainer",
+                backend="python",
+                entrypoint="my_pkg.train:run",
+                baseConfig={"training": {"max_steps": 100, "learning_rate": 1e-3, "weight_decay": 0.0}},
+            ),
+        ),
+        "spec.trainer.backend",
+        PBT_BACKENDS,
+        SAME,
+    ),
+    bad(
+        "pbt-half-the-population-at-once",
+        (*PBT_GOOD, at("spec.trials", parallel=2)),
+        "spec.trials.parallel",
+        PBT_POPULATION,
+        SAME,
+    ),
+    bad(
+        "pbt-interval-past-the-last-step",
+        (*PBT_GOOD, at("spec.algorithm", perturbationInterval=100)),
+        "spec.algorithm.perturbationInterval",
+        "is not below the longest trial (100 steps, training.max_steps), so no trial would ever be perturbed",
+        None,
+    ),
     # warm start
     bad(
         "warm-start-with-random",
@@ -979,6 +1051,7 @@ GOOD: dict[str, tuple[Edit, ...]] = {
         ),
         at("spec.trials", count=1, parallel=3),
     ),
+    "pbt": PBT_GOOD,
     "tpe-asha": (
         at("spec.algorithm", name="tpe", seed=7),
         at("spec.earlyStopping", name="asha", gracePeriod=2, reductionFactor=2),

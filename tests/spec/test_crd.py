@@ -10,6 +10,8 @@ import yaml
 from tunesweep_evidence.crd import CRD_PATH, build_crd, crd_yaml
 from tunesweep_evidence.spec import IMMUTABLE_SPEC_FIELDS
 
+from tests.spec.cases import TRIALS_DEFAULT
+
 REPO = Path(__file__).resolve().parents[2]
 CRD = build_crd()
 VERSION = CRD["spec"]["versions"][0]
@@ -113,11 +115,4 @@ def test_fields_are_explained() -> None:
     trials = SPEC["properties"]["trials"]
     assert trials["description"] == "How many trials, how many at once, and their limits."
     assert trials["properties"]["parallel"]["description"].startswith("Trials running at once")
-    assert trials["default"] == {
-        "count": 8,
-        "parallel": 2,
-        "maxFailed": 0,
-        "timeoutSeconds": 3600,
-        "maxRestarts": 3,
-        "checkpoints": {"keep": 2},
-    }
+    assert trials["default"] == TRIALS_DEFAULT

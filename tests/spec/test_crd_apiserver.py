@@ -26,7 +26,18 @@ from tunesweep_evidence.spec import (
 )
 
 from tests.operator.cluster import wait_until
-from tests.spec.cases import BAD, DROP, GOOD, MALFORMED_BOUNDS, Bad, Edit, MalformedBounds, at, with_edits
+from tests.spec.cases import (
+    BAD,
+    DROP,
+    GOOD,
+    MALFORMED_BOUNDS,
+    TRIALS_DEFAULT,
+    Bad,
+    Edit,
+    MalformedBounds,
+    at,
+    with_edits,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 Kubectl = Callable[..., CompletedProcess[str]]
@@ -129,14 +140,7 @@ def test_status_columns_and_defaults(kubectl: Kubectl, namespace: str) -> None:
     assert table[0].split() == header
     assert table[1].split()[:9] == ["spec-test", "Succeeded", "0.75", "0.5", "5", "1", "2", "0.5/2", "CPU-h"]
     stored = json.loads(kubectl("get", "tsw", "spec-test", "-o", "json", namespace=namespace).stdout)
-    assert stored["spec"]["trials"] == {
-        "count": 8,
-        "parallel": 2,
-        "maxFailed": 0,
-        "timeoutSeconds": 3600,
-        "maxRestarts": 3,
-        "checkpoints": {"keep": 2},
-    }
+    assert stored["spec"]["trials"] == TRIALS_DEFAULT
     assert stored["spec"]["resources"]["perTrial"] == {
         "accelerator": "none",
         "count": 0,

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from tunesweep_evidence import bucket, layout, trial_checkpoints
 from tunesweep_evidence.documents import CheckpointRecord, RunManifest
-from tunesweep_trainer.checkpointing import CheckpointPolicy
-from tunesweep_trainer.trial import TrialIdentity, run_trial
+from tunesweep_trainer.checkpointing import CheckpointPolicy, Donor
+from tunesweep_trainer.errors import TrialSuperseded
+from tunesweep_trainer.trial import TrialIdentity, TrialStopped, run_trial
 
 from tests.trainer import evidence_files
 
@@ -60,10 +61,11 @@ def checkpoint_steps(out: Path) -> list[int]:
 
 def test_a_mock_trial_lost_mid_way_resumes_from_its_newest_checkpoint(tmp_path: Path) -> None:
     run_until_lost("mock", MOCK, tmp_path / "lost", lost_at=140)
-    # saved after each report up to 120 (the report of 140 never returned), the newest 2 kept
-    assert checkpoint_steps(tmp_path / "lost") == [100, 120]
+    # saved at each report step before reporting it, up to 140 (whose report never returned), the
+    # newest 2 kept
+    assert checkpoint_steps(tmp_path / "lost") == [120, 140]
     lost, _, _ = evidence_files.read(tmp_path / "lost")
-    assert lost.status == "running" and [c.step for c in lost.checkpoints] == [100, 120]
+    assert lost.status == "running" and [c.step for c in lost.checkpoints] == [120, 140]
 
     reports: list[dict[str, Any]] = []
     resumed = run_trial(
@@ -78,12 +80,13 @@ def test_a_mock_trial_lost_mid_way_resumes_from_its_newest_checkpoint(tmp_path: 
 
     manifest, lines, _ = evidence_files.read(tmp_path / "lost")
     assert manifest.status == "succeeded"
-    assert [(a.resumed_from_step, a.host) for a in manifest.attempts] == [(0, lost.host.hostname)] * 1 + [
-        (120, manifest.host.hostname)
+    assert [(a.resumed_from_step, a.host) for a in manifest.attempts] == [
+        (0, lost.host.hostname),
+        (140, manifest.host.hostname),
     ]
     assert manifest.started_at == lost.started_at
-    # the steps after 120 ran again, once; the lines before it are the first attempt's
-    assert [r["step"] for r in reports] == [*range(140, 300, 20), 300]
+    # the steps after 140 ran, once; the lines up to it are the first attempt's
+    assert [r["step"] for r in reports] == [*range(160, 300, 20), 300]
     assert [line.step for line in lines] == list(range(20, 301, 20))
     assert resumed.primary_score == fresh.primary_score
     assert [c.step for c in manifest.checkpoints] == [280, 300] == checkpoint_steps(tmp_path / "lost")
@@ -91,9 +94,9 @@ def test_a_mock_trial_lost_mid_way_resumes_from_its_newest_checkpoint(tmp_path: 
 
 def test_a_flax_trial_killed_and_resumed_ends_as_one_never_interrupted(tmp_path: Path) -> None:
     run_until_lost("flax-lm", FLAX, tmp_path / "lost", lost_at=16)
-    assert checkpoint_steps(tmp_path / "lost") == [8, 12]
+    assert checkpoint_steps(tmp_path / "lost") == [12, 16]
     record = trial_checkpoints.latest(str(tmp_path / "lost"))
-    assert record is not None and record.data_position == 12 * 8 and record.rng == {"data_seed": 0}
+    assert record is not None and record.data_position == 16 * 8 and record.rng == {"data_seed": 0}
     # the trainable state only (every parameter of this full fine-tune, and AdamW's moments)
     assert {path.split("/", 1)[0] for path in record.files} >= {"model_params", "optimizer_state"}
 
@@ -103,7 +106,7 @@ def test_a_flax_trial_killed_and_resumed_ends_as_one_never_interrupted(tmp_path:
     manifest, lines, summary = evidence_files.read(tmp_path / "lost")
     never, never_lines, never_summary = evidence_files.read(tmp_path / "never")
     assert summary is not None and never_summary is not None
-    assert [a.resumed_from_step for a in manifest.attempts] == [0, 12] and len(never.attempts) == 1
+    assert [a.resumed_from_step for a in manifest.attempts] == [0, 16] and len(never.attempts) == 1
     # the same losses at every report step, the same predictions, the same score
     assert [(line.step, line.loss) for line in lines] == [(line.step, line.loss) for line in never_lines]
     assert [row.prediction for row in summary.rows] == [row.prediction for row in never_summary.rows]
@@ -126,10 +129,10 @@ def test_a_lora_trial_checkpoints_only_its_adapters_and_optimizer_state(tmp_path
 
 def test_a_checkpoint_whose_file_changed_is_refused_by_name(tmp_path: Path) -> None:
     run_until_lost("mock", MOCK, tmp_path, lost_at=60)
-    (newest,) = [r for r in trial_checkpoints.complete(str(tmp_path)) if r.step == 40]
-    state = tmp_path / trial_checkpoints.folder(40) / "state.json"
-    state.write_text('{"step": 400}')
-    with pytest.raises(trial_checkpoints.CheckpointError, match=r"step-000000040/state.json: sha256"):
+    (newest,) = [r for r in trial_checkpoints.complete(str(tmp_path)) if r.step == 60]
+    state = tmp_path / trial_checkpoints.folder(60) / "state.json"
+    state.write_text('{"step": 600, "history": []}')
+    with pytest.raises(trial_checkpoints.CheckpointError, match=r"step-000000060/state.json: sha256"):
         run_trial("mock", MOCK, str(tmp_path), identity=IDENTITY, checkpoints=KEEP_2)
     assert isinstance(newest, CheckpointRecord)
 
@@ -138,9 +141,9 @@ def test_checkpoints_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
     """A folder without its checkpoint.json (a save killed mid-upload) is never resumed from, and the
     next save removes it."""
     run_until_lost("mock", MOCK, tmp_path, lost_at=60, keep=3)
-    half = layout.join(str(tmp_path), trial_checkpoints.folder(60))
-    bucket.write_text(layout.join(half, "state.json"), '{"step": 60}')
-    assert checkpoint_steps(tmp_path) == [20, 40]
+    half = layout.join(str(tmp_path), trial_checkpoints.folder(80))
+    bucket.write_text(layout.join(half, "state.json"), '{"step": 80, "history": []}')
+    assert checkpoint_steps(tmp_path) == [20, 40, 60]
     run_trial("mock", MOCK, str(tmp_path), identity=IDENTITY, checkpoints=CheckpointPolicy(keep=3))
     assert checkpoint_steps(tmp_path) == [260, 280, 300]
     assert bucket.list_dir(layout.join(str(tmp_path), layout.CHECKPOINTS)) == [
@@ -149,4 +152,94 @@ def test_checkpoints_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
         "step-000000300",
     ]
     manifest = bucket.read_document(layout.join(str(tmp_path), layout.RUN_MANIFEST), RunManifest)
-    assert [a.resumed_from_step for a in manifest.attempts] == [0, 40]
+    assert [a.resumed_from_step for a in manifest.attempts] == [0, 60]
+
+
+def test_a_flax_trial_goes_on_from_another_trial_s_checkpoint_with_its_own_params(tmp_path: Path) -> None:
+    """PBT's exploit: trial a, paused at step 8, goes on from trial b's step-8 checkpoint with a new
+    learning rate, exactly as a trial that never trained would from that checkpoint."""
+    pinned = CheckpointPolicy(keep=1, pinned=frozenset({8}))
+
+    def config(rate: float) -> dict[str, Any]:
+        changed = copy.deepcopy(FLAX)
+        changed["training"]["learning_rate"] = rate
+        return changed
+
+    def trial(trial_id: str, rate: float) -> TrialIdentity:
+        params = {"training.learning_rate": rate}
+        return TrialIdentity(tuning_job_id="sweep-uid", trial_id=trial_id, params=params)
+
+    def paused_at_8(metrics: dict[str, Any]) -> None:
+        if metrics["step"] == 8:
+            raise TrialStopped("paused by PBT")
+
+    trials = tmp_path / "trials"
+    run_trial("flax-lm", config(3e-3), str(trials / "b"), identity=trial("b", 3e-3), checkpoints=pinned)
+    with pytest.raises(TrialStopped):
+        run_trial(
+            "flax-lm",
+            config(1e-4),
+            str(trials / "a"),
+            identity=trial("a", 1e-4),
+            checkpoints=pinned,
+            report=paused_at_8,
+        )
+    donor = Donor(trial_id="b", folder=trial_checkpoints.folder(8))
+    for name in ("a", "fresh"):
+        run_trial(
+            "flax-lm",
+            config(1e-2),
+            str(trials / name),
+            identity=trial(name, 1e-2),
+            checkpoints=pinned,
+            donor=donor,
+        )
+
+    # b kept its step-8 checkpoint (pinned) beside its newest
+    assert [r.step for r in trial_checkpoints.complete(str(trials / "b"))] == [8, 24]
+    a, a_lines, _ = evidence_files.read(trials / "a")
+    fresh, fresh_lines, _ = evidence_files.read(trials / "fresh")
+    _, b_lines, _ = evidence_files.read(trials / "b")
+    source = a.segments[1].source
+    assert source is not None and (source.trial_id, source.step) == ("b", 8)
+    assert [(s.from_step, s.params) for s in a.segments] == [
+        (0, {"training.learning_rate": 1e-4}),
+        (8, {"training.learning_rate": 1e-2}),
+    ]
+    assert a.params == {"training.learning_rate": 1e-2} and a.attempts[-1].after == "stopped"
+    # up to step 8 a's own reports; after it, the same training as any trial from b's step 8
+    assert [line.loss for line in a_lines if line.step <= 8] != [
+        line.loss for line in b_lines if line.step <= 8
+    ]
+    after = [(line.step, line.loss, line.learning_rate) for line in a_lines if line.step > 8]
+    assert after == [(line.step, line.loss, line.learning_rate) for line in fresh_lines if line.step > 8]
+    assert after != [(line.step, line.loss, line.learning_rate) for line in b_lines if line.step > 8]
+    assert a.segments[1].source == fresh.segments[-1].source
+
+
+def test_an_older_start_stops_once_a_newer_start_owns_the_folder(tmp_path: Path) -> None:
+    """A Pod being deleted trains on through its grace period while the re-admitted sweep may start
+    the same trial again: the older start must not write over the newer one's evidence."""
+    manifest_uri = str(tmp_path / layout.RUN_MANIFEST)
+    newer: dict[str, RunManifest] = {}
+
+    def a_newer_start_takes_over(metrics: dict[str, Any]) -> None:
+        if metrics["step"] == 100:
+            started = bucket.read_document(manifest_uri, RunManifest)
+            newer["manifest"] = started.model_copy(update={"run_id": "newer", "checkpoints": []})
+            bucket.write_document(manifest_uri, newer["manifest"])
+            bucket.write_jsonl(str(tmp_path / layout.METRICS), [])
+
+    with pytest.raises(TrialSuperseded, match="run newer of this trial started after this one"):
+        run_trial(
+            "mock",
+            MOCK,
+            str(tmp_path),
+            identity=IDENTITY,
+            report=a_newer_start_takes_over,
+            checkpoints=KEEP_2,
+        )
+    # nothing written after the takeover: not the next metrics line, checkpoint or end
+    assert bucket.read_document(manifest_uri, RunManifest) == newer["manifest"]
+    assert (tmp_path / layout.METRICS).read_text() == ""
+    assert checkpoint_steps(tmp_path) == [80, 100]

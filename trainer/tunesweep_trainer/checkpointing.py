@@ -1,11 +1,13 @@
 """A trial's checkpoints as its backend sees them: where to resume from, when to save, and the save.
 
-The trial (`run_trial`) makes one `TrialState` per start: `resumed` is the newest complete
-checkpoint in the trial's evidence folder (a restarted or resumed trial), `restore()` copies it to
-a local folder for the backend to load. At each of `save_steps` the backend writes its state into a
-local folder and hands it to `save`, which uploads it (`tunesweep_evidence.trial_checkpoints`),
-keeps the newest `policy.keep` and tells the trial's manifest. The backend saves after that step's
-progress is recorded, so metrics.jsonl always reaches the newest checkpoint's step.
+The trial (`run_trial`) makes one `TrialState` per start. `resumed` is the checkpoint it goes on
+from: the newest complete one of its current segment in its own evidence folder (a restarted or
+resumed trial); under PBT, the checkpoint of another trial it exploits (`Donor`), which starts a new
+segment; or, for a segment that has saved nothing of its own yet, that segment's source again.
+`restore()` copies it to a local folder for the backend to load. The backend says how to write its
+state (`writes`); the trial saves at each of `save_steps`, after that step's progress is recorded and
+before it is reported, so metrics.jsonl always reaches the newest checkpoint's step, and a report
+that offers a checkpoint to the sweep (PBT) offers one that is complete.
 """
 
 from __future__ import annotations
@@ -16,20 +18,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tunesweep_evidence import trial_checkpoints
-from tunesweep_evidence.documents import CheckpointRecord
+from tunesweep_evidence import layout, trial_checkpoints
+from tunesweep_evidence.documents import CheckpointRecord, LineageSource, Segment
 
 
 @dataclass(frozen=True)
 class CheckpointPolicy:
     """spec.trials.checkpoints: keep the newest `keep` (0: none), at report steps that are
-    multiples of `every_steps` (None: every report step)."""
+    multiples of `every_steps` (None: every report step), and never remove those at `pinned` steps
+    (PBT's perturbation steps, which other trials may go on from)."""
 
     keep: int = 0
     every_steps: int | None = None
+    pinned: frozenset[int] = frozenset()
 
 
 NO_CHECKPOINTS = CheckpointPolicy()
+
+
+@dataclass(frozen=True)
+class Donor:
+    """PBT's exploit: the trial goes on from the checkpoint at `folder` of trial `trial_id` (of the
+    same sweep), with new params."""
+
+    trial_id: str
+    folder: str
+
+
+@dataclass(frozen=True)
+class SavedState:
+    """What a backend wrote for a step: the local folder, and where its data order stands."""
+
+    folder: Path
+    data_position: int
+    rng: dict[str, Any]
 
 
 class TrialState:
@@ -38,19 +60,52 @@ class TrialState:
         trial_uri: str,
         policy: CheckpointPolicy,
         report_steps: Collection[int],
-        elapsed_s: Callable[[], float],
-        on_saved: Callable[[list[CheckpointRecord]], None],
+        segments: list[Segment],
+        donor: Donor | None = None,
     ) -> None:
+        """`segments`: those the trial's earlier starts recorded (PBT), if any."""
         self.trial_uri = trial_uri
         self.policy = policy
-        self.save_steps = (
-            trial_checkpoints.save_steps(report_steps, policy.every_steps) if policy.keep else frozenset()
-        )
-        self._elapsed_s = elapsed_s
-        self._on_saved = on_saved
-        self.resumed = trial_checkpoints.latest(trial_uri) if policy.keep else None
-        self._kept = [] if self.resumed is None else [self.resumed]
+        # PBT's perturbation steps save whatever every_steps says: other trials may go on from them
+        offered = policy.pinned & set(report_steps)
+        saved = trial_checkpoints.save_steps(report_steps, policy.every_steps) | offered
+        self.save_steps = saved if policy.keep else frozenset()
+        self.segment = max(len(segments) - 1, 0)
+        self.new_segment_source: LineageSource | None = None
+        current = segments[-1].source if segments else None
+        self.resumed: CheckpointRecord | None
+        if donor is not None and not _same(donor, current):
+            self.segment = len(segments) if segments else 1
+            self.new_segment_source = self._source(donor)
+            self.resumed, self._resumed_uri = self._read(donor.trial_id, donor.folder)
+        else:
+            own = trial_checkpoints.latest(trial_uri, self.segment) if policy.keep else None
+            if own is None and current is not None:
+                self.resumed, self._resumed_uri = self._read(current.trial_id, current.folder)
+            else:
+                self.resumed, self._resumed_uri = own, trial_uri
         self._local = Path(tempfile.mkdtemp(prefix="tunesweep-trial-state-"))
+        self._write: Callable[[int], SavedState] | None = None
+        self.elapsed_s: Callable[[], float] = lambda: 0.0
+        self.on_saved: Callable[[list[CheckpointRecord]], None] = lambda kept: None
+        self.owned: Callable[[], None] = lambda: None
+        """Raises when a newer start of the trial owns its folder (`recorder.TrialRecorder.owned`)."""
+
+    def _sibling(self, trial_id: str) -> str:
+        return layout.join(layout.parent(self.trial_uri), trial_id)
+
+    def _read(self, trial_id: str, folder: str) -> tuple[CheckpointRecord, str]:
+        uri = self._sibling(trial_id)
+        return trial_checkpoints.read(uri, folder), uri
+
+    def _source(self, donor: Donor) -> LineageSource:
+        uri = self._sibling(donor.trial_id)
+        return LineageSource(
+            trial_id=donor.trial_id,
+            step=trial_checkpoints.read(uri, donor.folder).step,
+            folder=donor.folder,
+            record_sha256=trial_checkpoints.record_sha256(uri, donor.folder),
+        )
 
     @property
     def resumed_step(self) -> int:
@@ -66,7 +121,7 @@ class TrialState:
         None for a fresh start."""
         if self.resumed is None:
             return None
-        return trial_checkpoints.fetch(self.trial_uri, self.resumed, local)
+        return trial_checkpoints.fetch(self._resumed_uri, self.resumed, local)
 
     def scratch(self, name: str) -> Path:
         """A local folder of this trial's, for a backend's own state files."""
@@ -74,19 +129,32 @@ class TrialState:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def due(self, step: int) -> bool:
-        return step in self.save_steps and step > self.resumed_step
+    def writes(self, write: Callable[[int], SavedState]) -> None:
+        """How the backend writes its state at a save step (called after that step's updates)."""
+        self._write = write
 
-    def save(self, step: int, state: Path, data_position: int, rng: dict[str, Any] | None = None) -> None:
-        """Upload `state` (a local folder) as the checkpoint of `step`."""
+    def save_if_due(self, step: int) -> CheckpointRecord | None:
+        """Save the backend's state of `step` if it is a save step; the checkpoint, or None."""
+        if self._write is None or step not in self.save_steps or step <= self.resumed_step:
+            return None
+        self.owned()  # a newer start of this trial prunes and saves there now
+        state = self._write(step)
         record = trial_checkpoints.write(
             self.trial_uri,
             step,
-            state,
-            data_position=data_position,
-            elapsed_s=self._elapsed_s(),
+            state.folder,
+            data_position=state.data_position,
+            elapsed_s=self.elapsed_s(),
             keep=self.policy.keep,
-            rng=rng,
+            rng=state.rng,
+            segment=self.segment,
+            pinned=self.policy.pinned,
         )
-        self._kept = [*self._kept, record][-self.policy.keep :]
-        self._on_saved(self._kept)
+        self.on_saved(trial_checkpoints.complete(self.trial_uri))  # what the prune kept
+        return record
+
+
+def _same(donor: Donor, source: LineageSource | None) -> bool:
+    """The donor is the current segment's own source: Tune restores the checkpoint it was last
+    given, which after an exploit is the donor's until the trial saves one of its own."""
+    return source is not None and (donor.trial_id, donor.folder) == (source.trial_id, source.folder)

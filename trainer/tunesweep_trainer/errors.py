@@ -14,3 +14,9 @@ class InvalidConfig(TrialFailed, ValueError):
 class TrialStopped(Exception):
     """Raised by a `report` callback to stop the trial early (e.g. ASHA cut it): the manifest says
     early_stopped and the exception propagates to the caller."""
+
+
+class TrialSuperseded(TrialStopped):
+    """A newer start of the same trial owns its evidence folder (its run_manifest.json names another
+    run): this one stops without writing anything more. A Pod being deleted (a Kueue preemption)
+    keeps training through its grace period while the re-admitted sweep may start the trial anew."""

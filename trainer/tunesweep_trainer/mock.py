@@ -31,7 +31,7 @@ from tunesweep_evidence.judge import MOCK_JUDGE, eval_row
 from tunesweep_evidence.training_config import DataConfig, TrainingConfig, TrainingSection
 
 from .backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
-from .checkpointing import TrialState
+from .checkpointing import SavedState, TrialState
 from .schedule import learning_rate_at
 
 JUDGE = MOCK_JUDGE
@@ -83,9 +83,18 @@ def run(
     config: TrainingConfig, on_progress: ProgressFn, rung_steps: Collection[int], state: TrialState
 ) -> BackendResult:
     training = config.training
-    score = noisy_score(training)
-    for step in range(_resumed_step(state) + 1, training.max_steps + 1):
+    start, history = _resumed(state)
+    if not history or history[-1][1] != surface(training):
+        history.append((start, surface(training)))  # a new setting from here (PBT's explore)
+    noise = _rng(training, "score").gauss(0.0, NOISE)
+
+    def score_at(step: int) -> float:
+        return min(1.0, max(0.0, _trained(history, step) + noise))
+
+    state.writes(lambda step: SavedState(_written(state.scratch(f"step-{step}"), step, history), 0, {}))
+    for step in range(start + 1, training.max_steps + 1):
         if is_report_step(step, training, rung_steps):
+            score = score_at(step)
             rate = learning_rate_at(
                 step - 1, training.learning_rate, training.warmup_steps, training.max_steps
             )
@@ -93,9 +102,7 @@ def run(
             if step in rung_steps:
                 metrics[RUNG_SCORE] = simulated_rung_score(step, training, score, config.data.rung_size)
             on_progress(step, metrics)
-        if state.due(step):
-            # Its state is the step alone: every number it reports is a function of the setting and the step.
-            state.save(step, _written(state.scratch(f"step-{step}"), step), data_position=0)  # reads no data
+    score = score_at(training.max_steps)
     test_score = min(1.0, max(0.0, surface(training) + _rng(training, "test").gauss(0.0, NOISE)))
     return BackendResult(
         rows=_rows(eval_examples(config.data), score, _rng(training, "rows")),
@@ -105,13 +112,31 @@ def run(
     )
 
 
-def _resumed_step(state: TrialState) -> int:
+History = list[tuple[int, float]]
+"""(from step, surface) of each setting the simulated model trained under, in order: its state. A
+trial trained under one setting scores its surface; under several (PBT), their mean weighted by
+the steps each trained, so a trial that goes on from a better one's checkpoint inherits its
+progress."""
+
+
+def _trained(history: History, step: int) -> float:
+    if len(history) == 1:
+        return history[0][1]
+    ends = [start for start, _ in history[1:]] + [step]
+    return math.fsum((end - start) * value for (start, value), end in zip(history, ends, strict=True)) / step
+
+
+def _resumed(state: TrialState) -> tuple[int, History]:
     restored = state.restore(state.scratch("resumed"))
-    return 0 if restored is None else int(json.loads((restored / "state.json").read_text())["step"])
+    if restored is None:
+        return 0, []
+    saved = json.loads((restored / "state.json").read_text())
+    return int(saved["step"]), [(int(start), float(value)) for start, value in saved["history"]]
 
 
-def _written(folder: Path, step: int) -> Path:
-    (folder / "state.json").write_text(json.dumps({"step": step}))
+def _written(folder: Path, step: int, history: History) -> Path:
+    # It reads no data (data_position 0) and draws nothing at random but from the setting and step.
+    (folder / "state.json").write_text(json.dumps({"step": step, "history": history}))
     return folder
 
 

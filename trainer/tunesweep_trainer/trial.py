@@ -14,9 +14,10 @@ and of the test slice a trial of that config is scored on, without training: the
 records them once (eval_set.json).
 
 `report` receives plain metrics every `training.report_every_steps` steps and at each of
-`rung_steps` (step, loss, learning_rate, elapsed_s, and `rung_score` at a rung step) before the
-last step and, after evaluation, a final payload: the last step's metrics plus primary_score,
-answer_correctness and eval_examples. The test slice's score is not reported: no decision may use
+`rung_steps` (step, loss, learning_rate, elapsed_s, `rung_score` at a rung step, and
+`saved_checkpoint` where a checkpoint was saved, see `checkpointing`) before the last step and,
+after evaluation, a final payload: the last step's metrics plus primary_score, answer_correctness
+and eval_examples. The test slice's score is not reported: no decision may use
 it. Whatever `report` raises propagates after the manifest is marked: `TrialStopped` marks it
 early_stopped, anything else failed.
 """
@@ -33,20 +34,23 @@ from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import ValidationError
-from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest
+from tunesweep_evidence import trial_checkpoints
+from tunesweep_evidence.documents import AcceleratorInfo, EvalSummary, MetricsLine, Mode, RunManifest, Segment
 from tunesweep_evidence.primary_score import primary_score, require_score
 from tunesweep_evidence.training_config import CustomConfig, DataConfig, TrainingConfig, config_model
 from tunesweep_evidence.trial_checks import report_steps
 
 from . import compile_cache, environment, mock
 from .backend import BackendResult, Program, load_backend
-from .checkpointing import NO_CHECKPOINTS, CheckpointPolicy, TrialState
+from .checkpointing import NO_CHECKPOINTS, CheckpointPolicy, Donor, TrialState
 from .data import sources
 from .errors import InvalidConfig, TrialFailed, TrialStopped
-from .recorder import TrialRecorder, now
+from .recorder import TrialRecorder, now, unfinished
 
 __all__ = ["InvalidConfig", "TrialFailed", "TrialIdentity", "TrialOutcome", "TrialStopped", "run_trial"]
 
+SAVED_CHECKPOINT = "saved_checkpoint"
+"""In a report: the folder (relative to the trial's) of the checkpoint saved at that step."""
 BUILT_IN = Program()
 """A built-in backend's program: none, the backend is the trainer."""
 Report = Callable[[dict[str, Any]], None]
@@ -120,9 +124,11 @@ def run_trial(
     rung_steps: Collection[int] = (),
     program: Program = BUILT_IN,
     checkpoints: CheckpointPolicy = NO_CHECKPOINTS,
+    donor: Donor | None = None,
 ) -> TrialOutcome:
     """`checkpoints`: save the trial's state at its report steps into `<out_uri>/checkpoints/`, and
-    go on from the newest one there (a restarted trial: its manifest lists each start)."""
+    go on from the newest one there (a restarted trial: its manifest lists each start). `donor`:
+    PBT's exploit, go on from that checkpoint of another trial (a new segment)."""
     if mode not in get_args(Mode):
         raise ValueError(f"unknown mode {mode!r}: expected production or smoke")
     identity = identity or TrialIdentity()
@@ -139,26 +145,22 @@ def run_trial(
         )
         raise
     resolved = parsed.model_dump(mode="json")
-    state = TrialState(
-        out_uri,
-        checkpoints,
-        report_steps(parsed.training, rung_steps),
-        elapsed_s=lambda: time.monotonic() - started,
-        on_saved=lambda records: recorder.checkpoints(records),
-    )
+    earlier = unfinished(out_uri, identity.trial_id)
+    steps = report_steps(parsed.training, rung_steps)
+    state = TrialState(out_uri, checkpoints, steps, earlier.segments if earlier else [], donor)
     started -= state.resumed_elapsed_s
-    recorder = TrialRecorder(
-        out_uri,
-        _manifest(
-            backend,
-            resolved,
-            parsed.training.seed,
-            identity,
-            accelerator,
-            _global_batch_size(parsed, accelerator.count),
-        ),
-        resumed_step=state.resumed_step,
+    batch = _global_batch_size(parsed, accelerator.count)
+    manifest = _manifest(backend, resolved, parsed.training.seed, identity, accelerator, batch)
+    source = state.new_segment_source
+    new_segment = (
+        None
+        if source is None
+        else Segment(from_step=source.step, params=identity.params, source=source, started_at=now())
     )
+    recorder = TrialRecorder(out_uri, manifest, earlier, state.resumed_step, new_segment)
+    state.elapsed_s = lambda: time.monotonic() - started
+    state.on_saved = recorder.checkpoints
+    state.owned = recorder.owned
     last: dict[str, float] = {}
 
     def on_progress(step: int, metrics: Mapping[str, float]) -> None:
@@ -166,9 +168,11 @@ def run_trial(
         last.clear()
         last.update(metrics)
         recorder.metrics(MetricsLine(step=step, elapsed_s=elapsed, **_finite(metrics)))
+        saved = state.save_if_due(step)
         # The last step's metrics go with the evaluation: a trial done training is not cut.
         if report is not None and step < parsed.training.max_steps:
-            report({"step": step, **metrics, "elapsed_s": elapsed})
+            offered = {SAVED_CHECKPOINT: trial_checkpoints.folder_of(saved)} if saved else {}
+            report({"step": step, **metrics, "elapsed_s": elapsed, **offered})
 
     try:
         result = module.run(parsed, on_progress, rung_steps, state)

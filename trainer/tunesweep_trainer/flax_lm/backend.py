@@ -14,7 +14,7 @@ from tunesweep_evidence.training_config import TrainingConfig
 
 from .. import compile_cache, environment
 from ..backend import RUNG_SCORE, BackendResult, ProgressFn, is_report_step
-from ..checkpointing import TrialState
+from ..checkpointing import SavedState, TrialState
 from ..data import sources
 from ..data.records import Record, prompt_text
 from ..errors import TrialFailed
@@ -63,6 +63,10 @@ def _run_on(
     batch_size = section.global_batch_size(devices.size)
     rung_scores: dict[int, dict[str, float]] = {}
     saved = _checkpoints(state)
+    if saved is not None:
+        # Tunix saved the state of each save step in its folder by the time the step is reported.
+        data = {"data_seed": section.seed}
+        state.writes(lambda step: SavedState(saved.folder / str(step), step * batch_size, data))
 
     def judged(records: Sequence[Record]) -> list[EvalRow]:
         predictions = evaluation.generate(
@@ -91,9 +95,6 @@ def _run_on(
             metrics = {"loss": loss, "learning_rate": float(rate)}
             metrics.update(rung_scores.pop(step, {}))
             on_progress(step, metrics)
-        if saved is not None and state.due(step):
-            data = {"data_seed": section.seed}
-            state.save(step, saved.folder / str(step), data_position=step * batch_size, rng=data)
 
     steps_done = training.fine_tune(
         model,

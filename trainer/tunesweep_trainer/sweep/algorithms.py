@@ -13,6 +13,7 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlg
 from tunesweep_evidence.documents import SearchPlan
 from tunesweep_evidence.spec import TuningSweepSpec
 
+from .pbt import population_based_training
 from .plan import PlanError
 from .rungs import RungScheduler
 from .searcher import ObjectiveSearch
@@ -32,12 +33,14 @@ def search_algorithm(
             seed=seed, random_startup_trials=search.random_startup_trials, seeded=seeded, seeded_scores=scores
         )
         return ConcurrencyLimiter(searcher, max_concurrent=parallel)
-    return BasicVariantGenerator(max_concurrent=parallel, random_state=seed)  # random, grid
+    return BasicVariantGenerator(max_concurrent=parallel, random_state=seed)  # random, grid, pbt
 
 
 def scheduler(spec: TuningSweepSpec, search: SearchPlan, root: str) -> TrialScheduler | None:
-    """ASHA on the rung scores (`rungs`), its decisions kept under `root`, or None (Tune's FIFO:
-    every trial runs to its end)."""
+    """ASHA on the rung scores (`rungs`), its decisions kept under `root`; PBT on the rung scores
+    (`pbt`); or None (Tune's FIFO: every trial runs to its end)."""
+    if spec.algorithm.name == "pbt":
+        return population_based_training(spec)
     if spec.early_stopping.name == "none":
         return None
     return RungScheduler(root, search.rung_steps, spec.early_stopping.reduction_factor)

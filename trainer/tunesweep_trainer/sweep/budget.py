@@ -309,8 +309,9 @@ def priced(
         if started is None:  # never started: it held nothing
             out.append(record)
             continue
-        # A trial replayed by a restored sweep (it had ended after Tune's last snapshot) started
-        # again in the ledger, yet held its resources since its run began (which keeps whole seconds).
+        # A trial started again (a restart after a lost process or driver, or one replayed by a
+        # restored sweep) started anew in the ledger, yet is charged since its first start (its
+        # run_manifest's started_at, which keeps whole seconds), the time between included.
         run_start = record.started_at
         replayed = run_start is not None and parse_time(run_start) < parse_time(started).replace(
             microsecond=0

@@ -66,7 +66,9 @@ def _trial(root: str, record: TrialRecord, spec: TuningSweepSpec) -> TrialEviden
         chips = cpu_cores(spec.resources.per_trial.cpu)
     else:
         chips = float(manifest.host.accelerator.count if manifest else spec.resources.per_trial.count)
-    return TrialEvidence(record, metrics, chips, manifest.compile_cache if manifest else None)
+    if manifest is None:
+        return TrialEvidence(record, metrics, chips)
+    return TrialEvidence(record, metrics, chips, manifest.compile_cache, manifest.segments)
 
 
 def _eval_summary(root: str, trial_id: str) -> EvalSummary | None:

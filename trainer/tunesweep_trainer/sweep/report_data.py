@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tunesweep_evidence.documents import (
@@ -29,6 +29,7 @@ from tunesweep_evidence.documents import (
     ObjectiveMode,
     RungDecision,
     RungDecisions,
+    Segment,
     SweepSummary,
     TrialRecord,
     WarmStartRecord,
@@ -45,6 +46,8 @@ class TrialEvidence:
     """Accelerator chips (run_manifest host.accelerator.count), or CPU cores on a CPU sweep."""
     compile_cache: CompileCacheUse | None = None
     """run_manifest.json compile_cache; None when the trial recorded none (no cache, another backend)."""
+    segments: list[Segment] = field(default_factory=list)
+    """run_manifest.json segments (PBT): empty for a trial trained with one set of params."""
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def render(view: ReportInput) -> str:
         *_budget_section(summary),
         *_winner_section(view),
         *_rung_section(view, points),
+        *_lineage_section(view, points),
         *_compute_section(view),
         *_compile_cache_section(view),
         *_param_section(view, points),
@@ -136,16 +137,7 @@ def _rung_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> list
     recorded = view.rung_decisions
     decisions = recorded.decisions if recorded else []
     rf = recorded.reduction_factor if recorded else view.reduction_factor
-    figure = go.Figure()
-    for trial_id, trial_points in points.items():
-        if trial_points:
-            figure.add_scatter(
-                x=[p.step for p in trial_points],
-                y=[p.score for p in trial_points],
-                mode="lines+markers",
-                name=trial_id,
-                hovertemplate=f"{_e(trial_id)}<br>step %{{x}}: rung score %{{y:.3f}}<extra></extra>",
-            )
+    figure = _rung_lines(points)
     cuts = [d for d in decisions if d.cut]
     figure.add_scatter(
         x=[d.step for d in cuts],
@@ -211,6 +203,69 @@ def _rung_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> list
     )
     out.append(_decisions_table(recorded))
     return out
+
+
+def _rung_lines(points: dict[str, list[RungPoint]]) -> go.Figure:
+    """A figure with each trial's rung scores as a line."""
+    figure = go.Figure()
+    for trial_id, trial_points in points.items():
+        if trial_points:
+            figure.add_scatter(
+                x=[p.step for p in trial_points],
+                y=[p.score for p in trial_points],
+                mode="lines+markers",
+                name=trial_id,
+                hovertemplate=f"{_e(trial_id)}<br>step %{{x}}: rung score %{{y:.3f}}<extra></extra>",
+            )
+    return figure
+
+
+def _lineage_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> list[str]:
+    """PBT: each trial's rung scores, and a dashed arrow where a trial went on from another's
+    checkpoint; and each trial's schedule of params."""
+    exploits = [(t.record.trial_id, s) for t in view.trials for s in t.segments if s.source is not None]
+    if not any(t.segments for t in view.trials):
+        return []
+    score = {(tid, p.step): p.score for tid, trial_points in points.items() for p in trial_points}
+    figure = _rung_lines(points)
+    for trial_id, segment in exploits:
+        source = segment.source
+        assert source is not None
+        here = score.get((source.trial_id, source.step))
+        if here is None:
+            continue
+        # the donor's score at the step the copy was taken, to the recipient's next score
+        after = [p for p in points.get(trial_id, []) if p.step > segment.from_step]
+        end = (after[0].step, after[0].score) if after else (source.step, here)
+        figure.add_annotation(
+            x=end[0], y=end[1], ax=source.step, ay=here, xref="x", yref="y", axref="x", ayref="y",
+            showarrow=True, arrowhead=2, arrowcolor="#555", opacity=0.7,
+            hovertext=f"{_e(trial_id)} went on from {_e(source.trial_id)}'s step {source.step}",
+        )  # fmt: skip
+    figure.update_layout(
+        xaxis={"title": {"text": "optimizer step"}},
+        yaxis={"title": {"text": "rung score (answer correctness, rung slice)"}, "range": [-0.03, 1.03]},
+    )
+    best = view.summary.best_trial.trial_id if view.summary.best_trial else None
+    rows = "\n".join(
+        f"<tr{' class=best' if t.record.trial_id == best else ''}><td>{_e(t.record.trial_id)}</td>"
+        f"<td>{index}</td><td>{s.from_step}</td><td>{_params(s.params)}</td>"
+        f"<td>{_e(f'{s.source.trial_id} at step {s.source.step}') if s.source else 'its own start'}</td></tr>"
+        for t in view.trials
+        for index, s in enumerate(t.segments)
+    )
+    return [
+        "<h2>Population Based Training: who went on from whom</h2>",
+        f'<p class="note">At each perturbation step ({", ".join(map(str, view.rung_steps))}) every trial '
+        "scores the rung slice; those at the bottom go on from the checkpoint of one at the top, with "
+        "perturbed params (an arrow: from the copied trial's score at that step to the copier's next "
+        f"score). {len(exploits)} exploit(s). Each trial's schedule of params is in its run_manifest.json "
+        "segments (verify checks every source checkpoint); the winner's is promoted in "
+        f'<a href="{layout.BEST_PARAMS}">{layout.BEST_PARAMS}</a> schedule.</p>',
+        _figure("lineage", figure),
+        "<table><tr><th>trial</th><th>segment</th><th>from step</th><th>params</th>"
+        f"<th>went on from</th></tr>\n{rows}</table>",
+    ]
 
 
 def _last_cutoff(decision: RungDecision | None) -> str:

@@ -52,11 +52,9 @@ class RungScheduler(FIFOScheduler):
         self._ladder = self._load()
 
     def on_trial_result(self, tune_controller: TuneController, trial: Trial, result: dict[str, Any]) -> str:
-        if RUNG_SCORE not in result:
-            return TrialScheduler.CONTINUE
         # The evaluated end of a trial whose last step is a rung: its score counts, it is not cut.
         finished = math.isfinite(finite_or_nan(result.get(OBJECTIVE)))
-        step, score = int(result["step"]), finite_or_nan(result[RUNG_SCORE])
+        step, score = int(result["step"]), finite_or_nan(result.get(RUNG_SCORE))
         decision = self._ladder.record(trial.trial_id, step, score, finished=finished)
         if decision is None:
             return TrialScheduler.CONTINUE

@@ -8,19 +8,23 @@ the flax-lm backend itself (`compile_cache.enable` in its `prepare`), before any
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ray import tune
+from ray.tune import Checkpoint
 from tunesweep_evidence import bucket, layout
 from tunesweep_evidence.documents import EvalSummary, RunManifest
 from tunesweep_evidence.primary_score import primary_score
 from tunesweep_evidence.trial_config import fold_params
 
 from ..backend import Program
-from ..checkpointing import CheckpointPolicy
+from ..checkpointing import CheckpointPolicy, Donor
 from ..errors import TrialFailed, TrialStopped
-from ..trial import TrialIdentity, run_trial
+from ..trial import SAVED_CHECKPOINT, TrialIdentity, run_trial
 from .results import OBJECTIVE, tune_result
 from .trial_records import plain
 from .watchdog import deadline
@@ -53,8 +57,14 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
     identity = TrialIdentity(tuning_job_id=job.sweep_uid, trial_id=trial_id, params=params, image=job.image)
 
     def report(metrics: dict[str, Any]) -> None:
+        saved = metrics.pop(SAVED_CHECKPOINT, None)
+        offered = saved is not None and metrics["step"] in job.checkpoints.pinned
         try:
-            tune.report(tune_result(metrics))
+            if offered:
+                with tempfile.TemporaryDirectory() as pointer:
+                    tune.report(tune_result(metrics), checkpoint=_pointer(Path(pointer), trial_id, saved))
+            else:
+                tune.report(tune_result(metrics))
         except SystemExit:
             # Tune ends a stopped trial (e.g. cut by ASHA) by raising SystemExit from report.
             raise TrialStopped("stopped by the sweep's scheduler") from None
@@ -71,12 +81,35 @@ def train_trial(config: dict[str, Any], job: TrialJob) -> None:
                 rung_steps=job.rung_steps,
                 program=job.program,
                 checkpoints=job.checkpoints,
+                donor=_donor(trial_id),
             )
     except TrialStopped:
         # Ended as Tune ends a stopped trial's thread (its evidence is marked by now): returning
         # instead would make Tune's wrapper report once more and wait for a go-ahead that never
         # comes, and the process could not be reset to run the next trial.
         raise SystemExit(0) from None
+
+
+POINTER = "checkpoint_pointer.json"
+
+
+def _pointer(folder: Path, trial_id: str, checkpoint: str) -> Checkpoint:
+    """What a trial offers Tune at a PBT perturbation step: not its state (that is in the evidence
+    bucket already) but where it is, for Tune to hand to a trial that exploits this one."""
+    (folder / POINTER).write_text(json.dumps({"trial_id": trial_id, "folder": checkpoint}))
+    return Checkpoint(str(folder))
+
+
+def _donor(trial_id: str) -> Donor | None:
+    """The checkpoint Tune started this trial from (PBT: another trial's, to exploit), if any."""
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as folder:
+        pointer = json.loads(Path(folder, POINTER).read_text())
+    if pointer["trial_id"] == trial_id:
+        return None  # its own: a restart, which goes on from its newest checkpoint anyway
+    return Donor(trial_id=pointer["trial_id"], folder=pointer["folder"])
 
 
 def _replayed(out_uri: str) -> bool:
@@ -93,5 +126,6 @@ def _replayed(out_uri: str) -> bool:
     if manifest.status == "failed":
         raise TrialFailed(f"(recorded earlier) {manifest.error}")
     evaluation = bucket.read_document(layout.join(out_uri, layout.EVAL_SUMMARY), EvalSummary)
-    tune.report(tune_result({OBJECTIVE: primary_score(evaluation.rows)}))
+    steps = manifest.config.get("training", {}).get("max_steps")
+    tune.report(tune_result({"step": steps, OBJECTIVE: primary_score(evaluation.rows)}))
     return True

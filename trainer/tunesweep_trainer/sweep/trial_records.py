@@ -79,7 +79,7 @@ def settled_record(root: str, trial: Trial, sweep_uid: str, *, end: End) -> Tria
         hostname=manifest.host.hostname,
         ray_node_id=manifest.host.ray_node_id,
         rung_scores=recorded_rung_scores(layout.join(root, rel_dir, layout.METRICS)),
-        restarts=max(0, len(manifest.attempts) - 1),
+        restarts=sum(attempt.after == "lost" for attempt in manifest.attempts),
     )
 
 

@@ -100,7 +100,12 @@ def _trainable(
         mode=spec.mode.value,
         timeout_s=spec.trials.timeout_seconds,
         rung_steps=tuple(search.rung_steps),
-        checkpoints=CheckpointPolicy(spec.trials.checkpoints.keep, spec.trials.checkpoints.every_steps),
+        checkpoints=CheckpointPolicy(
+            spec.trials.checkpoints.keep,
+            spec.trials.checkpoints.every_steps,
+            # PBT's decision points: another trial may go on from these, at any later time
+            frozenset(search.rung_steps) if spec.algorithm.name == "pbt" else frozenset(),
+        ),
     )
     resources = trial_resources(
         spec.resources.per_trial, max_cpu=placement.max_cpu_per_trial, accelerators=placement.accelerators
