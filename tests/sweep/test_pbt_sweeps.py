@@ -94,6 +94,7 @@ def test_the_lineage_verifies_and_the_winner_s_schedule_is_promoted(pbt_out: Pat
     assert best.schedule == winner.segments and best.params == winner.params
     html = (pbt_out / layout.REPORT).read_text()
     assert "Population Based Training: who went on from whom" in html
+    assert "Population Based Training: no trial is cut" in html and "No early stopping" not in html
     for manifest in manifests(pbt_out).values():
         for segment in manifest.segments[1:]:
             source = segment.source

@@ -36,6 +36,7 @@ def write_report(plan: Plan, document: SweepSummary) -> str:
         trials=[_trial(root, record, spec) for record in document.trials],
         rung_steps=planned_search(plan, spec).rung_steps,
         reduction_factor=spec.early_stopping.reduction_factor if spec.early_stopping.name == "asha" else None,
+        algorithm=spec.algorithm.name,
         rung_decisions=_rung_decisions(root),
         loguniform={path: dim.loguniform is not None for path, dim in spec.search_space.items()},
         compute_unit="CPU" if _cpu_sweep(spec) else "accelerator",

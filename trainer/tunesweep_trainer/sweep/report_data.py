@@ -60,6 +60,8 @@ class ReportInput:
     """The planned rungs (plan.search, or derived from the spec for an older plan)."""
     reduction_factor: int | None
     """ASHA's; None without early stopping."""
+    algorithm: str
+    """spec.algorithm.name: under pbt no trial is cut, and trials go on from each other's checkpoints."""
     rung_decisions: RungDecisions | None
     """rung_decisions.json as the scheduler recorded it; None when absent (no ASHA, or a sweep from
     before the scheduler recorded its decisions)."""

@@ -132,6 +132,12 @@ def _winner_section(view: ReportInput) -> list[str]:
 
 
 def _rung_section(view: ReportInput, points: dict[str, list[RungPoint]]) -> list[str]:
+    if view.algorithm == "pbt":
+        return [
+            "<h2>Rungs</h2><p>Population Based Training: no trial is cut. At each perturbation step "
+            "the bottom trials go on from a top trial's checkpoint with perturbed params (who went "
+            "on from whom: below, once any trial has).</p>"
+        ]
     if view.reduction_factor is None:
         return ["<h2>Rungs</h2><p>No early stopping: every trial trained to its max_steps.</p>"]
     recorded = view.rung_decisions
