@@ -26,16 +26,21 @@ GPU_WORKER = {"num_cpus": 1, "num_gpus": 1}
 @pytest.fixture(scope="module")
 def gpu_cluster() -> Iterator[tuple[Cluster, set[str]]]:
     folder = temp_dir(None)
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": folder},
-    )
-    try:
-        workers = {cluster.add_node(temp_dir=folder, **GPU_WORKER).node_id for _ in range(2)}
-        yield cluster, workers
-    finally:
-        cluster.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+    # Cluster.add_node writes the head's address into <RAY_TMPDIR or /tmp>/ray/, whatever the nodes'
+    # temp_dir, and fails where that folder is missing (a fresh machine): keep it in ours.
+    (Path(folder) / "ray").mkdir()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_TMPDIR", folder)
+        cluster = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": folder},
+        )
+        try:
+            workers = {cluster.add_node(temp_dir=folder, **GPU_WORKER).node_id for _ in range(2)}
+            yield cluster, workers
+        finally:
+            cluster.shutdown()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def drive(cluster: Cluster, out: Path, per_trial: dict[str, object]) -> subprocess.CompletedProcess[str]:
