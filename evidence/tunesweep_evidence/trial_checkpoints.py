@@ -60,9 +60,10 @@ def write(
     rng: dict[str, Any] | None = None,
     segment: int = 0,
     pinned: Collection[int] = (),
-) -> CheckpointRecord:
+) -> tuple[CheckpointRecord, list[CheckpointRecord]]:
     """Upload the files below the local folder `state` as the checkpoint of `step` (of `segment`),
-    then its checkpoint.json, then prune to the newest `keep` and those at `pinned` steps."""
+    then its checkpoint.json, then prune to the newest `keep` and those at `pinned` steps; returns
+    the checkpoint, and the trial's complete checkpoints the prune kept (oldest first)."""
     started = time.monotonic()
     target = layout.join(trial_uri, folder(step, segment))
     bucket.remove_tree(target)  # what a killed earlier save of this step left
@@ -79,12 +80,10 @@ def write(
         rng=rng or {},
         elapsed_s=elapsed_s,
         saved_at=_now(),
-        save_s=0.0,
+        save_s=time.monotonic() - started,
     )
-    record = record.model_copy(update={"save_s": time.monotonic() - started})
     bucket.write_document(layout.join(target, layout.CHECKPOINT_RECORD), record)
-    _prune(trial_uri, keep, pinned)
-    return record
+    return record, _prune(trial_uri, keep, pinned)
 
 
 def complete(trial_uri: str) -> list[CheckpointRecord]:
@@ -140,9 +139,7 @@ def fetch(trial_uri: str, record: CheckpointRecord, local: Path) -> Path:
 def refs(records: Collection[CheckpointRecord]) -> list[CheckpointRef]:
     """The run_manifest.json entries of `records`."""
     return [
-        CheckpointRef(
-            step=r.step, folder=folder_of(r), bytes=sum(f.size for f in r.files.values()), save_s=r.save_s
-        )
+        CheckpointRef(step=r.step, folder=folder_of(r), bytes=size(r), save_s=r.save_s)
         for r in sorted(records, key=_order)
     ]
 
@@ -158,10 +155,10 @@ def manifest_problems(trial_uri: str, manifest: RunManifest) -> list[str]:
         if record is None or record.step != ref.step:
             where = f"checkpoints lists step {ref.step} at {ref.folder}"
             problems.append(f"{where}: no complete checkpoint there")
-        elif ref.bytes != sum(f.size for f in record.files.values()):
+        elif ref.bytes != size(record):
             problems.append(
                 f"checkpoints lists step {ref.step} with {ref.bytes} bytes; its {layout.CHECKPOINT_RECORD} "
-                f"lists {sum(f.size for f in record.files.values())}"
+                f"lists {size(record)}"
             )
     for number, (before, after) in enumerate(itertools.pairwise(manifest.attempts), 2):
         if after.started_at < before.started_at:
@@ -176,18 +173,23 @@ def manifest_problems(trial_uri: str, manifest: RunManifest) -> list[str]:
     return problems
 
 
+def size(record: CheckpointRecord) -> int:
+    """The bytes of the checkpoint's files."""
+    return sum(f.size for f in record.files.values())
+
+
 def describe(record: CheckpointRecord) -> str:
-    size = sum(f.size for f in record.files.values())
-    return f"step {record.step} ({counted(len(record.files), 'file')}, {size} bytes)"
+    return f"step {record.step} ({counted(len(record.files), 'file')}, {size(record)} bytes)"
 
 
-def _prune(trial_uri: str, keep: int, pinned: Collection[int]) -> None:
+def _prune(trial_uri: str, keep: int, pinned: Collection[int]) -> list[CheckpointRecord]:
     records = complete(trial_uri)
     newest = records[-keep:] if keep else []
     kept = {folder_of(r) for r in [*newest, *(r for r in records if r.step in pinned)]}
     for name in bucket.list_dir(layout.join(trial_uri, layout.CHECKPOINTS)):
         if f"{layout.CHECKPOINTS}/{name}" not in kept:
             bucket.remove_tree(layout.join(trial_uri, layout.CHECKPOINTS, name))
+    return [r for r in records if folder_of(r) in kept]
 
 
 def _order(record: CheckpointRecord) -> tuple[int, int]:

@@ -76,8 +76,13 @@ class TrialState:
         self.resumed: CheckpointRecord | None
         if donor is not None and not _same(donor, current):
             self.segment = len(segments) if segments else 1
-            self.new_segment_source = self._source(donor)
             self.resumed, self._resumed_uri = self._read(donor.trial_id, donor.folder)
+            self.new_segment_source = LineageSource(
+                trial_id=donor.trial_id,
+                step=self.resumed.step,
+                folder=donor.folder,
+                record_sha256=trial_checkpoints.record_sha256(self._resumed_uri, donor.folder),
+            )
         else:
             own = trial_checkpoints.latest(trial_uri, self.segment) if policy.keep else None
             if own is None and current is not None:
@@ -97,15 +102,6 @@ class TrialState:
     def _read(self, trial_id: str, folder: str) -> tuple[CheckpointRecord, str]:
         uri = self._sibling(trial_id)
         return trial_checkpoints.read(uri, folder), uri
-
-    def _source(self, donor: Donor) -> LineageSource:
-        uri = self._sibling(donor.trial_id)
-        return LineageSource(
-            trial_id=donor.trial_id,
-            step=trial_checkpoints.read(uri, donor.folder).step,
-            folder=donor.folder,
-            record_sha256=trial_checkpoints.record_sha256(uri, donor.folder),
-        )
 
     @property
     def resumed_step(self) -> int:
@@ -139,7 +135,7 @@ class TrialState:
             return None
         self.owned()  # a newer start of this trial prunes and saves there now
         state = self._write(step)
-        record = trial_checkpoints.write(
+        record, kept = trial_checkpoints.write(
             self.trial_uri,
             step,
             state.folder,
@@ -150,7 +146,7 @@ class TrialState:
             segment=self.segment,
             pinned=self.policy.pinned,
         )
-        self.on_saved(trial_checkpoints.complete(self.trial_uri))  # what the prune kept
+        self.on_saved(kept)
         return record
 
 
