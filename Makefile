@@ -62,9 +62,12 @@ typecheck: setup
 
 # pytest exits 5 when it collected nothing: for this project that is a broken suite, not a pass.
 # The control-plane assets are resolved once here (TUNESWEEP_ASSETS); the tests never build them.
+# Two xdist workers: the tests that train or run Ray go one at a time on one of them, the rest beside
+# them on the other (tests/conftest.py). PYTEST_WORKERS=0 runs the suite in this process.
+PYTEST_WORKERS ?= 2
 pytest: setup $(GO)
 	export TUNESWEEP_ASSETS="$$(hack/controlplane/ensure-assets.sh | tail -n 1)"; \
-	rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	rc=0; $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest

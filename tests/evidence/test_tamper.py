@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -177,13 +178,14 @@ def test_ray_state_is_not_covered(sweep: str) -> None:
     assert verify(sweep).ok
 
 
-def test_a_local_rays_session_is_not_evidence(tmp_path: Path) -> None:
+def test_a_local_rays_session_is_not_evidence() -> None:
     """`tunesweep run` keeps Ray's session (sockets that cannot be read) in the run folder when its
     path is short: promotion and verify leave it out."""
-    root = tmp_path / "s"
-    sockets = root / layout.LOCAL_RAY_SESSION / "session_1" / "sockets"
-    sockets.mkdir(parents=True)
-    with socket.socket(socket.AF_UNIX) as plasma:
+    # a short folder of its own: a socket's path has at most 107 bytes, and pytest's may be longer
+    with tempfile.TemporaryDirectory(prefix="tsw-") as short, socket.socket(socket.AF_UNIX) as plasma:
+        root = Path(short) / "s"
+        sockets = root / layout.LOCAL_RAY_SESSION / "session_1" / "sockets"
+        sockets.mkdir(parents=True)
         plasma.bind(str(sockets / "plasma_store"))
         (root / layout.LOCAL_RAY_SESSION / "session_1" / "raylet.out").write_text("log")
         build_sweep(str(root), lr_trials([1.0, 0.0], [1.0, 1.0], [0.0, 0.0]))

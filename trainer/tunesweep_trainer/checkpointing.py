@@ -13,6 +13,7 @@ that offers a checkpoint to the sweep (PBT) offers one that is complete.
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ class CheckpointPolicy:
 
 
 NO_CHECKPOINTS = CheckpointPolicy()
+SAVING = threading.Lock()
+"""Held while a checkpoint is written, pruned and listed in the trial's manifest: the trial's timeout
+watchdog takes it before it settles the manifest, so that nothing is pruned after that is listed."""
 
 
 @dataclass(frozen=True)
@@ -135,18 +139,19 @@ class TrialState:
             return None
         self.owned()  # a newer start of this trial prunes and saves there now
         state = self._write(step)
-        record, kept = trial_checkpoints.write(
-            self.trial_uri,
-            step,
-            state.folder,
-            data_position=state.data_position,
-            elapsed_s=self.elapsed_s(),
-            keep=self.policy.keep,
-            rng=state.rng,
-            segment=self.segment,
-            pinned=self.policy.pinned,
-        )
-        self.on_saved(kept)
+        with SAVING:
+            record, kept = trial_checkpoints.write(
+                self.trial_uri,
+                step,
+                state.folder,
+                data_position=state.data_position,
+                elapsed_s=self.elapsed_s(),
+                keep=self.policy.keep,
+                rng=state.rng,
+                segment=self.segment,
+                pinned=self.policy.pinned,
+            )
+            self.on_saved(kept)
         return record
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ray.tune.experiment import Trial
-from tunesweep_evidence import bucket, layout
+from tunesweep_evidence import bucket, layout, trial_checkpoints
 from tunesweep_evidence.documents import MetricsLine, RungScore, RunManifest, TrialRecord
 from tunesweep_evidence.sweep_evidence import EvidenceReader, load_trial
 
@@ -100,7 +100,13 @@ def settle_manifest(uri: str, *, end: End, error: str | None) -> bool:
     unsettled = ("running", "early_stopped") if end == "interrupted" else ("running",)
     if manifest.status not in unsettled:
         return True
-    update: dict[str, Any] = {"status": end, "finished_at": manifest.finished_at or now_iso()}
+    # The checkpoints as found: the process may have ended between a prune and its manifest write.
+    complete = trial_checkpoints.complete(layout.parent(uri))
+    update: dict[str, Any] = {
+        "status": end,
+        "finished_at": manifest.finished_at or now_iso(),
+        "checkpoints": trial_checkpoints.refs(complete),
+    }
     if end == "failed":
         update["error"] = error or "the trial process ended without a result"
     bucket.write_document(uri, manifest.model_copy(update=update))

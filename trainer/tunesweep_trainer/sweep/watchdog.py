@@ -16,9 +16,11 @@ from collections.abc import Iterator
 
 from tunesweep_evidence import layout
 
+from ..checkpointing import SAVING
 from .trial_records import settle_manifest
 
 TIMEOUT_EXIT_CODE = 124
+_SAVE_WAIT_S = 120.0  # one checkpoint's upload, at most
 logger = logging.getLogger(__name__)
 
 
@@ -36,6 +38,8 @@ def deadline(seconds: float, out_uri: str) -> Iterator[None]:
 def _expire(seconds: float, out_uri: str) -> None:
     message = f"TrialTimeout: still running after trials.timeoutSeconds={seconds:g}; the trial was ended"
     try:
+        # a save under way ends first; later ones wait on the lock until the process is gone
+        SAVING.acquire(timeout=_SAVE_WAIT_S)
         settle_manifest(layout.join(out_uri, layout.RUN_MANIFEST), end="failed", error=message)
     finally:
         logger.error(message)

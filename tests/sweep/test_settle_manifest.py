@@ -1,0 +1,41 @@
+"""A trial whose process ended between a checkpoint's prune and its manifest write (a timeout, a lost
+Pod) is settled with the checkpoints that are really there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesweep_evidence import bucket, layout, trial_checkpoints
+from tunesweep_evidence.documents import RunManifest
+from tunesweep_trainer.sweep.trial_records import settle_manifest
+
+from tests.evidence.test_trial_checkpoints import save
+
+
+def test_a_settled_manifest_lists_the_checkpoints_found_not_those_last_written(tmp_path: Path) -> None:
+    trial_uri = str(tmp_path / "t0")
+    save(trial_uri, tmp_path, 10)
+    save(trial_uri, tmp_path, 20)
+    listed = trial_checkpoints.refs(trial_checkpoints.complete(trial_uri))
+    manifest = RunManifest.model_validate(
+        {
+            "run_id": "r",
+            "trial_id": "t0",
+            "backend": "mock",
+            "config": {"training": {"max_steps": 40}},
+            "seed": 0,
+            "host": {"hostname": "h", "python": "3.11", "accelerator": {"platform": "cpu"}},
+            "status": "running",
+            "started_at": "2026-12-01T08:00:00+00:00",
+            "checkpoints": [ref.model_dump() for ref in listed],
+        }
+    )
+    uri = layout.join(trial_uri, layout.RUN_MANIFEST)
+    bucket.write_document(uri, manifest)
+    save(trial_uri, tmp_path, 30)  # prunes step 10; the process ends before its manifest says so
+
+    assert settle_manifest(uri, end="failed", error="TrialTimeout")
+    settled = bucket.read_document(uri, RunManifest)
+    assert settled.status == "failed" and settled.error == "TrialTimeout"
+    assert [ref.step for ref in settled.checkpoints] == [20, 30]
+    assert trial_checkpoints.manifest_problems(trial_uri, settled) == []
