@@ -62,19 +62,22 @@ typecheck: setup
 
 # pytest exits 5 when it collected nothing: for this project that is a broken suite, not a pass.
 # The control-plane assets are resolved once here (TUNESWEEP_ASSETS); the tests never build them.
-# Two pytest processes side by side (tests/conftest.py says why): the heavy part in the foreground,
-# the light part beside it, its output shown after. A part that selects nothing (PYTEST_ARGS naming
-# tests of the other part only) is no failure; both selecting nothing is.
+# Three pytest processes side by side (tests/conftest.py says why): the cluster part in the
+# foreground, the local and light parts beside it, their output shown after. A part that selects
+# nothing (PYTEST_ARGS naming tests of other parts only) is no failure; all three selecting nothing is.
+PARTS_BESIDE := local light
 pytest: setup $(GO)
 	export TUNESWEEP_ASSETS="$$(hack/controlplane/ensure-assets.sh | tail -n 1)"; \
-	light_log="$$(mktemp)"; \
-	$(BIN)/python -m pytest --part light $(PYTEST_ARGS) > "$$light_log" 2>&1 & light=$$!; \
-	trap 'kill $$light 2>/dev/null || true; rm -f "$$light_log"' EXIT; \
-	heavy_rc=0; $(BIN)/python -m pytest --part heavy $(PYTEST_ARGS) || heavy_rc=$$?; \
-	light_rc=0; wait $$light || light_rc=$$?; \
-	echo "=== the light part, run beside the heavy part above ==="; cat "$$light_log"; \
-	if [ $$heavy_rc -eq 5 ] && [ $$light_rc -eq 5 ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
-	for rc in $$heavy_rc $$light_rc; do if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi; done
+	logs="$$(mktemp -d)"; pids=""; \
+	trap 'kill $$pids 2>/dev/null || true; rm -rf "$$logs"' EXIT; \
+	for part in $(PARTS_BESIDE); do \
+	  $(BIN)/python -m pytest --part $$part $(PYTEST_ARGS) > "$$logs/$$part.log" 2>&1 & pids="$$pids $$!"; \
+	done; \
+	codes=""; rc=0; $(BIN)/python -m pytest --part cluster $(PYTEST_ARGS) || rc=$$?; codes="$$rc"; \
+	for pid in $$pids; do rc=0; wait $$pid || rc=$$?; codes="$$codes $$rc"; done; \
+	for part in $(PARTS_BESIDE); do echo "=== the $$part part, run beside the cluster part above ==="; cat "$$logs/$$part.log"; done; \
+	if [ "$$codes" = "5 5 5" ]; then echo "pytest collected no tests: the suite is broken" >&2; exit 1; fi; \
+	for rc in $$codes; do if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi; done
 
 test: lint typecheck pytest
 

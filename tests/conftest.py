@@ -1,9 +1,13 @@
 """Shared pytest set-up. Area-specific fixtures live in tests/<area>/conftest.py or tests/support/.
 
-`make test` runs the suite as two pytest processes side by side, `--part heavy` and `--part light`.
-The heavy part is every test that trains, runs Ray Tune or runs a sweep on the control plane: it runs
-one test at a time, since two of them at once on a 2-core machine starve each other's deadlines. The
-light part (the rest) runs beside it, in the CPU the heavy tests leave while they wait."""
+`make test` runs the suite as three pytest processes side by side (`--part`), since it is bound by
+CPU on a 2-core machine and one heavy test at a time leaves about a core idle while it waits:
+- `cluster`: the tests that run sweeps on the control plane with KubeRay, the operator or an image's
+  environment; one at a time, since two of them at once starve each other's deadlines;
+- `local`: the tests that train or run Ray Tune on this machine (tests/bench, tests/sweep,
+  tests/trainer); one at a time, beside the cluster tests;
+- `light`: everything else (minutes in all).
+`python -m pytest` alone (`--part all`) runs everything in one process."""
 
 from __future__ import annotations
 
@@ -14,25 +18,31 @@ import pytest
 pytest_plugins = ["tests.support.k8s_fixtures"]
 
 _TESTS = Path(__file__).parent
-# Whole areas that train or run Ray Tune, and the fixtures that start Ray, KubeRay or the operator.
-_HEAVY_AREAS = {"bench", "sweep", "trainer"}
-_HEAVY_FIXTURES = {"kuberay", "start_kuberay", "start_operator", "local_ray", "image_envs"}
-_HEAVY_MODULES = {"test_dev_cluster.py"}
+# Fixtures that start KubeRay, the operator or an image's environment: a cluster test.
+_CLUSTER_FIXTURES = {"kuberay", "start_kuberay", "start_operator", "image_envs"}
+_CLUSTER_MODULES = {"test_dev_cluster.py"}
+# Areas that train or run Ray Tune on this machine, and the fixture of a local Ray.
+_LOCAL_AREAS = {"bench", "sweep", "trainer"}
+_LOCAL_FIXTURES = {"local_ray"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--part",
-        choices=("all", "heavy", "light"),
+        choices=("all", "cluster", "local", "light"),
         default="all",
-        help="run only the tests that train or run Ray (heavy), only the others (light), or all",
+        help="run only that part of the suite (tests/conftest.py says which test is in which)",
     )
 
 
-def is_heavy(item: pytest.Item) -> bool:
+def part_of(item: pytest.Item) -> str:
     path = Path(str(item.path)).relative_to(_TESTS)
     fixtures = set(getattr(item, "fixturenames", ()))
-    return path.parts[0] in _HEAVY_AREAS or path.name in _HEAVY_MODULES or bool(fixtures & _HEAVY_FIXTURES)
+    if path.name in _CLUSTER_MODULES or fixtures & _CLUSTER_FIXTURES:
+        return "cluster"
+    if path.parts[0] in _LOCAL_AREAS or fixtures & _LOCAL_FIXTURES:
+        return "local"
+    return "light"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
-        (keep if is_heavy(item) == (part == "heavy") else dropped).append(item)
+        (keep if part_of(item) == part else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = keep
