@@ -97,7 +97,7 @@ class TrialState:
         self._write: Callable[[int], SavedState] | None = None
         self.elapsed_s: Callable[[], float] = lambda: 0.0
         self.on_saved: Callable[[list[CheckpointRecord]], None] = lambda kept: None
-        self.owned: Callable[[], None] = lambda: None
+        self.owned: Callable[[], object] = lambda: None
         """Raises when a newer start of the trial owns its folder (`recorder.TrialRecorder.owned`)."""
 
     def _sibling(self, trial_id: str) -> str:

@@ -98,12 +98,14 @@ class TrialRecorder:
         if earlier:
             bucket.write_jsonl(self.metrics_uri, self._lines)
 
-    def owned(self) -> None:
-        """Raise TrialSuperseded when a newer start of this trial has taken its folder over."""
+    def owned(self) -> RunManifest:
+        """The manifest in the bucket; raise TrialSuperseded when a newer start of this trial has
+        taken its folder over."""
         found = bucket.read_document(self.manifest_uri, RunManifest)
         if found.run_id != self._manifest.run_id:
             ours = self._manifest.run_id
             raise TrialSuperseded(f"run {found.run_id} of this trial started after this one ({ours})")
+        return found
 
     def metrics(self, line: MetricsLine) -> None:
         self.owned()
@@ -125,11 +127,15 @@ class TrialRecorder:
         cache: CompileCacheUse | None = None,
         base_model: BaseModelUse | None = None,
     ) -> RunManifest:
-        """Mark the trial's end; nothing is written when a newer start owns the folder."""
+        """Mark the trial's end; nothing is written when a newer start owns the folder, or when the
+        driver has already settled this start (Ctrl-C: Tune stops the trial processes without
+        waiting for them, so a stopped one may end after the driver marked it interrupted)."""
         try:
-            self.owned()
+            found = self.owned()
         except TrialSuperseded:
             return self._manifest
+        if found.status != "running":
+            return found
         self._manifest = self._manifest.model_copy(
             update={
                 "status": status,
