@@ -4,6 +4,7 @@ fetched with every digest checked; on file:// and on a real S3-compatible server
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tunesweep_evidence import bucket, digests, layout, trial_checkpoints
@@ -23,6 +24,24 @@ def state_folder(tmp_path: Path, step: int) -> Path:
 def save(trial_uri: str, tmp_path: Path, step: int, keep: int = 2) -> None:
     state = state_folder(tmp_path, step)
     trial_checkpoints.write(trial_uri, step, state, data_position=step * 8, elapsed_s=float(step), keep=keep)
+
+
+def manifest_listing(trial_uri: str, **fields: Any) -> RunManifest:
+    """A 30-step trial's run manifest listing the trial's complete checkpoints; `fields` replace."""
+    listed = trial_checkpoints.refs(trial_checkpoints.complete(trial_uri))
+    return RunManifest.model_validate(
+        {
+            "run_id": "r",
+            "trial_id": "t0",
+            "backend": "mock",
+            "config": {"training": {"max_steps": 30}},
+            "seed": 0,
+            "host": {"hostname": "h", "python": "3.11", "accelerator": {"platform": "cpu"}},
+            "started_at": "2026-12-01T08:00:00+00:00",
+            "checkpoints": [ref.model_dump() for ref in listed],
+            **fields,
+        }
+    )
 
 
 def test_save_steps_are_the_report_steps_on_every_steps() -> None:
@@ -79,22 +98,13 @@ def test_the_manifest_must_list_what_the_checkpoints_hold(tmp_path: Path) -> Non
     save(trial_uri, tmp_path, 10)
     save(trial_uri, tmp_path, 20)
     refs = trial_checkpoints.refs(trial_checkpoints.complete(trial_uri))
-    manifest = RunManifest.model_validate(
-        {
-            "run_id": "r",
-            "trial_id": "t0",
-            "backend": "mock",
-            "config": {"training": {"max_steps": 30}},
-            "seed": 0,
-            "host": {"hostname": "h", "python": "3.11", "accelerator": {"platform": "cpu"}},
-            "status": "succeeded",
-            "started_at": "2026-12-01T08:00:00+00:00",
-            "attempts": [
-                TrialAttempt(started_at="2026-12-01T08:00:00+00:00").model_dump(),
-                TrialAttempt(started_at="2026-12-01T08:01:00+00:00", resumed_from_step=20).model_dump(),
-            ],
-            "checkpoints": [ref.model_dump() for ref in refs],
-        }
+    manifest = manifest_listing(
+        trial_uri,
+        status="succeeded",
+        attempts=[
+            TrialAttempt(started_at="2026-12-01T08:00:00+00:00").model_dump(),
+            TrialAttempt(started_at="2026-12-01T08:01:00+00:00", resumed_from_step=20).model_dump(),
+        ],
     )
     assert trial_checkpoints.manifest_problems(trial_uri, manifest) == []
 

@@ -11,24 +11,11 @@ from tunesweep_evidence.documents import RunManifest
 from tunesweep_trainer.recorder import TrialRecorder
 from tunesweep_trainer.sweep.trial_records import settle_manifest
 
-from tests.evidence.test_trial_checkpoints import save
+from tests.evidence.test_trial_checkpoints import manifest_listing, save
 
 
 def running_manifest(trial_uri: str) -> RunManifest:
-    listed = trial_checkpoints.refs(trial_checkpoints.complete(trial_uri))
-    return RunManifest.model_validate(
-        {
-            "run_id": "r",
-            "trial_id": "t0",
-            "backend": "mock",
-            "config": {"training": {"max_steps": 40}},
-            "seed": 0,
-            "host": {"hostname": "h", "python": "3.11", "accelerator": {"platform": "cpu"}},
-            "status": "running",
-            "started_at": "2026-12-01T08:00:00+00:00",
-            "checkpoints": [ref.model_dump() for ref in listed],
-        }
-    )
+    return manifest_listing(trial_uri, status="running", config={"training": {"max_steps": 40}})
 
 
 def test_a_settled_manifest_lists_the_checkpoints_found_not_those_last_written(tmp_path: Path) -> None:
