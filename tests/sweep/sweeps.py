@@ -68,13 +68,18 @@ def by_uri_only(field: str, name: str) -> str:
     raise AssertionError(f"{field} names sweep {name}; give spec.warmStart[].evidenceURI in these tests")
 
 
-def manifests(out_dir: Path | str) -> dict[str, RunManifest]:
+def manifests(out_dir: Path | str, *, so_far: bool = False) -> dict[str, RunManifest]:
+    """Every trial's run manifest. `so_far`: for a poll while trials run, whose folder appears before
+    their first manifest is written: those trials are left out instead of failing the read."""
     root = str(out_dir)
-    return {
-        trial_id: bucket.read_document(
-            layout.join(root, "trials", trial_id, layout.RUN_MANIFEST), RunManifest
-        )
+    uris = {
+        trial_id: layout.join(root, "trials", trial_id, layout.RUN_MANIFEST)
         for trial_id in bucket.list_dir(layout.join(root, "trials"))
+    }
+    return {
+        trial_id: bucket.read_document(uri, RunManifest)
+        for trial_id, uri in uris.items()
+        if not so_far or bucket.exists(uri)
     }
 
 

@@ -46,7 +46,11 @@ def kill(driver: subprocess.Popen[str]) -> None:
 
 
 def finished(out: Path) -> dict[str, tuple[str, str]]:
-    return {tid: (m.run_id, m.started_at) for tid, m in manifests(out).items() if m.status == "succeeded"}
+    return {
+        tid: (m.run_id, m.started_at)
+        for tid, m in manifests(out, so_far=True).items()
+        if m.status == "succeeded"
+    }
 
 
 def kill_after_a_trial_finished(plan_uri: str, out: Path) -> dict[str, tuple[str, str]]:
@@ -78,7 +82,9 @@ def test_a_killed_driver_resumes_without_rerunning_finished_trials(tmp_path: Pat
 
     before = kill_after_a_trial_finished(plan_uri, tmp_path)
     assert 1 <= len(before) < COUNT, "the kill should land after one trial and before the last"
-    running = [trial_id for trial_id, manifest in manifests(tmp_path).items() if manifest.status == "running"]
+    running = [
+        tid for tid, manifest in manifests(tmp_path, so_far=True).items() if manifest.status == "running"
+    ]
     newest = {tid: trial_checkpoints.latest(layout.trial_dir(str(tmp_path), tid)) for tid in running}
     cut_short = {trial_id: record.step if record else 0 for trial_id, record in newest.items()}
     progress = sweep_summary(tmp_path)

@@ -32,7 +32,7 @@ def checkpointed(out: Path) -> RunManifest | None:
     """The running trial's manifest once it has saved a checkpoint."""
     if not (out / "trials").exists():
         return None
-    running = [m for m in manifests(out).values() if m.status == "running"]
+    running = [m for m in manifests(out, so_far=True).values() if m.status == "running"]
     return running[0] if running and running[0].checkpoints and running[0].host.process_id else None
 
 

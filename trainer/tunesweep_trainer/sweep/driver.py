@@ -52,6 +52,7 @@ from .progress import SweepProgress, best_so_far, summary, write_summary
 from .ray_runtime import RaySession, placement_for
 from .ray_storage import ray_storage
 from .report import write_report
+from .trial_processes import wait_for_trial_processes
 from .tuner import tuner_for
 from .warm_start import warm_start
 
@@ -186,10 +187,16 @@ def _run(sweep: _Sweep, placement: Placement, promote: bool) -> DriveResult:
     except PlanError as error:
         return DriveResult(EXIT_INVALID, sweep.write([], "failed", f"InvalidPlan: {error}"))
     _record_eval_set(sweep, eval_set)
+    fit_started = datetime.now(UTC).replace(microsecond=0)  # as evidence times are: whole seconds
     tuner.fit()
     storage = ray_storage(plan.evidence_uri)
     trials = ExperimentAnalysis(storage.experiment_path, storage_filesystem=storage.filesystem).trials
     progress = SweepProgress(plan, sweep.objective, mode)
+    # Tune kills the processes of the trials it stops (cut, or the sweep ending) without waiting for
+    # them: the trials are settled below from their evidence, which must be their processes' last.
+    wait_for_trial_processes(
+        plan.evidence_uri, [trial.trial_id for trial in trials], started_since=fit_started
+    )
     if any(trial.status not in (Trial.TERMINATED, Trial.ERROR) for trial in trials):
         # Ctrl-C: Tune saved its state, with the trials it had not finished still to run.
         records = progress.records(trials, interrupted=True)
