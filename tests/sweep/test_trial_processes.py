@@ -54,14 +54,14 @@ def test_the_driver_waits_for_the_trial_processes_on_its_node_and_skips_nodes_th
     running, stopped = subprocess.Popen(["sleep", "600"]), subprocess.Popen(["sleep", "600"])
 
     def record(trial_id: str, node: str, pid: int, status: str = "running", started: str = THIS_RUN) -> None:
-        host = {"hostname": "h", "python": "3.11", "accelerator": {"platform": "cpu"}}
-        manifest = manifest_listing(
+        listed = manifest_listing(
             layout.trial_dir(root, trial_id),
             trial_id=trial_id,
             status=status,
-            host=host | {"ray_node_id": node, "process_id": pid},
             attempts=[{"started_at": EARLIER_RUN}, {"started_at": started, "after": "interrupted"}],
         )
+        host = listed.host.model_copy(update={"ray_node_id": node, "process_id": pid})
+        manifest = listed.model_copy(update={"host": host})
         bucket.write_document(layout.join(layout.trial_dir(root, trial_id), layout.RUN_MANIFEST), manifest)
 
     record("t-running", here, running.pid)

@@ -114,9 +114,7 @@ def process_gone(pid: int) -> bool:
     collected it)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's: a reused id, so ours is gone
+    except (ProcessLookupError, PermissionError):  # PermissionError: another user's, a reused id
         return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
