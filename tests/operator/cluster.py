@@ -254,8 +254,24 @@ class Cluster:
         return wait_until(
             lambda: (s := self.sweep_status(name)) and s.get("phase") in wanted and s,
             timeout,
-            lambda: f"sweep {name} in {wanted}; status now {json.dumps(self.sweep_status(name), indent=1)}",
+            lambda: (
+                f"sweep {name} in {wanted}; status now {json.dumps(self.sweep_status(name))}; "
+                f"the namespace's Pods now: {self.pods_summary() or 'none'}"
+            ),
         )
+
+    def pods_summary(self) -> str:
+        """Each Pod of the namespace: its phase, and each container's readiness, restarts and last exit
+        (a Ray node that keeps failing to start shows as restarts, where the sweep only says Provisioning)."""
+        pods = []
+        for pod in self.core.list_namespaced_pod(self.namespace).items:
+            containers = []
+            for c in pod.status.container_statuses or ():
+                ended = c.state.terminated or (c.last_state.terminated if c.last_state else None)
+                exit_ = f", exit {ended.exit_code}" if ended else ""
+                containers.append(f"{c.name} ready={c.ready} restarts={c.restart_count}{exit_}")
+            pods.append(f"{pod.metadata.name} {pod.status.phase} ({'; '.join(containers)})")
+        return ", ".join(pods)
 
     def rayjobs(self) -> list[dict[str, Any]]:
         return self._ray_objects("rayjobs")
