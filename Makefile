@@ -65,17 +65,13 @@ typecheck: setup
 # Three pytest processes side by side (tests/conftest.py says why): the cluster part in the
 # foreground, the local and light parts beside it, their output shown after. A part that selects
 # nothing (PYTEST_ARGS naming tests of other parts only) is no failure; all three selecting nothing is.
-# The parts beside run at a lower CPU priority: a Ray node's raylet exits when its dashboard agent has
-# not started within a hard-coded 15 s (ray-project/ray#65983), and the cluster part's Ray Pods, as
-# processes of this machine, compete with the local part's training for the same 2 cores.
 PARTS_BESIDE := local light
-BESIDE_NICENESS := 5
 pytest: setup $(GO)
 	export TUNESWEEP_ASSETS="$$(hack/controlplane/ensure-assets.sh | tail -n 1)"; \
 	logs="$$(mktemp -d)"; pids=""; \
 	trap 'kill $$pids 2>/dev/null || true; rm -rf "$$logs"' EXIT; \
 	for part in $(PARTS_BESIDE); do \
-	  nice -n $(BESIDE_NICENESS) $(BIN)/python -m pytest --part $$part $(PYTEST_ARGS) > "$$logs/$$part.log" 2>&1 & pids="$$pids $$!"; \
+	  $(BIN)/python -m pytest --part $$part $(PYTEST_ARGS) > "$$logs/$$part.log" 2>&1 & pids="$$pids $$!"; \
 	done; \
 	codes=""; rc=0; $(BIN)/python -m pytest --part cluster $(PYTEST_ARGS) || rc=$$?; codes="$$rc"; \
 	for pid in $$pids; do rc=0; wait $$pid || rc=$$?; codes="$$codes $$rc"; done; \

@@ -114,16 +114,58 @@ def k8s_api(control_plane: ControlPlane) -> Any:
 
 @pytest.fixture
 def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace named after the test; deleted (not waited for) afterwards."""
+    """A fresh namespace named after the test; deleted (not waited for) afterwards, with the finalizers
+    of the operators the test ran dropped (see :func:`drop_operator_finalizers`)."""
     from kubernetes import client
 
     base = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-") or "test"
     name = f"{base}-{secrets.token_hex(3)}"
-    core = client.CoreV1Api(control_plane.api_client())
+    api = control_plane.api_client()
+    core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     with contextlib.suppress(Exception):
         core.delete_namespace(name, propagation_policy="Background")
+    drop_operator_finalizers(api, name)
+
+
+# The custom resources whose operators (ours, KubeRay's) put finalizers on them: (group, version, plural).
+_FINALIZED = (
+    ("tunesweep.dev", "v1alpha1", "tuningsweeps"),
+    ("ray.io", "v1", "rayjobs"),
+    ("ray.io", "v1", "rayclusters"),
+)
+
+
+def drop_operator_finalizers(api: Any, namespace: str) -> None:
+    """Drop the finalizers left on `namespace`'s custom resources, as an admin does once their operators
+    are gone. A test stops its operators (ours, KubeRay's) before its namespace is deleted, so nothing
+    would remove them: the namespace would stay Terminating, and the namespace controller would list and
+    delete every resource type in it again and again for the rest of the session (CPU the apiserver,
+    etcd and the controller-manager then take from the tests after it)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    custom = client.CustomObjectsApi(api)
+    for group, version, plural in _FINALIZED:
+        try:
+            found = custom.list_namespaced_custom_object(group, version, namespace, plural)
+        except ApiException as exc:
+            if exc.status == 404:  # that resource is not installed
+                continue
+            raise
+        for obj in found["items"]:
+            if not obj["metadata"].get("finalizers"):
+                continue
+            with contextlib.suppress(ApiException):  # gone meanwhile
+                custom.patch_namespaced_custom_object(
+                    group,
+                    version,
+                    namespace,
+                    plural,
+                    obj["metadata"]["name"],
+                    {"metadata": {"finalizers": None}},
+                )
 
 
 @pytest.fixture
