@@ -124,9 +124,9 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
     core = client.CoreV1Api(api)
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # cleanup at best: a test's outcome is decided by now
         core.delete_namespace(name, propagation_policy="Background")
-    drop_operator_finalizers(api, name)
+        drop_operator_finalizers(api, name)
 
 
 # The custom resources whose operators (ours, KubeRay's) put finalizers on them: (group, version, plural).
