@@ -8,6 +8,8 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from tunesweep_evidence import spec
+from tunesweep_operator.kopf_settings import FINALIZER
 
 from tests.controlplane.test_apiserver import make_rayjob
 from tests.operator.cluster import wait_until
@@ -26,8 +28,8 @@ def test_a_namespace_whose_operators_stopped_ends_once_their_finalizers_are_drop
     rayjob["metadata"]["finalizers"] = ["ray.io/rayjob-finalizer"]
     custom.create_namespaced_custom_object("ray.io", "v1", doomed, "rayjobs", rayjob)
     sweep = sweep_manifest("left", "file:///tmp/evidence")
-    sweep["metadata"]["finalizers"] = ["tunesweep.dev/progress-timer"]
-    custom.create_namespaced_custom_object("tunesweep.dev", "v1alpha1", doomed, "tuningsweeps", sweep)
+    sweep["metadata"]["finalizers"] = [FINALIZER]
+    custom.create_namespaced_custom_object(spec.GROUP, spec.VERSION, doomed, spec.PLURAL, sweep)
     core.delete_namespace(doomed)
 
     def stuck_on(*finalizers: str) -> bool:
@@ -38,7 +40,7 @@ def test_a_namespace_whose_operators_stopped_ends_once_their_finalizers_are_drop
 
     # the premise: without their operators, nothing removes the finalizers
     wait_until(
-        lambda: stuck_on("ray.io/rayjob-finalizer", "tunesweep.dev/progress-timer"),
+        lambda: stuck_on("ray.io/rayjob-finalizer", FINALIZER),
         60,
         f"namespace {doomed} held by both finalizers",
     )

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tunesweep_evidence import spec
 
 from tests.support.controlplane import REPO_ROOT, ControlPlane, ControlPlaneError, ensure_assets
 from tests.support.kubelet import KubeletStandIn, NodePool
@@ -131,7 +132,7 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
 
 # The custom resources whose operators (ours, KubeRay's) put finalizers on them: (group, version, plural).
 _FINALIZED = (
-    ("tunesweep.dev", "v1alpha1", "tuningsweeps"),
+    (spec.GROUP, spec.VERSION, spec.PLURAL),
     ("ray.io", "v1", "rayjobs"),
     ("ray.io", "v1", "rayclusters"),
 )
