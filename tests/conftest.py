@@ -1,7 +1,8 @@
 """Shared pytest set-up. Area-specific fixtures live in tests/<area>/conftest.py or tests/support/.
 
-`make test` runs the suite as three pytest processes side by side (`--part`), since it is bound by
-CPU on a 2-core machine and one heavy test at a time leaves about a core idle while it waits:
+`make test` runs the suite as three pytest parts (`--part`), two at a time: the cluster part, and beside
+it the local part and then the light part. It is bound by CPU on a 2-core machine, and one heavy test at
+a time leaves about a core idle while it waits; three parts at once left too little for Ray's start:
 - `cluster`: the tests that run sweeps on the control plane with KubeRay, the operator or an image's
   environment; one at a time, since two of them at once starve each other's deadlines;
 - `local`: the tests that train or run Ray Tune on this machine (tests/bench, tests/sweep,

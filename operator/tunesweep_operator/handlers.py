@@ -214,7 +214,7 @@ class Handlers:
     def reconcile(self, body: kopf.Body, rayjobs: kopf.Index[Any, Any], **_: Any) -> None:
         seen = _plain(body)
         current = status.parse_status(seen.get("status"))
-        if current.ray_job is not None and current.ray_job.name:
+        if status.recorded_start(current):
             self._reconcile(_ref(body), current, rayjobs, seen)
 
     def promote(self, body: kopf.Body, retry: int, **_: Any) -> None:

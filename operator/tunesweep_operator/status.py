@@ -177,7 +177,13 @@ def driver_started(rayjob_status: dict[str, Any]) -> bool:
 def mirrored(
     prev: TuningSweepStatus, rayjob: dict[str, Any], summary: SweepSummary | None, clock: Clock
 ) -> TuningSweepStatus:
-    """The RayJob's state mirrored into the sweep; its outcome moves the phase unless that is final."""
+    """The RayJob's state mirrored into the sweep; its outcome moves the phase unless that is final.
+
+    A sweep whose start is not recorded yet (no `rayJob.name`) is left as it is: the RayJob's first
+    event can come before the start handler's status write, which sets the phase with the plan's
+    trial counts, and the next reconcile mirrors from there."""
+    if not recorded_start(prev):
+        return prev
     rayjob_status = rayjob.get("status") or {}
     new = _touched(prev, clock)
     new.ray_job = RayJobStatus(
@@ -198,8 +204,12 @@ def mirrored(
     return _in_phase(new, seen.phase, seen.reason, seen.message, clock)
 
 
+def recorded_start(prev: TuningSweepStatus) -> bool:
+    return prev.ray_job is not None and bool(prev.ray_job.name)
+
+
 def rayjob_deleted(prev: TuningSweepStatus, rayjob_name: str, clock: Clock) -> TuningSweepStatus:
-    if is_final(prev) or prev.phase is Phase.promoting:
+    if not recorded_start(prev) or is_final(prev) or prev.phase is Phase.promoting:
         return prev
     return failed(prev, RAYJOB_DELETED, f"RayJob {rayjob_name} was deleted before the sweep finished", clock)
 

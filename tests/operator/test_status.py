@@ -133,6 +133,22 @@ def test_started_from_pending() -> None:
     assert condition(new, cond.SPEC_APPLIED) == ("True", "PlanFrozen")
 
 
+@pytest.mark.parametrize(
+    "rayjob_status",
+    [{}, {"jobDeploymentStatus": "Running", "jobStatus": "RUNNING"}, APP_FAILED["status"]],
+)
+def test_a_rayjob_seen_before_its_start_is_recorded_changes_nothing(rayjob_status: dict[str, Any]) -> None:
+    # The RayJob's first event can beat the start handler's status write: the phase and the plan's
+    # trial counts come together from that write, never a phase without the counts.
+    pending = TuningSweepStatus()
+    assert status.mirrored(pending, rayjob(**rayjob_status), summary("running"), T0) == pending
+    assert status.rayjob_deleted(pending, "s-1", T0) == pending
+    new = status.started(pending, evidence_uri="s3://b/ns/s/u", rayjob_name="s-1", placed=PLACED, clock=T0)
+    assert new.phase is Phase.provisioning
+    assert (new.trials.planned, new.trials.concurrent, new.trials.queued) == (6, 2, 6)
+    assert status.mirrored(new, rayjob(**rayjob_status), None, T1).phase is not Phase.pending
+
+
 def test_started_again_on_resume_changes_no_phase() -> None:
     current = running_sweep()
     again = status.started(
