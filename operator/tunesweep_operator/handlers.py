@@ -133,7 +133,7 @@ class Handlers:
         current = status.parse_status(_plain(body).get("status"))
         if status.is_final(current):
             return
-        if current.ray_job is not None and current.ray_job.name and current.evidence_uri:
+        if status.recorded_start(current) and current.evidence_uri:
             # Started before (plan frozen, RayJob made): reconcile from what is there now.
             self._reconcile(ref, current, rayjobs, _plain(body))
             return

@@ -9,6 +9,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from tunesweep_evidence import spec
+from tunesweep_operator import kube
 from tunesweep_operator.kopf_settings import FINALIZER
 
 from tests.controlplane.test_apiserver import make_rayjob
@@ -26,7 +27,7 @@ def test_a_namespace_whose_operators_stopped_ends_once_their_finalizers_are_drop
     # what KubeRay's operator and ours leave on their objects, with neither running to remove it
     rayjob = make_rayjob("left", "true")
     rayjob["metadata"]["finalizers"] = ["ray.io/rayjob-finalizer"]
-    custom.create_namespaced_custom_object("ray.io", "v1", doomed, "rayjobs", rayjob)
+    custom.create_namespaced_custom_object(kube.RAY_GROUP, kube.RAY_VERSION, doomed, kube.RAYJOBS, rayjob)
     sweep = sweep_manifest("left", "file:///tmp/evidence")
     sweep["metadata"]["finalizers"] = [FINALIZER]
     custom.create_namespaced_custom_object(spec.GROUP, spec.VERSION, doomed, spec.PLURAL, sweep)

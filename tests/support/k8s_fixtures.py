@@ -130,14 +130,6 @@ def namespace(control_plane: ControlPlane, request: pytest.FixtureRequest) -> It
         drop_operator_finalizers(api, name)
 
 
-# The custom resources whose operators (ours, KubeRay's) put finalizers on them: (group, version, plural).
-_FINALIZED = (
-    (spec.GROUP, spec.VERSION, spec.PLURAL),
-    ("ray.io", "v1", "rayjobs"),
-    ("ray.io", "v1", "rayclusters"),
-)
-
-
 def drop_operator_finalizers(api: Any, namespace: str) -> None:
     """Drop the finalizers left on `namespace`'s custom resources, as an admin does once their operators
     are gone. A test stops its operators (ours, KubeRay's) before its namespace is deleted, so nothing
@@ -146,9 +138,16 @@ def drop_operator_finalizers(api: Any, namespace: str) -> None:
     etcd and the controller-manager then take from the tests after it)."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
+    from tunesweep_operator import kube
 
+    # the custom resources whose operators (ours, KubeRay's) put finalizers on them
+    finalized = (
+        (spec.GROUP, spec.VERSION, spec.PLURAL),
+        (kube.RAY_GROUP, kube.RAY_VERSION, kube.RAYJOBS),
+        (kube.RAY_GROUP, kube.RAY_VERSION, "rayclusters"),
+    )
     custom = client.CustomObjectsApi(api)
-    for group, version, plural in _FINALIZED:
+    for group, version, plural in finalized:
         try:
             found = custom.list_namespaced_custom_object(group, version, namespace, plural)
         except ApiException as exc:

@@ -124,8 +124,9 @@ def test_wall_time_cuts_the_running_trial_and_starts_no_other(tmp_path: Path) ->
     # The wall time leaves the fast ones room to finish on a loaded machine, whose first trial
     # processes took 75-105 s to start in a CI run (beside the cluster tests), where 90 s was too short.
     wall, planned = 150, 6
+    fast_step, slow_step = 0.01, 8.0
     manifest = paced_sweep(
-        {"grid": [0.01, 8.0]},
+        {"grid": [fast_step, slow_step]},
         budget={"wallSeconds": wall},
         trials={"count": 3, "parallel": 2, "maxFailed": 0, "timeoutSeconds": 300},
     )
@@ -138,11 +139,11 @@ def test_wall_time_cuts_the_running_trial_and_starts_no_other(tmp_path: Path) ->
     assert summary.reason.startswith("WallTimeSpent: ") and summary.reason == spend.stopped_starting
     assert len(summary.trials) < planned
     assert spend.wall_seconds_used >= wall
-    slow = [r for r in summary.trials if r.params["pace.step_seconds"] == 8.0]
+    slow = [r for r in summary.trials if r.params["pace.step_seconds"] == slow_step]
     assert slow and all(r.status == "early_stopped" and r.trial_id in spend.cut_trials for r in slow)
     assert set(spend.cut_trials) == {r.trial_id for r in slow}
     best = summary.best_trial
-    assert best is not None and best.params["pace.step_seconds"] == 0.01
+    assert best is not None and best.params["pace.step_seconds"] == fast_step
     report = verify(str(tmp_path))
     assert report.ok, report.problems
     assert f"Trials it cut: {', '.join(spend.cut_trials)}." in html.unescape(
