@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import boto3
 import pytest
+
+from tests.support.controlplane import free_port
 
 _CLEARED_ENV = ("TUNESWEEP_S3_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")
 
@@ -54,7 +55,7 @@ class S3Endpoint:
 
 @pytest.fixture(scope="session")
 def _moto_s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -92,12 +93,6 @@ def s3_server(_moto_s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> S3Endp
         Bucket=endpoint.bucket
     )
     return endpoint
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_until_serving(endpoint: str, process: subprocess.Popen[bytes], log: Path) -> None:

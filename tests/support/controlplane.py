@@ -98,11 +98,23 @@ def ensure_assets(timeout: float = 3600.0) -> Path:
     return Path(lines[-1].strip())
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports :func:`free_port` returned in this process."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A TCP port that was free on ``host`` a moment ago, and not handed out before in this process.
+
+    Callers bind it later (a moto server seconds after its endpoint went into the operator's
+    environment), and the kernel may give a released port to the next bind to port 0: once it went to
+    the operator's metrics port, whose server answers every path, so the moto probe passed on it."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _tail_text(text: str, lines: int) -> str:
