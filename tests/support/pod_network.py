@@ -108,14 +108,24 @@ def kill_namespace(ns: str, sig: int = signal.SIGKILL) -> int:
 class ClusterDns:
     """A DNS server for the cluster's names: A records from :attr:`names`, NXDOMAIN for the rest."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, port: int = 53) -> None:
         self.names: Mapping[str, str] = {}
+        self._closing = False
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((address, 53))
+        self._sock.bind((address, port))
+        self.port: int = self._sock.getsockname()[1]
         self._thread = threading.Thread(target=self._serve, name="cluster-dns", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
+        """Stop serving and free the port. Closing alone would not: the serving thread's blocked
+        ``recvfrom`` holds the socket, still bound, for as long as this process lives, and the next test
+        session to choose this subnet could not bind its own DNS server. ``shutdown`` wakes it (Linux
+        does so for unconnected UDP sockets too, though it reports ENOTCONN)."""
+        self._closing = True
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join()
         self._sock.close()
 
     def _serve(self) -> None:
@@ -123,6 +133,8 @@ class ClusterDns:
             try:
                 query, peer = self._sock.recvfrom(4096)
             except OSError:
+                return
+            if self._closing:
                 return
             with contextlib.suppress(Exception):  # a malformed query gets no answer, as from any server
                 self._sock.sendto(self.answer(query), peer)
@@ -173,7 +185,11 @@ class PodNetwork:
             _ip("link", "add", self.bridge, "type", "bridge")
             _ip("addr", "add", f"{self.gateway}/{self.subnet.prefixlen}", "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
-        self._dns = ClusterDns(self.gateway)
+        try:
+            self._dns = ClusterDns(self.gateway)
+        except OSError as err:
+            _ip("link", "delete", self.bridge, check=False)
+            raise PodNetworkError(f"cluster DNS on {self.gateway}:53: {err}") from err
         self.resolv_conf.write_text(f"nameserver {self.gateway}\noptions ndots:5 timeout:1 attempts:3\n")
         self.set_names([])
         return self
