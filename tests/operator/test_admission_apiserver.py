@@ -24,12 +24,12 @@ from tests.operator.cluster import (
     wait_until,
 )
 from tests.operator.conftest import StartOperator
-from tests.operator.s3 import S3Server
 from tests.operator.sweeps import sweep_manifest
 from tests.operator.webhook import LOCAL_ENV, call_here, serving, validate_says
 from tests.ship.chart import one, operator_container, plain_env, render
 from tests.spec.cases import BAD, Bad
 from tests.support.controlplane import ControlPlane, free_port
+from tests.support.moto_server import S3Server
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 WEBHOOK_KINDS = ("ClusterRole", "ClusterRoleBinding", "ValidatingWebhookConfiguration")

@@ -15,7 +15,7 @@ from tunesweep_operator import checkpoint_cache, handlers
 from tunesweep_operator.checkpoint_cache import CheckpointSizeUnknown, bucket_checkpoints, cache_bytes
 from tunesweep_operator.rayjob import render_rayjob
 
-from tests.evidence.conftest import S3Endpoint, _moto_s3_endpoint, s3_server  # noqa: F401
+from tests.evidence.conftest import S3Endpoint, _moto_s3, s3_server  # noqa: F401
 from tests.operator.sweeps import MOCK_BASE_CONFIG, sweep_manifest, sweep_model
 from tests.operator.test_rayjob import PLAN, SETTINGS, container, env_of, worker_group
 

@@ -14,10 +14,10 @@ from tunesweep_evidence import bucket, layout
 
 from tests.operator.cluster import KUBERAY_SEES_THE_END, Cluster, condition, wait_until
 from tests.operator.conftest import StartOperator
-from tests.operator.s3 import S3Server
 from tests.operator.sweeps import sweep_manifest
 from tests.operator.test_sweep_lifecycle import apply
 from tests.support.kubelet import KubeletStandIn
+from tests.support.moto_server import S3Server
 from tests.sweep.sweeps import UNLOADABLE_MODEL
 
 Kubectl = Callable[..., subprocess.CompletedProcess[str]]

@@ -27,4 +27,4 @@ def local_ray() -> Iterator[None]:
 
 
 # The evidence tests' S3-compatible server (moto), for the sweep whose evidence lives in a bucket.
-from tests.evidence.conftest import _moto_s3_endpoint, s3_server  # noqa: E402, F401
+from tests.evidence.conftest import _moto_s3, s3_server  # noqa: E402, F401

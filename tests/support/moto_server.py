@@ -1,6 +1,7 @@
-"""An S3-compatible server (moto's standalone server) that a test can start late and stop, to play an
-evidence bucket that is down and comes back. The session-wide `s3_server` of tests/evidence cannot be
-stopped under a test, so the operator tests run their own.
+"""An S3-compatible server for tests: moto's standalone server, one process on 127.0.0.1.
+
+tests/evidence's session-wide ``s3_server`` runs one for a whole session; operator tests run their own
+so that they can start it late and stop it, to play an evidence bucket that is down and comes back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import boto3
 from tests.support.controlplane import free_port
 
 REGION = "us-east-1"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class S3Server:
@@ -30,10 +32,10 @@ class S3Server:
 
     @property
     def credentials(self) -> dict[str, str]:
-        """What the operator and the Ray pods need (the pods get it from a Secret)."""
+        """What a client needs (the operator; the Ray pods get it from a Secret)."""
         return {
-            "AWS_ACCESS_KEY_ID": "tunesweep-operator-test-key",
-            "AWS_SECRET_ACCESS_KEY": "tunesweep-operator-test-secret-value",
+            "AWS_ACCESS_KEY_ID": "tunesweep-test-key",
+            "AWS_SECRET_ACCESS_KEY": "tunesweep-test-secret-value",
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": REGION,
         }
@@ -49,21 +51,25 @@ class S3Server:
             "NO_PROXY": "127.0.0.1,localhost",
         }
 
-    def start(self, bucket: str) -> None:
+    def start(self, bucket: str | None = None) -> None:
+        """Start the server, wait until it answers, and create `bucket` if one is named."""
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        deadline, probe = time.monotonic() + 60, f"{self.endpoint}/moto-api/"
+        deadline = time.monotonic() + 60
         while True:
-            with contextlib.suppress(OSError), urllib.request.urlopen(probe, timeout=2):
+            with contextlib.suppress(OSError), _NO_PROXY.open(f"{self.endpoint}/moto-api/", timeout=2):
                 break
-            if time.monotonic() > deadline or self._process.poll() is not None:
-                raise RuntimeError(f"moto server did not start on {self.endpoint}:\n{self.log.read_text()}")
+            exited = self._process.poll()
+            if exited is not None or time.monotonic() > deadline:
+                why = "no answer in 60 s" if exited is None else f"exited with {exited}"
+                raise RuntimeError(f"moto server on {self.endpoint}: {why}:\n{self.log.read_text()}")
             time.sleep(0.1)
-        self.client().create_bucket(Bucket=bucket)
+        if bucket is not None:
+            self.client().create_bucket(Bucket=bucket)
 
     def client(self) -> Any:
         creds = self.credentials
