@@ -7,9 +7,7 @@ is the chart's own with a field and its printer column removed, as the release b
 from __future__ import annotations
 
 import copy
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,10 @@ import yaml
 from kubernetes import client
 
 from tests.operator.cluster import ASYNC_TIMEOUT, wait_until
+from tests.ship.readme import readme_command, run_as_written
 from tests.support.controlplane import REPO_ROOT, ControlPlane
 
-README = REPO_ROOT / "README.md"
 CHART_CRD = REPO_ROOT / "charts" / "tunesweep" / "crds" / "tunesweep.dev_tuningsweeps.yaml"
-
-
-def readme_crd_command() -> str:
-    commands = [line for line in README.read_text().splitlines() if line.startswith("helm show crds")]
-    assert len(commands) == 1, f"README.md should name one `helm show crds ...` command, found {commands}"
-    return commands[0]
 
 
 def trials_fields_and_columns(crd: dict[str, Any]) -> tuple[set[str], set[str]]:
@@ -61,12 +53,6 @@ def test_the_readme_command_upgrades_an_older_crd(control_plane: ControlPlane, t
     assert "queued" in fields and "Queued" in columns  # what the older CRD lacks
     old_file = tmp_path / "older-crd.yaml"
     old_file.write_text(yaml.safe_dump(older(current)))
-    # The command's helm and kubectl are the pinned ones, and its kubectl talks to this API server.
-    env = {
-        "PATH": f"{control_plane.assets}:{os.environ['PATH']}",
-        "KUBECONFIG": str(control_plane.admin_kubeconfig),
-        "HOME": str(tmp_path),
-    }
     try:
         control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(old_file))
         wait_until(
@@ -74,9 +60,9 @@ def test_the_readme_command_upgrades_an_older_crd(control_plane: ControlPlane, t
             ASYNC_TIMEOUT,
             "the older CRD to be served",
         )
-        command = readme_crd_command()
+        command = readme_command("helm show crds")
         assert re.fullmatch(r"helm show crds charts/tunesweep \| kubectl apply .*-f -", command), command
-        subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=REPO_ROOT, env=env, check=True)
+        run_as_written(command, control_plane, tmp_path)  # the pinned helm and kubectl, this API server
         wait_until(
             lambda: served(control_plane, name) == (fields, columns),
             ASYNC_TIMEOUT,

@@ -4,81 +4,47 @@ and then the sweep and what it owns are gone."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client
-from kubernetes.client.rest import ApiException
 from tunesweep_evidence import spec
 from tunesweep_operator.kopf_settings import FINALIZER
+from tunesweep_operator.ownership import owner_reference
 
-from tests.operator.cluster import ASYNC_TIMEOUT, wait_until
-from tests.operator.sweeps import sweep_manifest
-from tests.support.controlplane import REPO_ROOT, ControlPlane
-
-
-def readme_patch_command() -> str:
-    readme = (REPO_ROOT / "README.md").read_text().splitlines()
-    commands = [line for line in readme if line.startswith("kubectl patch tuningsweep")]
-    assert len(commands) == 1, f"README.md should name one `kubectl patch tuningsweep` command: {commands}"
-    return commands[0]
-
-
-def _gone(read: Any) -> bool:
-    try:
-        read()
-    except ApiException as exc:
-        return exc.status == 404
-    return False
+from tests.operator.cluster import ASYNC_TIMEOUT, Cluster, wait_until
+from tests.operator.sweeps import sweep_manifest, sweep_model
+from tests.ship.readme import readme_command, run_as_written
+from tests.support.controlplane import ControlPlane
 
 
 def test_the_readme_command_frees_a_sweep_whose_operator_is_gone(
-    control_plane: ControlPlane, k8s_api: Any, namespace: str, tmp_path: Path
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    core, custom = client.CoreV1Api(k8s_api), client.CustomObjectsApi(k8s_api)
+    cluster = Cluster(control_plane, namespace)
     sweep = sweep_manifest("orphaned", "file:///tmp/evidence")
     sweep["metadata"]["finalizers"] = [FINALIZER]  # as the operator left it
     where = (spec.GROUP, spec.VERSION, namespace, spec.PLURAL)
-    made = custom.create_namespaced_custom_object(*where, sweep)
-    owned = client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(
-            name="orphaned-promoted",
-            owner_references=[
-                client.V1OwnerReference(
-                    api_version=f"{spec.GROUP}/{spec.VERSION}",
-                    kind=spec.KIND,
-                    name="orphaned",
-                    uid=made["metadata"]["uid"],
-                    controller=True,
-                )
-            ],
-        )
-    )
-    core.create_namespaced_config_map(namespace, owned)
+    made = cluster.custom.create_namespaced_custom_object(*where, sweep)
+    owner = owner_reference(sweep_model(sweep, namespace, made["metadata"]["uid"]))  # as the operator owns
+    owned = {"metadata": {"name": "orphaned-promoted", "ownerReferences": [owner]}}
+    cluster.core.create_namespaced_config_map(namespace, owned)
 
-    def read_sweep() -> dict[str, Any]:
-        return custom.get_namespaced_custom_object(*where, "orphaned")
+    cluster.custom.delete_namespaced_custom_object(*where, "orphaned")
 
-    custom.delete_namespaced_custom_object(*where, "orphaned")
-    wait_until(lambda: read_sweep()["metadata"].get("deletionTimestamp"), ASYNC_TIMEOUT, "sweep Terminating")
-    assert read_sweep()["metadata"]["finalizers"] == [FINALIZER]  # held by it, as no operator removes it
+    def terminating() -> dict[str, Any] | None:
+        found = cluster.sweep("orphaned")
+        return found if found and found["metadata"].get("deletionTimestamp") else None
 
-    command = readme_patch_command()
+    held = wait_until(terminating, ASYNC_TIMEOUT, "the sweep Terminating")
+    assert held["metadata"]["finalizers"] == [FINALIZER]  # as no operator removes it
+
+    command = readme_command("kubectl patch tuningsweep")
     assert re.fullmatch(r'kubectl patch tuningsweep "\$SWEEP" -n "\$NAMESPACE" .*', command), command
-    env = {
-        "PATH": f"{control_plane.assets}:{os.environ['PATH']}",
-        "KUBECONFIG": str(control_plane.admin_kubeconfig),
-        "HOME": str(tmp_path),
-        "SWEEP": "orphaned",
-        "NAMESPACE": namespace,
-    }
-    subprocess.run(["bash", "-euo", "pipefail", "-c", command], env=env, check=True)
-    wait_until(lambda: _gone(read_sweep), ASYNC_TIMEOUT, "the sweep deleted after the README's command")
+    run_as_written(command, control_plane, tmp_path, SWEEP="orphaned", NAMESPACE=namespace)
+    wait_until(lambda: cluster.sweep("orphaned") is None, ASYNC_TIMEOUT, "the sweep deleted by the command")
     wait_until(
-        lambda: _gone(lambda: core.read_namespaced_config_map("orphaned-promoted", namespace)),
+        lambda: cluster.config_map("orphaned-promoted") is None,
         ASYNC_TIMEOUT,
         "the ConfigMap it owns garbage-collected",
     )
